@@ -1,0 +1,321 @@
+//! The streaming executor: splits are read in parallel by worker tasks on a rayon pool, each
+//! block runs through the stages on the worker that read it, and results flow to the consumer
+//! through a bounded channel. A full channel blocks the workers (backpressure); at most
+//! `window` splits are in flight, so reordering to the source's order needs bounded memory.
+//!
+//! Stages from the first `limit` on run on the consumer's thread, in order; when the limit is
+//! reached the run is cancelled and the workers stop after their current block.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::error::{BlockId, Error, Result};
+use crate::plan::{Plan, Stage, StageError};
+use crate::source::Split;
+
+/// How a run uses the machine.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Worker threads (default: available parallelism).
+    pub threads: usize,
+    /// Blocks buffered between workers and consumer before workers wait.
+    pub queue_blocks: usize,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            threads,
+            queue_blocks: 2 * threads,
+        }
+    }
+}
+
+enum Message {
+    Block { split: usize, batch: RecordBatch },
+    SplitDone { split: usize },
+    Failed(Error),
+}
+
+struct Shared {
+    splits: Vec<Box<dyn Split>>,
+    stages: Vec<Stage>,
+    next_split: AtomicUsize,
+    cancelled: AtomicBool,
+}
+
+/// The blocks a plan produces, in source order. Dropping it cancels the run.
+pub struct BlockStream {
+    shared: Arc<Shared>,
+    messages: Receiver<Message>,
+    tickets: Sender<()>,
+    /// Blocks of splits after the current one, waiting for their turn.
+    pending: HashMap<usize, (VecDeque<RecordBatch>, bool)>,
+    current: usize,
+    tail: Vec<Stage>,
+    limit_left: Option<usize>,
+    ready: VecDeque<RecordBatch>,
+    done: bool,
+}
+
+/// Start running `plan`.
+pub fn execute(plan: &Plan, options: &ExecOptions) -> Result<BlockStream> {
+    let splits = plan.source.splits()?;
+    let first_limit = plan
+        .stages
+        .iter()
+        .position(|s| matches!(s, Stage::Limit(_)))
+        .unwrap_or(plan.stages.len());
+    let threads = options.threads.max(1).min(splits.len().max(1));
+    let window = 2 * threads;
+    let shared = Arc::new(Shared {
+        splits,
+        stages: plan.stages[..first_limit].to_vec(),
+        next_split: AtomicUsize::new(0),
+        cancelled: AtomicBool::new(false),
+    });
+    let (tx, messages) = bounded(options.queue_blocks.max(1));
+    let (tickets, ticket_rx) = bounded(window);
+    for _ in 0..window {
+        tickets.send(()).expect("fresh channel");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("aqueduct-worker-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidLocation {
+            url: "thread pool".into(),
+            reason: e.to_string(),
+        })?;
+    for _ in 0..threads {
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let ticket_rx = ticket_rx.clone();
+        pool.spawn(move || worker(&shared, &tx, &ticket_rx));
+    }
+    Ok(BlockStream {
+        shared,
+        messages,
+        tickets,
+        pending: HashMap::new(),
+        current: 0,
+        tail: plan.stages[first_limit..].to_vec(),
+        limit_left: None,
+        ready: VecDeque::new(),
+        done: false,
+    })
+}
+
+fn worker(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>) {
+    loop {
+        if shared.cancelled.load(Ordering::Relaxed) || tickets.recv().is_err() {
+            return;
+        }
+        let index = shared.next_split.fetch_add(1, Ordering::Relaxed);
+        let Some(split) = shared.splits.get(index) else {
+            return;
+        };
+        let name = split.name();
+        let mut block = 0;
+        let result = split.read(&mut |batch| {
+            let id = BlockId {
+                split: name.clone(),
+                block,
+            };
+            block += 1;
+            for out in run_stages(&shared.stages, batch, &id)? {
+                if tx
+                    .send(Message::Block {
+                        split: index,
+                        batch: out,
+                    })
+                    .is_err()
+                {
+                    return Ok(false);
+                }
+            }
+            Ok(!shared.cancelled.load(Ordering::Relaxed))
+        });
+        let message = match result {
+            Ok(()) => Message::SplitDone { split: index },
+            Err(e) => Message::Failed(e),
+        };
+        let failed = matches!(message, Message::Failed(_));
+        if tx.send(message).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Run `stages` over one block, catching panics in user code.
+pub fn run_stages(stages: &[Stage], batch: RecordBatch, id: &BlockId) -> Result<Vec<RecordBatch>> {
+    let mut blocks = vec![batch];
+    for stage in stages {
+        let mut next = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            match stage {
+                Stage::Map { func, .. } => next.push(call(stage, func.as_ref(), block, id)?),
+                Stage::MapBatches {
+                    batch_size, func, ..
+                } => {
+                    let size = batch_size.unwrap_or(block.num_rows()).max(1);
+                    let mut offset = 0;
+                    while offset < block.num_rows() {
+                        let len = size.min(block.num_rows() - offset);
+                        next.push(call(stage, func.as_ref(), block.slice(offset, len), id)?);
+                        offset += len;
+                    }
+                }
+                Stage::Limit(_) => unreachable!("limits run on the consumer"),
+            }
+        }
+        blocks = next;
+    }
+    Ok(blocks)
+}
+
+fn call(
+    stage: &Stage,
+    func: &crate::plan::BlockFn,
+    block: RecordBatch,
+    id: &BlockId,
+) -> Result<RecordBatch> {
+    match catch_unwind(AssertUnwindSafe(|| func(block))) {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(StageError::Columns(reason))) => Err(Error::Block {
+            stage: stage.name(),
+            block: id.clone(),
+            reason,
+        }),
+        Ok(Err(StageError::User(source))) => Err(Error::User {
+            stage: stage.name(),
+            block: id.clone(),
+            source,
+        }),
+        Err(panic) => Err(Error::Panic {
+            stage: stage.name(),
+            block: id.clone(),
+            message: panic_message(&panic),
+        }),
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+impl BlockStream {
+    fn cancel(&mut self) {
+        self.shared.cancelled.store(true, Ordering::Relaxed);
+        self.done = true;
+    }
+
+    /// The next block of the current split, in order, or `None` when the run is over.
+    fn next_ordered(&mut self) -> Option<Result<RecordBatch>> {
+        loop {
+            if let Some((blocks, finished)) = self.pending.get_mut(&self.current) {
+                if let Some(batch) = blocks.pop_front() {
+                    return Some(Ok(batch));
+                }
+                if *finished {
+                    self.pending.remove(&self.current);
+                    self.current += 1;
+                    let _ = self.tickets.try_send(());
+                    continue;
+                }
+            }
+            if self.current >= self.shared.splits.len() {
+                return None;
+            }
+            match self.messages.recv() {
+                Ok(Message::Block { split, batch }) => {
+                    self.pending.entry(split).or_default().0.push_back(batch)
+                }
+                Ok(Message::SplitDone { split }) => self.pending.entry(split).or_default().1 = true,
+                Ok(Message::Failed(error)) => return Some(Err(error)),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Apply the consumer-side stages (from the first limit on) to one block.
+    fn run_tail(&mut self, batch: RecordBatch) -> Result<()> {
+        let mut blocks = vec![batch];
+        for (i, stage) in self.tail.iter().enumerate() {
+            let mut next = Vec::new();
+            for block in blocks {
+                match stage {
+                    Stage::Limit(n) => {
+                        let left = self.limit_left.get_or_insert(*n);
+                        let take = (*left).min(block.num_rows());
+                        *left -= take;
+                        if take > 0 {
+                            next.push(block.slice(0, take));
+                        }
+                    }
+                    _ => {
+                        let id = BlockId {
+                            split: format!("after limit, stage {i}").into(),
+                            block: 0,
+                        };
+                        next.extend(run_stages(std::slice::from_ref(stage), block, &id)?);
+                    }
+                }
+            }
+            blocks = next;
+        }
+        self.ready.extend(blocks);
+        Ok(())
+    }
+
+    fn limit_reached(&self) -> bool {
+        self.limit_left == Some(0)
+    }
+}
+
+impl Iterator for BlockStream {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(batch) = self.ready.pop_front() {
+                return Some(Ok(batch));
+            }
+            if self.done || self.limit_reached() {
+                self.cancel();
+                return None;
+            }
+            match self.next_ordered() {
+                Some(Ok(batch)) => {
+                    if let Err(e) = self.run_tail(batch) {
+                        self.cancel();
+                        return Some(Err(e));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.cancel();
+                    return Some(Err(e));
+                }
+                None => {
+                    self.done = true;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for BlockStream {
+    fn drop(&mut self) {
+        self.shared.cancelled.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,70 @@
+//! The physical plan a `pipeline!` expands to: a source, then stages over blocks.
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::source::Source;
+
+/// Why a stage function failed on one block (the executor adds the stage and block).
+#[derive(Debug)]
+pub enum StageError {
+    /// The block's columns do not fit the stage (a bug upstream or a schema drift).
+    Columns(String),
+    /// A user function returned an error.
+    User(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<String> for StageError {
+    fn from(message: String) -> Self {
+        StageError::Columns(message)
+    }
+}
+
+/// A function over one block.
+pub type BlockFn = dyn Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync;
+
+/// One physical operator.
+#[derive(Clone)]
+pub enum Stage {
+    /// Fused narrow stages: one generated function per block.
+    Map {
+        /// The logical stages fused into it, for messages (`filter → with_column`).
+        name: Arc<str>,
+        /// The generated function.
+        func: Arc<BlockFn>,
+    },
+    /// A user function over batches of at most `batch_size` rows cut from each block.
+    MapBatches {
+        name: Arc<str>,
+        batch_size: Option<usize>,
+        func: Arc<BlockFn>,
+    },
+    /// Keep the first `n` rows, in order, then stop reading.
+    Limit(usize),
+}
+
+impl Stage {
+    /// The stage's name in messages.
+    pub fn name(&self) -> String {
+        match self {
+            Stage::Map { name, .. } | Stage::MapBatches { name, .. } => name.to_string(),
+            Stage::Limit(n) => format!("limit({n})"),
+        }
+    }
+}
+
+/// Everything needed to run and explain a pipeline.
+pub struct Plan {
+    /// Where blocks come from.
+    pub source: Arc<dyn Source>,
+    /// Operators applied in order.
+    pub stages: Vec<Stage>,
+    /// The output schema.
+    pub schema: SchemaRef,
+    /// The logical plan, one line per stage, rendered at compile time.
+    pub logical: String,
+    /// The physical plan (fused stages), rendered at compile time.
+    pub physical: String,
+}

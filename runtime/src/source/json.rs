@@ -1,0 +1,69 @@
+//! JSON-lines splits: one object per line, fields matched to the record by name.
+
+use std::io::{BufReader, Cursor};
+
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+
+use super::file::{DEFAULT_BLOCK_ROWS, FileConfig};
+use crate::error::{Error, Result};
+
+pub(super) fn read(
+    url: &str,
+    bytes: Bytes,
+    config: &FileConfig,
+    emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
+) -> Result<()> {
+    // arrow-json does not say which line failed: find it ourselves, only on the error path.
+    let locate = |block: usize, reason: String| {
+        let location = first_bad_line(&bytes)
+            .map(|(line, why)| format!("line {line} ({why})"))
+            .unwrap_or_else(|| format!("block {block}"));
+        Error::Parse {
+            url: url.to_owned(),
+            location,
+            reason,
+        }
+    };
+    let reader = arrow_json::ReaderBuilder::new(config.schema.clone())
+        .with_batch_size(DEFAULT_BLOCK_ROWS)
+        .build(BufReader::new(Cursor::new(bytes.clone())))
+        .map_err(|e| Error::Corrupt {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    for (block, batch) in reader.enumerate() {
+        let batch = batch.map_err(|e| locate(block, e.to_string()))?;
+        if !emit(batch)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The first line (1-based) that is not a JSON object, with the parser's reason.
+fn first_bad_line(bytes: &[u8]) -> Option<(usize, String)> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .find_map(|(i, line)| {
+            let line = line.trim_ascii();
+            if line.is_empty() {
+                return None;
+            }
+            let text = std::str::from_utf8(line).ok()?;
+            let mut decoder = arrow_json::reader::ReaderBuilder::new(std::sync::Arc::new(
+                arrow::datatypes::Schema::empty(),
+            ))
+            .build_decoder()
+            .ok()?;
+            match decoder
+                .decode(text.as_bytes())
+                .and_then(|_| decoder.flush().map(|_| ()))
+            {
+                Ok(()) if text.starts_with('{') => None,
+                Ok(()) => Some((i + 1, "not a JSON object".to_owned())),
+                Err(e) => Some((i + 1, e.to_string())),
+            }
+        })
+}

@@ -1,0 +1,36 @@
+//! Sources: where blocks come from. A source lists its splits (a file, a part of an in-memory
+//! dataset); the executor reads splits in parallel, one task per split.
+
+mod conform;
+mod csv;
+mod file;
+mod json;
+mod memory;
+mod parquet;
+mod text;
+
+pub use conform::conform;
+pub use file::{CsvOptions, FileFormat, FileSource};
+pub use memory::MemorySource;
+
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+
+use crate::error::Result;
+
+/// A source of blocks: cheap to describe, lists its splits when a run starts.
+pub trait Source: Send + Sync {
+    /// One line for `explain()`.
+    fn describe(&self) -> String;
+    /// The splits to read, in order. Listing happens here, when a run starts.
+    fn splits(&self) -> Result<Vec<Box<dyn Split>>>;
+}
+
+/// One independently readable part of a source.
+pub trait Split: Send + Sync {
+    /// The name used in errors: a file URL, or `items[3]`.
+    fn name(&self) -> Arc<str>;
+    /// Read every block, handing each to `emit`; stop early when `emit` returns `false`.
+    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()>;
+}

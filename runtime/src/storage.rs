@@ -1,0 +1,239 @@
+//! Locations: a path or URL resolved through `object_store` into a store and the files it names
+//! (a single file, every file under a directory, or the files matching a glob).
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::io_runtime::block_on;
+
+/// A store and one path in it, with the URL the user wrote (for messages).
+#[derive(Clone)]
+pub struct Location {
+    /// The store holding the object.
+    pub store: Arc<dyn ObjectStore>,
+    /// The object's path in the store.
+    pub path: Path,
+    /// A readable URL of the object, used in every message about it.
+    pub url: Arc<str>,
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> =
+    LazyLock::new(Default::default);
+
+/// Serve URLs starting with `prefix` (a scheme and authority such as `memory://test` or
+/// `s3://bucket`) from `store`, instead of a store built from the URL and the environment.
+/// Use it for custom credentials, or for an in-memory store in tests.
+pub fn register_store(prefix: &str, store: Arc<dyn ObjectStore>) {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(prefix.trim_end_matches('/').to_owned(), store);
+}
+
+/// Resolve `location` (a local path, `file://`, `s3://`, `gs://`, `az://`, `http(s)://`,
+/// `memory://`, or a registered prefix) to a store and a path.
+pub fn resolve(location: &str) -> Result<Location> {
+    let invalid = |reason: String| Error::InvalidLocation {
+        url: location.to_owned(),
+        reason,
+    };
+    if !location.contains("://") {
+        let absolute = std::path::absolute(location).map_err(|e| invalid(e.to_string()))?;
+        let path = Path::from_absolute_path(&absolute).map_err(|e| invalid(e.to_string()))?;
+        return Ok(Location {
+            store: Arc::new(LocalFileSystem::new()),
+            path,
+            url: location.into(),
+        });
+    }
+    let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
+    let registered = {
+        let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let prefix = format!("{}://{}", url.scheme(), url.authority());
+        registry.get(&prefix).cloned()
+    };
+    if let Some(store) = registered {
+        let path = Path::parse(url.path()).map_err(|e| invalid(e.to_string()))?;
+        return Ok(Location {
+            store,
+            path,
+            url: location.into(),
+        });
+    }
+    let (store, path) = object_store::parse_url_opts(&url, std::env::vars()).map_err(|e| {
+        invalid(format!(
+            "{e} (cloud URLs need aqueduct's `cloud` feature; in-memory stores must be registered with `register_store`)"
+        ))
+    })?;
+    Ok(Location {
+        store: Arc::from(store),
+        path,
+        url: location.into(),
+    })
+}
+
+impl Location {
+    /// The location of `child` below this one (for listed files and written parts).
+    pub fn join(&self, child: &Path) -> Location {
+        let relative: String = child
+            .prefix_match(&self.path)
+            .map(|parts| {
+                parts
+                    .map(|p| p.as_ref().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_else(|| child.to_string());
+        let url = if relative.is_empty() {
+            self.url.to_string()
+        } else {
+            format!("{}/{}", self.url.trim_end_matches('/'), relative)
+        };
+        Location {
+            store: self.store.clone(),
+            path: child.clone(),
+            url: url.into(),
+        }
+    }
+
+    /// The child named `name` of this directory location.
+    pub fn child(&self, name: &str) -> Location {
+        self.join(&self.path.clone().join(name))
+    }
+}
+
+/// The files `location` names, sorted by path: the file itself, the files under a directory
+/// (skipping hidden `.` and `_` files), or the files matching a glob (`*`, `?`, `[..]`).
+pub fn list_files(location: &str) -> Result<Vec<Location>> {
+    let (base, pattern) = split_glob(location);
+    let root = resolve(base)?;
+    let storage = |source| Error::Storage {
+        url: root.url.to_string(),
+        source,
+    };
+    let mut files: Vec<Location> = match pattern {
+        None => match block_on(root.store.head(&root.path)) {
+            Ok(_) => return Ok(vec![root]),
+            Err(object_store::Error::NotFound { .. }) => list_under(&root)?
+                .into_iter()
+                .filter(|f| !is_hidden(&f.path))
+                .collect(),
+            Err(e) => return Err(storage(e)),
+        },
+        Some(pattern) => {
+            let glob = glob::Pattern::new(pattern).map_err(|e| Error::InvalidLocation {
+                url: location.to_owned(),
+                reason: format!("bad glob: {e}"),
+            })?;
+            let prefix_len = root.path.as_ref().len();
+            list_under(&root)?
+                .into_iter()
+                .filter(|f| {
+                    let relative = f.path.as_ref()[prefix_len..].trim_start_matches('/');
+                    glob.matches(relative)
+                })
+                .collect()
+        }
+    };
+    if files.is_empty() {
+        let missing = pattern.is_none() && !root.url.ends_with('/');
+        return Err(Error::NoInput {
+            url: location.to_owned(),
+            reason: if missing {
+                "no such file or directory, or an empty directory".into()
+            } else {
+                "no file matched".into()
+            },
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+fn list_under(root: &Location) -> Result<Vec<Location>> {
+    let prefix = (!root.path.as_ref().is_empty()).then_some(&root.path);
+    let listed: Vec<_> = block_on(root.store.list(prefix).try_collect())
+        .or_else(|e| match e {
+            object_store::Error::NotFound { .. } => Ok(Vec::new()),
+            other => Err(other),
+        })
+        .map_err(|source| Error::Storage {
+            url: root.url.to_string(),
+            source,
+        })?;
+    Ok(listed
+        .iter()
+        .map(|meta| root.join(&meta.location))
+        .collect())
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.parts()
+        .any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'))
+}
+
+/// Split `dir/sub/*.parquet` into (`dir/sub`, `*.parquet`) at the first component with a glob
+/// character; no glob gives (location, None).
+fn split_glob(location: &str) -> (&str, Option<&str>) {
+    let Some(first) = location.find(['*', '?', '[']) else {
+        return (location, None);
+    };
+    match location[..first].rfind('/') {
+        Some(slash) => (&location[..slash], Some(&location[slash + 1..])),
+        None => (".", Some(location)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_glob_at_first_wild_component() {
+        assert_eq!(split_glob("a/b/*.csv"), ("a/b", Some("*.csv")));
+        assert_eq!(split_glob("a/*/x.csv"), ("a", Some("*/x.csv")));
+        assert_eq!(split_glob("a/b.csv"), ("a/b.csv", None));
+        assert_eq!(split_glob("*.csv"), (".", Some("*.csv")));
+    }
+
+    #[test]
+    fn lists_directory_glob_and_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b.csv", "a.csv", "c.txt", "_SUCCESS"] {
+            std::fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let root = dir.path().to_str().unwrap();
+        let names = |files: Vec<Location>| -> Vec<String> {
+            files
+                .iter()
+                .map(|f| f.path.filename().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            names(list_files(root).unwrap()),
+            ["a.csv", "b.csv", "c.txt"]
+        );
+        assert_eq!(
+            names(list_files(&format!("{root}/*.csv")).unwrap()),
+            ["a.csv", "b.csv"]
+        );
+        let missing = list_files(&format!("{root}/nope")).unwrap_err().to_string();
+        assert!(
+            missing.contains("nope") && missing.contains("no such file"),
+            "{missing}"
+        );
+    }
+}
