@@ -1,1 +1,46 @@
-//! aqueduct
+//! # aqueduct
+//!
+//! A dataflow compiler for Rust. Write a pipeline with [`pipeline!`]: every column name and
+//! every expression type is checked at compile time, adjacent row-wise stages are fused into
+//! one native loop per block, and the runtime streams Arrow record batches through it.
+//!
+//! ```
+//! use aqueduct::prelude::*;
+//!
+//! #[derive(Record, Debug, Clone, PartialEq)]
+//! struct Sale {
+//!     id: i64,
+//!     category: String,
+//!     price: f64,
+//!     qty: i32,
+//! }
+//!
+//! let sales = vec![
+//!     Sale { id: 1, category: "books".into(), price: 12.5, qty: 2 },
+//!     Sale { id: 2, category: "games".into(), price: 60.0, qty: 1 },
+//!     Sale { id: 3, category: "books".into(), price: 8.0, qty: 5 },
+//! ];
+//! let revenue = pipeline! {
+//!     from_items::<Sale>(sales)
+//!     |> filter(price > 10 && qty >= 2)
+//!     |> with_column(revenue = price * qty as f64)
+//!     |> select(id, revenue)
+//! };
+//! let rows = revenue.take_all()?;
+//! assert_eq!(rows.len(), 1);
+//! assert_eq!((rows[0].id, rows[0].revenue), (1, 25.0));
+//! assert!(revenue.explain().contains("fused[filter → with_column → select]"));
+//! # Ok::<(), aqueduct::Error>(())
+//! ```
+//!
+//! See the README for the stages, sources and sinks, and `ARCHITECTURE.md` for how it works.
+
+pub use aqueduct_macros::{Record, pipeline};
+pub use aqueduct_runtime::*;
+
+/// Everything a pipeline author needs: `use aqueduct::prelude::*;`.
+pub mod prelude {
+    pub use aqueduct_macros::{Record, pipeline};
+    pub use aqueduct_runtime::{CsvOptions, Dataset, Error, Record, Result, Write, WriteSummary};
+    pub use aqueduct_runtime::__private::RecordBatch;
+}

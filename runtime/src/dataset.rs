@@ -171,35 +171,60 @@ impl<R: Record> Dataset<R> {
         ))
     }
 
-    /// Write parquet files into the directory `location` (one per input split, named
-    /// `part-00000.parquet`, ...), each written atomically.
+    /// Write parquet files into the directory `location`: `part-00000.parquet`, ... in
+    /// order, a new file every [`sink::ROWS_PER_FILE`] rows, each put whole (never half-written).
     pub fn write_parquet(&self, location: &str) -> Result<WriteSummary> {
-        sink::write(
-            self.iter_blocks()?,
-            &self.plan.schema,
-            location,
-            WriteFormat::Parquet,
-        )
+        self.write(WriteFormat::Parquet, location)
     }
 
-    /// Write CSV files (with a header) into the directory `location`.
+    /// Write CSV files (with a header) into the directory `location`, as `write_parquet` does.
     pub fn write_csv(&self, location: &str) -> Result<WriteSummary> {
-        sink::write(
-            self.iter_blocks()?,
-            &self.plan.schema,
-            location,
-            WriteFormat::Csv,
-        )
+        self.write(WriteFormat::Csv, location)
     }
 
-    /// Write JSON-lines files into the directory `location`.
+    /// Write JSON-lines files into the directory `location`, as `write_parquet` does.
     pub fn write_json(&self, location: &str) -> Result<WriteSummary> {
-        sink::write(
-            self.iter_blocks()?,
-            &self.plan.schema,
-            location,
-            WriteFormat::Json,
-        )
+        self.write(WriteFormat::Json, location)
+    }
+
+    /// Write files of `format` into the directory `location`.
+    pub fn write(&self, format: WriteFormat, location: &str) -> Result<WriteSummary> {
+        sink::write(self.iter_blocks()?, &self.plan.schema, location, format)
+    }
+}
+
+/// A pipeline that ends in a sink (`|> write_parquet("out/")`): lazy until [`Write::run`].
+pub struct Write<R> {
+    dataset: Dataset<R>,
+    format: WriteFormat,
+    location: String,
+}
+
+impl<R: Record> Write<R> {
+    /// A write of `dataset` to `location`.
+    pub fn new(dataset: Dataset<R>, format: WriteFormat, location: String) -> Self {
+        Self { dataset, format, location }
+    }
+
+    /// Run the pipeline and write its output.
+    pub fn run(&self) -> Result<WriteSummary> {
+        self.dataset.write(self.format, &self.location)
+    }
+
+    /// The same write to another location.
+    pub fn to(mut self, location: impl Into<String>) -> Self {
+        self.location = location.into();
+        self
+    }
+
+    /// The plans, as [`Dataset::explain`] gives them.
+    pub fn explain(&self) -> String {
+        self.dataset.explain()
+    }
+
+    /// The dataset being written.
+    pub fn dataset(&self) -> &Dataset<R> {
+        &self.dataset
     }
 }
 

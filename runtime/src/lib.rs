@@ -5,6 +5,7 @@
 mod dataset;
 mod error;
 mod executor;
+mod glue;
 mod io_runtime;
 mod plan;
 mod rebatch;
@@ -13,19 +14,26 @@ pub mod sink;
 pub mod source;
 pub mod storage;
 
-pub use dataset::Dataset;
+pub use dataset::{Dataset, Write};
 pub use error::{BlockId, Error, Result};
 pub use executor::{BlockStream, ExecOptions};
 pub use plan::{BlockFn, Plan, Stage, StageError};
 pub use record::{Field, ListItem, ListRef, Record, bind_column, check_schema, finish};
-pub use sink::WriteSummary;
+pub use sink::{WriteFormat, WriteSummary};
 pub use source::CsvOptions;
 
 /// Re-exports for generated code. Not a stable API.
 #[doc(hidden)]
 pub mod __private {
     pub use arrow;
+    pub use arrow::datatypes::SchemaRef;
+    pub use arrow::record_batch::RecordBatch;
     pub use chrono;
 
-    pub use crate::source::{FileFormat, FileSource, MemorySource};
+    pub use crate::dataset::Write;
+    pub use crate::glue::*;
+    pub use crate::plan::{Plan, Stage, StageError};
+    pub use crate::record::{Field, Record, bind_column, finish};
+    pub use crate::sink::WriteFormat;
+    pub use crate::source::{CsvOptions, FileFormat, FileSource, MemorySource};
 }

@@ -27,6 +27,15 @@ pub enum WriteFormat {
 }
 
 impl WriteFormat {
+    /// The format a sink stage names (`write_parquet`, `write_csv`, `write_json`).
+    pub fn from_method(method: &str) -> Self {
+        match method {
+            "write_csv" => WriteFormat::Csv,
+            "write_json" => WriteFormat::Json,
+            _ => WriteFormat::Parquet,
+        }
+    }
+
     fn extension(self) -> &'static str {
         match self {
             WriteFormat::Parquet => "parquet",

@@ -129,7 +129,7 @@ pub fn list_files(location: &str) -> Result<Vec<Location>> {
             Ok(_) => return Ok(vec![root]),
             Err(object_store::Error::NotFound { .. }) => list_under(&root)?
                 .into_iter()
-                .filter(|f| !is_hidden(&f.path))
+                .filter(|f| !is_hidden(&root.path, &f.path))
                 .collect(),
             Err(e) => return Err(storage(e)),
         },
@@ -180,9 +180,11 @@ fn list_under(root: &Location) -> Result<Vec<Location>> {
         .collect())
 }
 
-fn is_hidden(path: &Path) -> bool {
-    path.parts()
-        .any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'))
+/// Whether a file below `root` is hidden (`.name` or `_name`, like `_SUCCESS` markers).
+fn is_hidden(root: &Path, path: &Path) -> bool {
+    path.prefix_match(root).is_some_and(|mut parts| {
+        parts.any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'))
+    })
 }
 
 /// Split `dir/sub/*.parquet` into (`dir/sub`, `*.parquet`) at the first component with a glob

@@ -1,0 +1,91 @@
+//! Emission: the checked, optimised plan as Rust tokens building the runtime's `Plan`.
+
+mod records;
+mod row_loop;
+mod source;
+
+pub use records::Records as GeneratedRecords;
+pub use row_loop::TypeScope;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::explain;
+use crate::optimize::fusion::{self, Segment};
+use crate::plan::{NodeKind, Plan};
+
+/// The expression a pipeline expands to.
+pub fn pipeline(plan: &Plan) -> TokenStream {
+    let segments = fusion::run(plan);
+    let mut records = GeneratedRecords::default();
+    let mut prelude = Vec::new();
+    let mut stages = Vec::new();
+    for segment in &segments {
+        match *segment {
+            Segment::Fused { start, end } => {
+                let (setup, stage) = row_loop::emit(plan, start, end, &mut records);
+                prelude.push(setup);
+                stages.push(stage);
+            }
+            Segment::Single(index) => {
+                let (setup, stage) = single(plan, index, &mut records);
+                prelude.push(setup);
+                stages.push(stage);
+            }
+        }
+    }
+    let rt = quote!(::aqueduct::__private);
+    let source = source::emit(plan);
+    let output = records.type_of(plan.output(), None);
+    let logical = explain::logical(plan);
+    let physical = explain::physical(plan, &segments);
+    let definitions = records.definitions();
+    let dataset = quote! {
+        ::aqueduct::Dataset::<#output>::from_plan(#rt::Plan {
+            source: #source,
+            stages: ::std::vec![#(#stages),*],
+            schema: <#output as #rt::Record>::schema(),
+            logical: ::std::string::String::from(#logical),
+            physical: ::std::string::String::from(#physical),
+        })
+    };
+    let value = match &plan.sink {
+        Some(sink) => {
+            let method = &sink.method;
+            let location = &sink.location;
+            quote!(#rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #rt::location(&#location)))
+        }
+        None => dataset,
+    };
+    quote! {{
+        #definitions
+        #(#prelude)*
+        #value
+    }}
+}
+
+/// A stage that is not fused: `map_batches` or `limit`.
+fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
+    let rt = quote!(::aqueduct::__private);
+    match &plan.stages[index].kind {
+        NodeKind::MapBatches { func, batch_size, input } => {
+            let input_ty = records.type_of(&plan.schemas[index], input.as_ref());
+            let output_ty = records.type_of(&plan.schemas[index + 1], None);
+            let size = match batch_size {
+                Some(size) => quote!(::std::option::Option::Some((#size) as usize)),
+                None => quote!(::std::option::Option::None),
+            };
+            let name = &plan.stages[index].text;
+            let stage = quote! {
+                #rt::Stage::MapBatches {
+                    name: #name.into(),
+                    batch_size: #size,
+                    func: ::std::sync::Arc::new(#rt::batch_fn::<#input_ty, #output_ty, _, _, _>(#func)),
+                }
+            };
+            (quote!(), stage)
+        }
+        NodeKind::Limit(n) => (quote!(), quote!(#rt::Stage::Limit((#n) as usize))),
+        _ => unreachable!("row-wise stages are fused"),
+    }
+}

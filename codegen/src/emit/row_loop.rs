@@ -1,0 +1,370 @@
+//! The fused row loop: consecutive row-wise stages compiled into one function per block with
+//! one loop over its rows. Columns are read in place (`Field::get` on typed readers, no
+//! allocation for strings); computed columns live in locals; filters `continue`; columns that
+//! pass through untouched are not copied row by row but gathered once after the loop.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use super::GeneratedRecords;
+use crate::ctxt::Ctxt;
+use crate::expr::{Held, Scope, Value, compile};
+use crate::plan::{NodeKind, Plan};
+use crate::schema::{Column, Schema};
+use crate::types::LType;
+
+/// Where a column's value is, inside the loop.
+#[derive(Clone)]
+enum Bound {
+    /// A column of the block, read through a typed reader.
+    Input,
+    /// A local computed by `with_column`.
+    Local { ident: Ident, held: Held },
+    /// A field of a row value made by `map` / `flat_map`.
+    RowField { row: Ident },
+}
+
+#[derive(Clone)]
+struct Binding {
+    column: Column,
+    bound: Bound,
+}
+
+/// The state of the loop being generated.
+struct RowLoop<'a> {
+    records: &'a mut GeneratedRecords,
+    bindings: Vec<Binding>,
+    /// Input columns read in the loop: (reader, column).
+    readers: Vec<(Ident, Column)>,
+    /// Statements outside the block function (captures, user functions).
+    setup: Vec<TokenStream>,
+    /// Open `for` loops (from `flat_map`) with their statements; the first is the row loop.
+    frames: Vec<(TokenStream, Vec<TokenStream>)>,
+    filters: bool,
+    counter: usize,
+    /// The row value that holds exactly the current columns, if any (it can move on whole).
+    whole_row: Option<Ident>,
+}
+
+fn rt() -> TokenStream {
+    quote!(::aqueduct::__private)
+}
+
+impl RowLoop<'_> {
+    fn fresh(&mut self, prefix: &str) -> Ident {
+        self.counter += 1;
+        format_ident!("__aq_{}{}", prefix, self.counter)
+    }
+
+    fn push(&mut self, statement: TokenStream) {
+        self.frames.last_mut().expect("the row loop frame").1.push(statement);
+    }
+
+    fn reader(&mut self, column: &Column) -> Ident {
+        if let Some((ident, _)) = self.readers.iter().find(|(_, c)| c.name == column.name) {
+            return ident.clone();
+        }
+        let ident = format_ident!("__aq_r_{}", column.name);
+        self.readers.push((ident.clone(), column.clone()));
+        ident
+    }
+
+    /// The value of `binding` as a borrowed `Field::Ref`, an owned value or a reference.
+    fn value(&mut self, binding: &Binding, span: Span) -> Value {
+        let rt = rt();
+        let ty = &binding.column.ty;
+        let ltype = binding.column.ltype.clone();
+        let field = format_ident!("{}", binding.column.name, span = span);
+        match &binding.bound {
+            Bound::Input => {
+                let reader = self.reader(&binding.column);
+                value(ltype, Held::Ref, quote!(<#ty as #rt::Field>::get(#reader, __aq_i)))
+            }
+            Bound::Local { ident, held } => match held {
+                Held::Owned if !ltype.is_copy() => value(ltype, Held::Borrowed, quote!((&#ident))),
+                held => value(ltype, *held, quote!(#ident)),
+            },
+            Bound::RowField { row } if ltype.is_copy() => value(ltype, Held::Owned, quote!(#row.#field)),
+            Bound::RowField { row } => value(ltype, Held::Borrowed, quote!((&#row.#field))),
+        }
+    }
+
+    /// An owned value of `binding`, to build a record from.
+    fn owned(&mut self, binding: &Binding) -> TokenStream {
+        let rt = rt();
+        let ty = &binding.column.ty;
+        let v = self.value(binding, Span::call_site());
+        let tokens = v.tokens;
+        match v.held {
+            Held::Ref => quote!(<#ty as #rt::Field>::to_owned(#tokens)),
+            Held::Owned => tokens,
+            Held::Borrowed => quote!(::std::clone::Clone::clone(#tokens)),
+        }
+    }
+
+    /// An owned row of type `record_ty` holding the current columns.
+    fn construct(&mut self, record_ty: &TokenStream) -> TokenStream {
+        // A whole row from the previous map moves on as it is.
+        if let [first, ..] = self.bindings.as_slice()
+            && let Bound::RowField { row } = &first.bound
+            && self.bindings.iter().all(|b| matches!(&b.bound, Bound::RowField { row: r } if r == row))
+            && self.whole_row == Some(row.clone())
+        {
+            return quote!(#row);
+        }
+        let bindings = self.bindings.clone();
+        let fields = bindings.iter().map(|b| {
+            let name = format_ident!("{}", b.column.name);
+            let value = self.owned(b);
+            quote!(#name: #value)
+        });
+        let fields: Vec<TokenStream> = fields.collect();
+        quote!(#record_ty { #(#fields),* })
+    }
+
+    fn rows_of(&mut self, row: &Ident, schema: &Schema) {
+        self.bindings = schema
+            .columns
+            .iter()
+            .map(|c| Binding { column: c.clone(), bound: Bound::RowField { row: row.clone() } })
+            .collect();
+        self.whole_row = Some(row.clone());
+    }
+}
+
+fn value(ltype: LType, held: Held, tokens: TokenStream) -> Value {
+    Value::of(ltype, held, tokens)
+}
+
+impl Scope for RowLoop<'_> {
+    fn column(&mut self, name: &str, span: Span) -> Option<Value> {
+        let binding = self.bindings.iter().find(|b| b.column.name == name)?.clone();
+        Some(self.value(&binding, span))
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.bindings.iter().map(|b| b.column.name.clone()).collect()
+    }
+
+    fn describe(&self) -> String {
+        format!("{{{}}}", self.names().join(", "))
+    }
+
+    fn capture(&mut self, block: &syn::ExprBlock) -> TokenStream {
+        let ident = self.fresh("k");
+        self.setup.push(quote!(let #ident = #block;));
+        quote!(::std::clone::Clone::clone(&#ident))
+    }
+}
+
+/// Type-checking scope over a schema: what checks compile expressions against.
+pub struct TypeScope<'a> {
+    schema: &'a Schema,
+}
+
+impl<'a> TypeScope<'a> {
+    /// A scope seeing `schema`'s columns.
+    pub fn new(schema: &'a Schema) -> Self {
+        Self { schema }
+    }
+}
+
+impl Scope for TypeScope<'_> {
+    fn column(&mut self, name: &str, _span: Span) -> Option<Value> {
+        let column = self.schema.column(name)?;
+        Some(Value::of(column.ltype.clone(), Held::Ref, quote!(())))
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.schema.names().map(str::to_owned).collect()
+    }
+
+    fn describe(&self) -> String {
+        self.schema.describe()
+    }
+
+    fn capture(&mut self, _block: &syn::ExprBlock) -> TokenStream {
+        quote!(())
+    }
+}
+
+/// Compile stages `start..end` of `plan` into (setup statements, a runtime `Stage`).
+pub fn emit(plan: &Plan, start: usize, end: usize, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
+    let rt = rt();
+    let input = &plan.schemas[start];
+    let mut lp = RowLoop {
+        records,
+        bindings: input
+            .columns
+            .iter()
+            .map(|c| Binding { column: c.clone(), bound: Bound::Input })
+            .collect(),
+        readers: Vec::new(),
+        setup: Vec::new(),
+        frames: vec![(quote!(for __aq_i in 0..__aq_n), Vec::new())],
+        filters: false,
+        counter: 0,
+        whole_row: None,
+    };
+    // Errors were reported when the plan was checked; this context only satisfies `compile`.
+    let cx = Ctxt::new();
+    for index in start..end {
+        stage(&mut lp, &cx, plan, index);
+    }
+    if let Err(errors) = cx.check() {
+        return (quote!(), errors);
+    }
+    let output = &plan.schemas[end];
+    let output_ty = lp.records.type_of(output, None);
+
+    // After the loop: pass-through columns are gathered at once; others come from builders.
+    let mut builders = Vec::new();
+    let mut appends = Vec::new();
+    let mut columns = Vec::new();
+    let bindings = lp.bindings.clone();
+    for binding in &bindings {
+        let ty = &binding.column.ty;
+        let name = &binding.column.name;
+        if let Bound::Input = binding.bound {
+            let keep = if lp.filters { quote!(::std::option::Option::Some(&__aq_keep)) } else { quote!(::std::option::Option::None) };
+            columns.push(quote!(#rt::take_column(&__aq_batch, #name, #keep)?));
+            continue;
+        }
+        let builder = lp.fresh("b");
+        builders.push(quote!(let mut #builder = <#ty as #rt::Field>::builder(__aq_n);));
+        let v = lp.value(binding, Span::call_site());
+        let tokens = v.tokens;
+        appends.push(match v.held {
+            Held::Ref => quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);),
+            Held::Owned if binding.column.ltype.is_copy() => quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);),
+            Held::Owned => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, &#tokens);),
+            Held::Borrowed => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, #tokens);),
+        });
+        columns.push(quote!(#rt::finish::<#ty>(&mut #builder)));
+    }
+    let keep = lp.filters.then(|| quote!(__aq_keep.push(__aq_i as u32);));
+    lp.push(quote! {
+        #keep
+        #(#appends)*
+        __aq_rows += 1;
+    });
+
+    let mut body = TokenStream::new();
+    for (header, statements) in lp.frames.drain(..).rev() {
+        body = quote!(#header { #(#statements)* #body });
+    }
+    let readers = lp.readers.iter().map(|(ident, column)| {
+        let ty = &column.ty;
+        let name = &column.name;
+        quote!(let #ident = #rt::bind_column::<#ty>(&__aq_batch, #name)?;)
+    });
+    let setup = &lp.setup;
+    let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
+    let name = if names.len() == 1 { names[0].to_owned() } else { format!("fused[{}]", names.join(" → ")) };
+    let func = format_ident!("__aq_stage{}", start);
+    let setup = quote! {
+        #(#setup)*
+        #[allow(unused_mut, unused_variables, unused_parens, clippy::all)]
+        let #func = move |__aq_batch: #rt::RecordBatch| -> ::std::result::Result<#rt::RecordBatch, #rt::StageError> {
+            let __aq_n = __aq_batch.num_rows();
+            #(#readers)*
+            let mut __aq_keep: ::std::vec::Vec<u32> = ::std::vec::Vec::new();
+            let mut __aq_rows: usize = 0;
+            #(#builders)*
+            #body
+            ::std::result::Result::Ok(#rt::batch_from_columns(
+                <#output_ty as #rt::Record>::schema(),
+                ::std::vec![#(#columns),*],
+                __aq_rows,
+            )?)
+        };
+    };
+    let stage = quote!(#rt::Stage::Map { name: #name.into(), func: ::std::sync::Arc::new(#func) });
+    (setup, stage)
+}
+
+/// Add stage `index` to the loop.
+fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
+    let rt = rt();
+    let input = &plan.schemas[index];
+    let output = &plan.schemas[index + 1];
+    match &plan.stages[index].kind {
+        NodeKind::Filter(predicate) => {
+            if let Some(v) = compile(cx, predicate, lp) {
+                let tokens = v.tokens;
+                lp.push(quote!(if !(#tokens) { continue; }));
+                lp.filters = true;
+            }
+        }
+        NodeKind::FilterFn { func, input: declared } => {
+            let record_ty = lp.records.type_of(input, declared.as_ref());
+            let f = lp.fresh("f");
+            lp.setup.push(quote!(let #f = #rt::filter_fn::<#record_ty, _>(#func);));
+            let row = lp.construct(&record_ty);
+            lp.push(quote!(if !(#f)(&#row) { continue; }));
+            lp.filters = true;
+            lp.whole_row = None;
+        }
+        NodeKind::WithColumn { name, ty, expr } => {
+            let Some(v) = compile(cx, expr, lp) else { return };
+            let column = output.column(name).expect("checked").clone();
+            let local = lp.fresh("v");
+            let tokens = v.tokens_as(&column.ltype);
+            let statement = match (ty, v.held) {
+                (Some(ty), Held::Owned) => quote!(let #local: #ty = #tokens;),
+                _ => quote!(let #local = #tokens;),
+            };
+            lp.push(statement);
+            let binding = Binding { column, bound: Bound::Local { ident: local, held: v.held } };
+            match lp.bindings.iter_mut().find(|b| &b.column.name == name) {
+                Some(existing) => *existing = binding,
+                None => lp.bindings.push(binding),
+            }
+            lp.whole_row = None;
+        }
+        NodeKind::Select(names) => {
+            let bindings = std::mem::take(&mut lp.bindings);
+            lp.bindings = names
+                .iter()
+                .filter_map(|n| bindings.iter().find(|b| &b.column.name == n).cloned())
+                .collect();
+            lp.whole_row = None;
+        }
+        NodeKind::Drop(names) => {
+            lp.bindings.retain(|b| !names.contains(&b.column.name));
+            lp.whole_row = None;
+        }
+        NodeKind::Rename(pairs) => {
+            for (from, to) in pairs {
+                if let Some(b) = lp.bindings.iter_mut().find(|b| &b.column.name == from) {
+                    b.column.name = to.clone();
+                }
+            }
+            lp.whole_row = None;
+        }
+        NodeKind::Map { func, input: declared } => {
+            let in_ty = lp.records.type_of(input, declared.as_ref());
+            let out_ty = lp.records.type_of(output, None);
+            let f = lp.fresh("f");
+            lp.setup.push(quote!(let #f = #rt::map_fn::<#in_ty, #out_ty, _>(#func);));
+            let row_in = lp.construct(&in_ty);
+            let row = lp.fresh("row");
+            lp.push(quote!(let #row: #out_ty = (#f)(#row_in);));
+            lp.rows_of(&row, output);
+        }
+        NodeKind::FlatMap { func, input: declared } => {
+            let in_ty = lp.records.type_of(input, declared.as_ref());
+            let out_ty = lp.records.type_of(output, None);
+            let f = lp.fresh("f");
+            lp.setup.push(quote!(let #f = #rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func);));
+            let row_in = lp.construct(&in_ty);
+            let row = lp.fresh("row");
+            lp.frames.push((quote!(for #row in (#f)(#row_in)), Vec::new()));
+            lp.rows_of(&row, output);
+            // Rows multiply: pass-through by index no longer applies, and every column is a
+            // field of the new row, so nothing is gathered from the block.
+        }
+        NodeKind::MapBatches { .. } | NodeKind::Limit(_) => unreachable!("not row-wise"),
+    }
+}

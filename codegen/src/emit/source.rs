@@ -1,0 +1,55 @@
+//! The source of the runtime plan.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::plan::{Plan, SourceKind};
+use crate::schema::path_text;
+
+/// Tokens building an `Arc<dyn Source>`.
+pub fn emit(plan: &Plan) -> TokenStream {
+    let rt = quote!(::aqueduct::__private);
+    let source = &plan.source;
+    let input = &source.input;
+    let record = source.record.as_ref();
+    let record_name = record.map(path_text).unwrap_or_else(|| "text".to_owned());
+    let format = match source.kind {
+        SourceKind::Parquet => quote!(#rt::FileFormat::Parquet),
+        SourceKind::Json => quote!(#rt::FileFormat::Json),
+        SourceKind::Text => quote!(#rt::FileFormat::Text),
+        SourceKind::Csv => {
+            let option = |name: &str, default: TokenStream| {
+                source
+                    .csv
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, e)| quote!(#e))
+                    .unwrap_or(default)
+            };
+            let delimiter = option("delimiter", quote!(b','));
+            let header = option("header", quote!(true));
+            quote!(#rt::FileFormat::Csv(#rt::CsvOptions { delimiter: #delimiter, header: #header }))
+        }
+        SourceKind::Items => {
+            return quote!(::std::sync::Arc::new(#rt::MemorySource::from_items::<#record>(#input)));
+        }
+        SourceKind::Arrow => {
+            return quote!(::std::sync::Arc::new(#rt::MemorySource::from_arrow::<#record>(#input)));
+        }
+    };
+    let schema = match record {
+        Some(record) => quote!(<#record as #rt::Record>::schema()),
+        None => quote!(#rt::text_schema()),
+    };
+    let columns = &source.columns;
+    let include_paths = source.include_paths;
+    quote! {
+        ::std::sync::Arc::new(#rt::FileSource::new(
+            #rt::location(&#input),
+            #format,
+            #record_name,
+            #rt::project(&#schema, &[#(#columns),*]),
+            #include_paths,
+        ))
+    }
+}

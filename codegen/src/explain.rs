@@ -1,0 +1,40 @@
+//! `explain()` text, rendered at compile time: the logical plan (one line per stage with the
+//! columns after it) and the physical plan (which stages were fused).
+
+use crate::optimize::fusion::Segment;
+use crate::plan::Plan;
+
+/// The logical plan.
+pub fn logical(plan: &Plan) -> String {
+    let mut lines = vec![format!("{}\n    -> {}", plan.source.text, plan.schemas[0].signature())];
+    for (index, node) in plan.stages.iter().enumerate() {
+        lines.push(format!("|> {}\n    -> {}", node.text, plan.schemas[index + 1].signature()));
+    }
+    if let Some(sink) = &plan.sink {
+        lines.push(format!("|> {}", sink.text));
+    }
+    lines.join("\n")
+}
+
+/// The physical plan after the source (the runtime adds the source's own line).
+pub fn physical(plan: &Plan, segments: &[Segment]) -> String {
+    let mut lines = Vec::new();
+    for (number, segment) in segments.iter().enumerate() {
+        let line = match *segment {
+            Segment::Fused { start, end } => {
+                let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
+                if names.len() == 1 {
+                    format!("{}: {} (one loop per block)", number + 1, plan.stages[start].text)
+                } else {
+                    format!("{}: fused[{}] (one loop per block)", number + 1, names.join(" → "))
+                }
+            }
+            Segment::Single(index) => format!("{}: {}", number + 1, plan.stages[index].text),
+        };
+        lines.push(format!("stage {line}"));
+    }
+    if let Some(sink) = &plan.sink {
+        lines.push(format!("sink: {}", sink.text));
+    }
+    lines.join("\n")
+}

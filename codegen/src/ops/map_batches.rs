@@ -1,0 +1,38 @@
+//! `map_batches(f, batch_size = N)`: a user function over batches of at most N rows, taking a
+//! raw `RecordBatch` or `Vec<Record>` and returning either (or a `Result` of either). The
+//! output record comes from a type argument or the return type; without one, the function
+//! keeps the input's columns. Extra arguments ride in the closure's captures.
+
+use super::{Checker, check_args, closure};
+use crate::plan::NodeKind;
+use crate::schema::Schema;
+use crate::syntax::Call;
+
+pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+    if !check_args(ck.cx, call, &["f"], &["batch_size"]) {
+        return None;
+    }
+    let func = call.positional().next()?;
+    if call.generics.len() > 1 {
+        ck.cx.error_spanned_by(&call.generics_tokens, "`map_batches` takes one type argument: the record it produces");
+        return None;
+    }
+    let declared = call
+        .generics
+        .first()
+        .or_else(|| closure::return_type(func))
+        .and_then(closure::record_path);
+    let output = match declared {
+        Some(path) => ck.records.schema(&path)?,
+        None => input.clone(),
+    };
+    let record = closure::input_record(ck, "map_batches", func, input).ok()?;
+    Some((
+        NodeKind::MapBatches {
+            func: func.clone(),
+            batch_size: call.named("batch_size").cloned(),
+            input: record,
+        },
+        output,
+    ))
+}

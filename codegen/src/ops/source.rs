@@ -1,0 +1,101 @@
+//! Sources: `read_parquet::<R>(location)`, `read_csv::<R>(location, delimiter = b';',
+//! header = true)`, `read_json::<R>(location)`, `read_text(location)` (column `text`),
+//! `from_items::<R>(rows)`, `from_arrow::<R>(batches)`. File sources take
+//! `include_paths = true` to add a `path` column.
+
+use quote::quote;
+
+use super::{Checker, check_args};
+use crate::plan::{SourceKind, SourceNode, compact};
+use crate::schema::{Column, Schema};
+use crate::syntax::Call;
+use crate::types::LType;
+
+pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
+    let name = call.name.to_string();
+    let kind = match name.as_str() {
+        "read_parquet" => SourceKind::Parquet,
+        "read_csv" => SourceKind::Csv,
+        "read_json" => SourceKind::Json,
+        "read_text" => SourceKind::Text,
+        "from_items" => SourceKind::Items,
+        "from_arrow" => SourceKind::Arrow,
+        _ => {
+            super::unknown_stage(ck.cx, call, super::SOURCES, "source");
+            return None;
+        }
+    };
+    let (positional, named): (&[&str], &[&str]) = match kind {
+        SourceKind::Csv => (&["location"], &["delimiter", "header", "include_paths"]),
+        SourceKind::Items => (&["rows"], &[]),
+        SourceKind::Arrow => (&["batches"], &[]),
+        _ => (&["location"], &["include_paths"]),
+    };
+    // Sources take their record as a type argument, which `check_args` refuses for stages.
+    let args_ok = check_args(ck.cx, &without_generics(call), positional, named);
+    let record = match (kind, call.generics.as_slice()) {
+        (SourceKind::Text, []) => None,
+        (SourceKind::Text, _) => {
+            ck.cx.error_spanned_by(&call.generics_tokens, "`read_text` has a fixed record: one `text: String` column");
+            return None;
+        }
+        (_, [ty]) => match super::closure::record_path(ty) {
+            Some(path) => Some(path),
+            None => {
+                ck.cx.error_spanned_by(ty, "expected the record type the source reads");
+                return None;
+            }
+        },
+        _ => {
+            ck.cx.error_spanned_by(
+                &call.name,
+                format!("`{name}` needs the record it reads: `{name}::<MyRecord>(..)`"),
+            );
+            return None;
+        }
+    };
+    if !args_ok {
+        return None;
+    }
+    let mut schema = match &record {
+        Some(path) => ck.records.schema(path)?,
+        None => Schema {
+            record: None,
+            columns: vec![Column { name: "text".into(), ty: quote!(::std::string::String), ltype: LType::Str }],
+        },
+    };
+    let include_paths = match call.named("include_paths") {
+        None => false,
+        Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. })) => b.value,
+        Some(other) => {
+            ck.cx.error_spanned_by(other, "`include_paths` must be `true` or `false`: it decides the columns at compile time");
+            return None;
+        }
+    };
+    if include_paths {
+        if schema.column("path").is_some() {
+            ck.cx.error_spanned_by(call.named("include_paths"), "the record already has a column `path`");
+            return None;
+        }
+        schema.record = None;
+        schema.columns.push(Column { name: "path".into(), ty: quote!(::std::string::String), ltype: LType::Str });
+    }
+    let csv = ["delimiter", "header"]
+        .iter()
+        .filter_map(|n| call.named(n).map(|e| (n.to_string(), e.clone())))
+        .collect();
+    let node = SourceNode {
+        kind,
+        record,
+        input: call.positional().next()?.clone(),
+        csv,
+        include_paths,
+        columns: schema.columns.iter().map(|c| c.name.clone()).filter(|n| !(include_paths && n == "path")).collect(),
+        text: compact(quote!(#call)),
+    };
+    Some((node, schema))
+}
+
+fn without_generics(call: &Call) -> Call {
+    Call { generics: Vec::new(), generics_tokens: None, ..call.clone() }
+}

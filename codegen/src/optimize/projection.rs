@@ -1,0 +1,42 @@
+//! Projection pushdown: walk the stages backwards from the output, tracking which columns are
+//! needed, and let the source read only those.
+
+use std::collections::BTreeSet;
+
+use crate::expr::columns_read;
+use crate::plan::{NodeKind, Plan};
+
+/// Narrow `plan.source.columns` to the columns the pipeline uses. Returns whether it changed.
+pub fn run(plan: &mut Plan) -> bool {
+    let mut needed: BTreeSet<String> = plan.output().names().map(str::to_owned).collect();
+    for (index, node) in plan.stages.iter().enumerate().rev() {
+        let input = &plan.schemas[index];
+        match &node.kind {
+            NodeKind::Filter(expr) => read(expr, &mut needed),
+            NodeKind::WithColumn { name, expr, .. } => {
+                needed.remove(name);
+                read(expr, &mut needed);
+            }
+            NodeKind::Select(_) | NodeKind::Drop(_) | NodeKind::Limit(_) => {}
+            NodeKind::Rename(pairs) => {
+                for (from, to) in pairs {
+                    if needed.remove(to) {
+                        needed.insert(from.clone());
+                    }
+                }
+            }
+            NodeKind::FilterFn { .. } | NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::MapBatches { .. } => {
+                needed = input.names().map(str::to_owned).collect();
+            }
+        }
+    }
+    let before = plan.source.columns.len();
+    plan.source.columns.retain(|c| needed.contains(c));
+    plan.source.columns.len() != before
+}
+
+fn read(expr: &syn::Expr, needed: &mut BTreeSet<String>) {
+    let mut names = Vec::new();
+    columns_read(expr, &mut names);
+    needed.extend(names);
+}

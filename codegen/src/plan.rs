@@ -1,0 +1,140 @@
+//! The checked logical plan: one node per stage, with the schema after every stage.
+
+use proc_macro2::TokenStream;
+use syn::{Expr, Path, Type};
+
+use crate::schema::Schema;
+
+/// A checked pipeline.
+pub struct Plan {
+    pub source: SourceNode,
+    pub stages: Vec<Node>,
+    pub sink: Option<SinkNode>,
+    /// `schemas[0]` is the source's output; `schemas[i + 1]` the output of `stages[i]`.
+    pub schemas: Vec<Schema>,
+    /// Whether adjacent row-wise stages may be fused (`#![no_fusion]` turns it off).
+    pub fusion: bool,
+}
+
+impl Plan {
+    /// The pipeline's output schema.
+    pub fn output(&self) -> &Schema {
+        self.schemas.last().expect("the source's schema is always there")
+    }
+}
+
+/// Where a pipeline reads from.
+pub struct SourceNode {
+    pub kind: SourceKind,
+    /// The record the source declares (`None` for `read_text`).
+    pub record: Option<Path>,
+    /// The location (files) or the in-memory value (`from_items`, `from_arrow`).
+    pub input: Expr,
+    /// CSV options as given (`delimiter`, `header`).
+    pub csv: Vec<(String, Expr)>,
+    pub include_paths: bool,
+    /// The declared columns the pipeline reads (set by projection pushdown).
+    pub columns: Vec<String>,
+    /// The source as written, for explain.
+    pub text: String,
+}
+
+/// Kinds of source.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SourceKind {
+    Parquet,
+    Csv,
+    Json,
+    Text,
+    Items,
+    Arrow,
+}
+
+/// One stage.
+pub struct Node {
+    pub name: &'static str,
+    /// The stage as written, for explain.
+    pub text: String,
+    pub kind: NodeKind,
+}
+
+/// What a stage does.
+pub enum NodeKind {
+    /// Keep rows where the expression is true.
+    Filter(Expr),
+    /// Keep rows where the closure, given `&Record`, returns true.
+    FilterFn { func: Expr, input: Option<Path> },
+    /// Add or replace a column.
+    WithColumn { name: String, ty: Option<Type>, expr: Expr },
+    /// Keep these columns, in this order.
+    Select(Vec<String>),
+    /// Remove these columns.
+    Drop(Vec<String>),
+    /// Rename `from` to `to`.
+    Rename(Vec<(String, String)>),
+    /// One output record per input record. `input` names the record the closure takes when
+    /// the columns are not a declared record's (else a record is generated).
+    Map { func: Expr, input: Option<Path> },
+    /// Any number of output records per input record.
+    FlatMap { func: Expr, input: Option<Path> },
+    /// A user function over batches (`RecordBatch` or `Vec<Record>`).
+    MapBatches {
+        func: Expr,
+        batch_size: Option<Expr>,
+        input: Option<Path>,
+    },
+    /// The first n rows.
+    Limit(Expr),
+}
+
+impl NodeKind {
+    /// Whether the stage works row by row (and can join a fused loop).
+    pub fn is_row_wise(&self) -> bool {
+        !matches!(self, NodeKind::MapBatches { .. } | NodeKind::Limit(_))
+    }
+}
+
+/// Where a pipeline writes, when it ends in a sink.
+pub struct SinkNode {
+    /// `write_parquet`, `write_csv` or `write_json`.
+    pub method: syn::Ident,
+    pub location: Expr,
+    pub text: String,
+}
+
+/// Tokens of a stage as written, with the spaces `to_string` puts between every token
+/// removed where Rust style has none, for explain output.
+pub fn compact(tokens: TokenStream) -> String {
+    let text = tokens.to_string().replace(" :: ", "::").replace(":: <", "::<");
+    let chars: Vec<char> = text.chars().collect();
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '>' || c == '"';
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = if i > 0 { chars[i - 1] } else { ' ' };
+        let next = chars.get(i + 1).copied().unwrap_or(' ');
+        let redundant = c == ' '
+            && ((next == '(' && ident(prev))
+                || matches!(next, ',' | ')' | ']' | '.' | ';')
+                || matches!(prev, '(' | '[' | '.')
+                || (next == '<' && prev.is_alphanumeric() && text[..i].ends_with("::")));
+        if !redundant {
+            out.push(c);
+        }
+    }
+    out.replace("::< ", "::<").replace(" >(", ">(")
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    #[test]
+    fn compacts_stage_text() {
+        assert_eq!(
+            super::compact(quote!(read_parquet::<Sale>("a", include_paths = true))),
+            "read_parquet::<Sale>(\"a\", include_paths = true)"
+        );
+        assert_eq!(super::compact(quote!(filter(price * (qty as f64) > 10.0))), "filter(price * (qty as f64) > 10.0)");
+        assert_eq!(super::compact(quote!(filter(name.starts_with("a")))), "filter(name.starts_with(\"a\"))");
+    }
+}
