@@ -36,11 +36,13 @@
 //! See the README for the stages, sources and sinks, and `ARCHITECTURE.md` for how it works.
 
 pub use aqueduct_macros::{Record, pipeline};
+/// The date and time types record fields use (`NaiveDate`, `NaiveDateTime`, `DateTime<Utc>`).
+pub use aqueduct_runtime::__private::chrono;
 pub use aqueduct_runtime::*;
 
 /// Everything a pipeline author needs: `use aqueduct::prelude::*;`.
 pub mod prelude {
     pub use aqueduct_macros::{Record, pipeline};
-    pub use aqueduct_runtime::{CsvOptions, Dataset, Error, Record, Result, Write, WriteSummary};
     pub use aqueduct_runtime::__private::RecordBatch;
+    pub use aqueduct_runtime::{CsvOptions, Dataset, Error, Record, Result, Write, WriteSummary};
 }

@@ -41,7 +41,10 @@ fn smoke() {
     let expected: Vec<Summary> = sales()
         .into_iter()
         .filter(|s| s.price > 10.0 && s.qty >= 2)
-        .map(|s| Summary { id: s.id, total: s.price * s.qty as f64 })
+        .map(|s| Summary {
+            id: s.id,
+            total: s.price * s.qty as f64,
+        })
         .filter(|s| s.total > 100.0)
         .collect();
     assert_eq!(rows, expected);

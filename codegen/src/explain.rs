@@ -6,9 +6,17 @@ use crate::plan::Plan;
 
 /// The logical plan.
 pub fn logical(plan: &Plan) -> String {
-    let mut lines = vec![format!("{}\n    -> {}", plan.source.text, plan.schemas[0].signature())];
+    let mut lines = vec![format!(
+        "{}\n    -> {}",
+        plan.source.text,
+        plan.schemas[0].signature()
+    )];
     for (index, node) in plan.stages.iter().enumerate() {
-        lines.push(format!("|> {}\n    -> {}", node.text, plan.schemas[index + 1].signature()));
+        lines.push(format!(
+            "|> {}\n    -> {}",
+            node.text,
+            plan.schemas[index + 1].signature()
+        ));
     }
     if let Some(sink) = &plan.sink {
         lines.push(format!("|> {}", sink.text));
@@ -24,9 +32,17 @@ pub fn physical(plan: &Plan, segments: &[Segment]) -> String {
             Segment::Fused { start, end } => {
                 let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
                 if names.len() == 1 {
-                    format!("{}: {} (one loop per block)", number + 1, plan.stages[start].text)
+                    format!(
+                        "{}: {} (one loop per block)",
+                        number + 1,
+                        plan.stages[start].text
+                    )
                 } else {
-                    format!("{}: fused[{}] (one loop per block)", number + 1, names.join(" → "))
+                    format!(
+                        "{}: fused[{}] (one loop per block)",
+                        number + 1,
+                        names.join(" → ")
+                    )
                 }
             }
             Segment::Single(index) => format!("{}: {}", number + 1, plan.stages[index].text),

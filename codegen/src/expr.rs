@@ -43,18 +43,24 @@ impl Value {
     }
 
     fn new(ltype: LType, held: Held, tokens: TokenStream) -> Self {
-        Value { ltype, held, tokens, literal: None }
+        Value {
+            ltype,
+            held,
+            tokens,
+            literal: None,
+        }
     }
 
     /// The tokens, with an untyped literal given the type `target`.
     fn as_type(&self, target: &LType) -> TokenStream {
         match (&self.literal, target) {
             (Some((digits, span)), LType::Int(name) | LType::Float(name)) => {
-                let digits = if matches!(target, LType::Float(_)) && !digits.contains(['.', 'e', 'E']) {
-                    format!("{digits}.0")
-                } else {
-                    digits.clone()
-                };
+                let digits =
+                    if matches!(target, LType::Float(_)) && !digits.contains(['.', 'e', 'E']) {
+                        format!("{digits}.0")
+                    } else {
+                        digits.clone()
+                    };
                 let lit = if matches!(target, LType::Float(_)) {
                     Lit::Float(syn::LitFloat::new(&format!("{digits}_{name}"), *span))
                 } else {
@@ -91,7 +97,10 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
                     Some(close) => format!("; did you mean `{close}`?"),
                     None => "; to use a Rust value, write it in braces: `{value}`".to_owned(),
                 };
-                cx.error_spanned_by(ident, format!("no column `{name}` in {}{hint}", scope.describe()));
+                cx.error_spanned_by(
+                    ident,
+                    format!("no column `{name}` in {}{hint}", scope.describe()),
+                );
                 None
             })
         }
@@ -99,7 +108,10 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
         Expr::Paren(inner) => {
             let v = compile(cx, &inner.expr, scope)?;
             let tokens = &v.tokens;
-            Some(Value { tokens: quote!((#tokens)), ..v })
+            Some(Value {
+                tokens: quote!((#tokens)),
+                ..v
+            })
         }
         Expr::Group(inner) => compile(cx, &inner.expr, scope),
         Expr::Block(block) => Some(Value::new(
@@ -116,10 +128,20 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
                     Some(Value::new(v.ltype, Held::Owned, quote!(#op #inner)))
                 }
                 UnOp::Neg(_) if v.ltype.is_numeric() || matches!(v.ltype, LType::Opaque(_)) => {
-                    Some(Value { tokens: quote!(#op #inner), ..v })
+                    Some(Value {
+                        tokens: quote!(#op #inner),
+                        ..v
+                    })
                 }
                 _ => {
-                    cx.error_spanned_by(unary, format!("cannot apply `{}` to a value of type `{}`", op.to_token_stream(), v.ltype));
+                    cx.error_spanned_by(
+                        unary,
+                        format!(
+                            "cannot apply `{}` to a value of type `{}`",
+                            op.to_token_stream(),
+                            v.ltype
+                        ),
+                    );
                     None
                 }
             }
@@ -128,19 +150,33 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
         Expr::Cast(cast) => {
             let v = compile(cx, &cast.expr, scope)?;
             let target = LType::of(&cast.ty);
-            let castable = |t: &LType| t.is_numeric() || matches!(t, LType::Bool | LType::Opaque(_));
+            let castable =
+                |t: &LType| t.is_numeric() || matches!(t, LType::Bool | LType::Opaque(_));
             if !castable(&v.ltype) || !matches!(target, LType::Int(_) | LType::Float(_)) {
-                cx.error_spanned_by(cast, format!("cannot cast `{}` to `{}`: `as` converts between numbers", v.ltype, target));
+                cx.error_spanned_by(
+                    cast,
+                    format!(
+                        "cannot cast `{}` to `{}`: `as` converts between numbers",
+                        v.ltype, target
+                    ),
+                );
                 return None;
             }
             let inner = v.as_type(&target);
             let ty = &cast.ty;
-            Some(Value::new(target, Held::Owned, quote_spanned!(cast.span()=> (#inner as #ty))))
+            Some(Value::new(
+                target,
+                Held::Owned,
+                quote_spanned!(cast.span()=> (#inner as #ty)),
+            ))
         }
         Expr::MethodCall(call) => method(cx, call, scope),
         Expr::Call(call) => {
             let Expr::Path(func) = call.func.as_ref() else {
-                cx.error_spanned_by(&call.func, "only functions named by a path can be called in a column expression");
+                cx.error_spanned_by(
+                    &call.func,
+                    "only functions named by a path can be called in a column expression",
+                );
                 return None;
             };
             let args: Vec<TokenStream> = call
@@ -174,19 +210,30 @@ fn literal(cx: &Ctxt, lit: &Lit) -> Option<Value> {
                 literal: Some((int.base10_digits().to_owned(), int.span())),
                 ..Value::new(LType::IntLiteral, Held::Owned, tokens)
             },
-            suffix => Value::new(LType::of(&syn::parse_str(suffix).ok()?), Held::Owned, tokens),
+            suffix => Value::new(
+                LType::of(&syn::parse_str(suffix).ok()?),
+                Held::Owned,
+                tokens,
+            ),
         },
         Lit::Float(float) => match float.suffix() {
             "" => Value {
                 literal: Some((float.base10_digits().to_owned(), float.span())),
                 ..Value::new(LType::FloatLiteral, Held::Owned, tokens)
             },
-            suffix => Value::new(LType::of(&syn::parse_str(suffix).ok()?), Held::Owned, tokens),
+            suffix => Value::new(
+                LType::of(&syn::parse_str(suffix).ok()?),
+                Held::Owned,
+                tokens,
+            ),
         },
         Lit::Str(_) => Value::new(LType::Str, Held::Ref, tokens),
         Lit::Bool(_) => Value::new(LType::Bool, Held::Owned, tokens),
         other => {
-            cx.error_spanned_by(other, "unsupported literal: use numbers, strings or booleans");
+            cx.error_spanned_by(
+                other,
+                "unsupported literal: use numbers, strings or booleans",
+            );
             return None;
         }
     })
@@ -196,14 +243,20 @@ fn literal(cx: &Ctxt, lit: &Lit) -> Option<Value> {
 fn unify(a: &LType, b: &LType) -> Option<LType> {
     use LType::*;
     match (a, b) {
-        (Opaque(_), other) | (other, Opaque(_)) => Some(if other.is_numeric() || matches!(other, Opaque(_)) {
-            Opaque("?".into())
-        } else {
-            other.clone()
-        }),
+        (Opaque(_), other) | (other, Opaque(_)) => {
+            Some(if other.is_numeric() || matches!(other, Opaque(_)) {
+                Opaque("?".into())
+            } else {
+                other.clone()
+            })
+        }
         (IntLiteral, IntLiteral) => Some(IntLiteral),
-        (IntLiteral | FloatLiteral, FloatLiteral) | (FloatLiteral, IntLiteral) => Some(FloatLiteral),
-        (IntLiteral, t @ (Int(_) | Float(_))) | (t @ (Int(_) | Float(_)), IntLiteral) => Some(t.clone()),
+        (IntLiteral | FloatLiteral, FloatLiteral) | (FloatLiteral, IntLiteral) => {
+            Some(FloatLiteral)
+        }
+        (IntLiteral, t @ (Int(_) | Float(_))) | (t @ (Int(_) | Float(_)), IntLiteral) => {
+            Some(t.clone())
+        }
         (FloatLiteral, t @ Float(_)) | (t @ Float(_), FloatLiteral) => Some(t.clone()),
         (x, y) if x == y => Some(x.clone()),
         _ => None,
@@ -236,43 +289,69 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
     if logical {
         for (side, v) in [(&binary.left, &left), (&binary.right, &right)] {
             if !matches!(v.ltype, LType::Bool | LType::Opaque(_)) {
-                cx.error_spanned_by(side, format!("`{op_text}` needs a `bool`, found `{}`", v.ltype));
+                cx.error_spanned_by(
+                    side,
+                    format!("`{op_text}` needs a `bool`, found `{}`", v.ltype),
+                );
                 return None;
             }
         }
         let (l, r) = (&left.tokens, &right.tokens);
-        return Some(Value::new(LType::Bool, Held::Owned, quote_spanned!(span=> #l #op #r)));
+        return Some(Value::new(
+            LType::Bool,
+            Held::Owned,
+            quote_spanned!(span=> #l #op #r),
+        ));
     }
     let nullable_left = comparison && matches!(op, BinOp::Eq(_) | BinOp::Ne(_));
-    if !nullable_left && (null_hint(cx, &binary.left, &left.ltype) | null_hint(cx, &binary.right, &right.ltype)) {
+    if !nullable_left
+        && (null_hint(cx, &binary.left, &left.ltype) | null_hint(cx, &binary.right, &right.ltype))
+    {
         return None;
     }
     let Some(common) = unify(&left.ltype, &right.ltype) else {
         let hint = match (&left.ltype, &right.ltype) {
             (a, b) if a.is_numeric() && b.is_numeric() => {
-                format!("; convert one side with `as`, e.g. `{} as {a}`", binary.right.to_token_stream())
+                format!(
+                    "; convert one side with `as`, e.g. `{} as {a}`",
+                    binary.right.to_token_stream()
+                )
             }
             _ => String::new(),
         };
         cx.error_at(
             span,
-            format!("cannot apply `{op_text}` to `{}` and `{}`{hint}", left.ltype, right.ltype),
+            format!(
+                "cannot apply `{op_text}` to `{}` and `{}`{hint}",
+                left.ltype, right.ltype
+            ),
         );
         return None;
     };
     if !comparison && !(common.is_numeric() || matches!(common, LType::Opaque(_))) {
-        cx.error_at(span, format!("cannot apply `{op_text}` to `{common}`: arithmetic needs numbers"));
+        cx.error_at(
+            span,
+            format!("cannot apply `{op_text}` to `{common}`: arithmetic needs numbers"),
+        );
         return None;
     }
     let (l, r) = (left.as_type(&common), right.as_type(&common));
     if comparison {
         // Strings compare as `&str` on both sides; owned values are borrowed for the compare.
         let (l, r) = (comparable(&left, l), comparable(&right, r));
-        return Some(Value::new(LType::Bool, Held::Owned, quote_spanned!(span=> (#l #op #r))));
+        return Some(Value::new(
+            LType::Bool,
+            Held::Owned,
+            quote_spanned!(span=> (#l #op #r)),
+        ));
     }
     let mut value = Value::new(common, Held::Owned, quote_spanned!(span=> (#l #op #r)));
     if matches!(value.ltype, LType::IntLiteral | LType::FloatLiteral) {
-        value.ltype = if matches!(value.ltype, LType::IntLiteral) { LType::Int("i64") } else { LType::Float("f64") };
+        value.ltype = if matches!(value.ltype, LType::IntLiteral) {
+            LType::Int("i64")
+        } else {
+            LType::Float("f64")
+        };
     }
     Some(value)
 }
@@ -291,7 +370,10 @@ fn if_else(cx: &Ctxt, expr_if: &syn::ExprIf, scope: &mut dyn Scope) -> Option<Va
         _ => None,
     };
     let Some((_, else_branch)) = &expr_if.else_branch else {
-        cx.error_spanned_by(expr_if, "`if` in a column expression needs an `else` branch");
+        cx.error_spanned_by(
+            expr_if,
+            "`if` in a column expression needs an `else` branch",
+        );
         return None;
     };
     let Some(then_expr) = single(&expr_if.then_branch) else {
@@ -300,7 +382,10 @@ fn if_else(cx: &Ctxt, expr_if: &syn::ExprIf, scope: &mut dyn Scope) -> Option<Va
     };
     let cond = compile(cx, &expr_if.cond, scope)?;
     if !matches!(cond.ltype, LType::Bool | LType::Opaque(_)) {
-        cx.error_spanned_by(&expr_if.cond, format!("`if` needs a `bool` condition, found `{}`", cond.ltype));
+        cx.error_spanned_by(
+            &expr_if.cond,
+            format!("`if` needs a `bool` condition, found `{}`", cond.ltype),
+        );
         return None;
     }
     let then_v = compile(cx, &then_expr, scope)?;
@@ -308,14 +393,25 @@ fn if_else(cx: &Ctxt, expr_if: &syn::ExprIf, scope: &mut dyn Scope) -> Option<Va
     let Some(common) = unify(&then_v.ltype, &else_v.ltype) else {
         cx.error_spanned_by(
             else_branch,
-            format!("`if` branches differ: `{}` and `{}`", then_v.ltype, else_v.ltype),
+            format!(
+                "`if` branches differ: `{}` and `{}`",
+                then_v.ltype, else_v.ltype
+            ),
         );
         return None;
     };
     let c = &cond.tokens;
     let (t, e) = (then_v.as_type(&common), else_v.as_type(&common));
-    let held = if then_v.held == else_v.held { then_v.held } else { Held::Owned };
-    Some(Value::new(common, held, quote_spanned!(expr_if.span()=> (if #c { #t } else { #e }))))
+    let held = if then_v.held == else_v.held {
+        then_v.held
+    } else {
+        Held::Owned
+    };
+    Some(Value::new(
+        common,
+        held,
+        quote_spanned!(expr_if.span()=> (if #c { #t } else { #e })),
+    ))
 }
 
 fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Option<Value> {
@@ -337,7 +433,10 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
     };
     let t = &receiver.ltype;
     let unsupported = |why: &str| {
-        cx.error_spanned_by(&call.method, format!("`{name}` does not apply to `{t}`{why}"));
+        cx.error_spanned_by(
+            &call.method,
+            format!("`{name}` does not apply to `{t}`{why}"),
+        );
         None
     };
     match name.as_str() {
@@ -345,12 +444,26 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
             if !arity(0) {
                 return None;
             }
-            let test = if name == "is_null" { quote!(is_none) } else { quote!(is_some) };
+            let test = if name == "is_null" {
+                quote!(is_none)
+            } else {
+                quote!(is_some)
+            };
             match t {
-                LType::Nullable(_) | LType::Opaque(_) => {
-                    Some(Value::new(LType::Bool, Held::Owned, quote_spanned!(span=> #r.#test())))
-                }
-                _ => Some(Value::new(LType::Bool, Held::Owned, if name == "is_null" { quote!(false) } else { quote!(true) })),
+                LType::Nullable(_) | LType::Opaque(_) => Some(Value::new(
+                    LType::Bool,
+                    Held::Owned,
+                    quote_spanned!(span=> #r.#test()),
+                )),
+                _ => Some(Value::new(
+                    LType::Bool,
+                    Held::Owned,
+                    if name == "is_null" {
+                        quote!(false)
+                    } else {
+                        quote!(true)
+                    },
+                )),
             }
         }
         "unwrap_or" => {
@@ -361,12 +474,23 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
                 return unsupported(": it is not nullable");
             };
             let Some(common) = unify(inner, &args[0].ltype) else {
-                cx.error_spanned_by(&call.args[0], format!("the default must be a `{inner}`, found `{}`", args[0].ltype));
+                cx.error_spanned_by(
+                    &call.args[0],
+                    format!("the default must be a `{inner}`, found `{}`", args[0].ltype),
+                );
                 return None;
             };
             let d = args[0].as_type(&common);
-            let held = if inner.is_copy() { Held::Owned } else { Held::Ref };
-            Some(Value::new(common, held, quote_spanned!(span=> #r.unwrap_or(#d))))
+            let held = if inner.is_copy() {
+                Held::Owned
+            } else {
+                Held::Ref
+            };
+            Some(Value::new(
+                common,
+                held,
+                quote_spanned!(span=> #r.unwrap_or(#d)),
+            ))
         }
         "abs" | "sqrt" | "floor" | "ceil" | "round" | "ln" | "exp" => {
             if !arity(0) {
@@ -377,10 +501,20 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
                 LType::Float(_) => {}
                 LType::Int(_) if !float_only => {}
                 LType::Opaque(_) => {}
-                _ => return unsupported(if float_only { ": it needs a float; cast with `as f64`" } else { ": it needs a number" }),
+                _ => {
+                    return unsupported(if float_only {
+                        ": it needs a float; cast with `as f64`"
+                    } else {
+                        ": it needs a number"
+                    });
+                }
             }
             let m = &call.method;
-            Some(Value::new(t.clone(), Held::Owned, quote_spanned!(span=> #r.#m())))
+            Some(Value::new(
+                t.clone(),
+                Held::Owned,
+                quote_spanned!(span=> #r.#m()),
+            ))
         }
         "min" | "max" | "pow" | "powi" | "powf" => {
             if !arity(1) {
@@ -395,27 +529,44 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
                 _ => args[0].as_type(t),
             };
             let m = &call.method;
-            Some(Value::new(t.clone(), Held::Owned, quote_spanned!(span=> #r.#m(#arg))))
+            Some(Value::new(
+                t.clone(),
+                Held::Owned,
+                quote_spanned!(span=> #r.#m(#arg)),
+            ))
         }
         "starts_with" | "ends_with" | "contains" => {
             if !arity(1) {
                 return None;
             }
-            if !matches!(t, LType::Str | LType::Opaque(_)) || !matches!(args[0].ltype, LType::Str | LType::Opaque(_)) {
+            if !matches!(t, LType::Str | LType::Opaque(_))
+                || !matches!(args[0].ltype, LType::Str | LType::Opaque(_))
+            {
                 return unsupported(": it compares strings");
             }
             let m = &call.method;
             let a = &args[0].tokens;
-            Some(Value::new(LType::Bool, Held::Owned, quote_spanned!(span=> #r.#m(&*#a))))
+            Some(Value::new(
+                LType::Bool,
+                Held::Owned,
+                quote_spanned!(span=> #r.#m(&*#a)),
+            ))
         }
         "len" => {
             if !arity(0) {
                 return None;
             }
-            if !matches!(t, LType::Str | LType::Binary | LType::List(_) | LType::Opaque(_)) {
+            if !matches!(
+                t,
+                LType::Str | LType::Binary | LType::List(_) | LType::Opaque(_)
+            ) {
                 return unsupported(": it measures strings, binaries and lists");
             }
-            Some(Value::new(LType::Int("u64"), Held::Owned, quote_spanned!(span=> (#r.len() as u64))))
+            Some(Value::new(
+                LType::Int("u64"),
+                Held::Owned,
+                quote_spanned!(span=> (#r.len() as u64)),
+            ))
         }
         _ => {
             cx.error_spanned_by(

@@ -86,7 +86,10 @@ fn compile(pipeline: &Pipeline, records: &Records, fusion: bool) -> TokenStream 
 /// Build the checked plan, reporting every error found.
 fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Option<Plan> {
     let ck = Checker { cx, records };
-    let (first, rest) = pipeline.stages.split_first().expect("a pipeline has a source");
+    let (first, rest) = pipeline
+        .stages
+        .split_first()
+        .expect("a pipeline has a source");
     let (source, schema) = ops::source::check(&ck, first)?;
     let mut schemas = vec![schema];
     let mut stages = Vec::new();
@@ -96,7 +99,10 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
         let current = schemas.last().expect("at least the source's").clone();
         if ops::SINKS.contains(&name.as_str()) {
             if index + 1 != rest.len() {
-                cx.error_spanned_by(&call.name, format!("`{name}` writes the output: it must be the last stage"));
+                cx.error_spanned_by(
+                    &call.name,
+                    format!("`{name}` writes the output: it must be the last stage"),
+                );
             }
             sink = ops::sink::check(&ck, call, &current);
             continue;
@@ -110,14 +116,22 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
             None => {}
         }
     }
-    Some(Plan { source, stages, sink, schemas, fusion })
+    Some(Plan {
+        source,
+        stages,
+        sink,
+        schemas,
+        fusion,
+    })
 }
 
 /// Split off the `@aqueduct_schemas { ... }` the callbacks prepend.
 fn split_collected(input: TokenStream) -> syn::Result<(Option<Collected>, TokenStream)> {
     let mut tokens = input.clone().into_iter();
     match (tokens.next(), tokens.next()) {
-        (Some(TokenTree::Punct(at)), Some(TokenTree::Ident(keyword))) if at.as_char() == '@' && keyword == COLLECTED => {
+        (Some(TokenTree::Punct(at)), Some(TokenTree::Ident(keyword)))
+            if at.as_char() == '@' && keyword == COLLECTED =>
+        {
             let group = tokens.next();
             let collected: Collected = syn::parse2(quote!(#group))?;
             Ok((Some(collected), tokens.collect()))
@@ -131,7 +145,10 @@ fn split_options(input: TokenStream) -> syn::Result<(bool, TokenStream)> {
     struct Options(Vec<syn::Attribute>, TokenStream);
     impl syn::parse::Parse for Options {
         fn parse(input: syn::parse::ParseStream) -> syn::Result<Self> {
-            Ok(Options(input.call(syn::Attribute::parse_inner)?, input.parse()?))
+            Ok(Options(
+                input.call(syn::Attribute::parse_inner)?,
+                input.parse()?,
+            ))
         }
     }
     let Options(attributes, rest) = syn::parse2(input)?;
@@ -140,7 +157,10 @@ fn split_options(input: TokenStream) -> syn::Result<(bool, TokenStream)> {
         if attribute.path().is_ident("no_fusion") {
             fusion = false;
         } else {
-            return Err(syn::Error::new_spanned(attribute, "unknown pipeline option; expected `#![no_fusion]`"));
+            return Err(syn::Error::new_spanned(
+                attribute,
+                "unknown pipeline option; expected `#![no_fusion]`",
+            ));
         }
     }
     Ok((fusion, rest))

@@ -19,7 +19,9 @@ pub struct Plan {
 impl Plan {
     /// The pipeline's output schema.
     pub fn output(&self) -> &Schema {
-        self.schemas.last().expect("the source's schema is always there")
+        self.schemas
+            .last()
+            .expect("the source's schema is always there")
     }
 }
 
@@ -65,7 +67,11 @@ pub enum NodeKind {
     /// Keep rows where the closure, given `&Record`, returns true.
     FilterFn { func: Expr, input: Option<Path> },
     /// Add or replace a column.
-    WithColumn { name: String, ty: Option<Type>, expr: Expr },
+    WithColumn {
+        name: String,
+        ty: Option<Type>,
+        expr: Expr,
+    },
     /// Keep these columns, in this order.
     Select(Vec<String>),
     /// Remove these columns.
@@ -105,7 +111,10 @@ pub struct SinkNode {
 /// Tokens of a stage as written, with the spaces `to_string` puts between every token
 /// removed where Rust style has none, for explain output.
 pub fn compact(tokens: TokenStream) -> String {
-    let text = tokens.to_string().replace(" :: ", "::").replace(":: <", "::<");
+    let text = tokens
+        .to_string()
+        .replace(" :: ", "::")
+        .replace(":: <", "::<");
     let chars: Vec<char> = text.chars().collect();
     let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '>' || c == '"';
     let mut out = String::with_capacity(text.len());
@@ -134,7 +143,13 @@ mod tests {
             super::compact(quote!(read_parquet::<Sale>("a", include_paths = true))),
             "read_parquet::<Sale>(\"a\", include_paths = true)"
         );
-        assert_eq!(super::compact(quote!(filter(price * (qty as f64) > 10.0))), "filter(price * (qty as f64) > 10.0)");
-        assert_eq!(super::compact(quote!(filter(name.starts_with("a")))), "filter(name.starts_with(\"a\"))");
+        assert_eq!(
+            super::compact(quote!(filter(price * (qty as f64) > 10.0))),
+            "filter(price * (qty as f64) > 10.0)"
+        );
+        assert_eq!(
+            super::compact(quote!(filter(name.starts_with("a")))),
+            "filter(name.starts_with(\"a\"))"
+        );
     }
 }

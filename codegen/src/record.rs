@@ -28,7 +28,10 @@ pub fn derive(input: TokenStream) -> TokenStream {
 /// The named fields of a plain struct; every other shape is an error at its token.
 fn check(cx: &Ctxt, input: &DeriveInput) -> Vec<(Ident, Type)> {
     if !input.generics.params.is_empty() {
-        cx.error_spanned_by(&input.generics, "a Record cannot be generic: its schema must be fixed at compile time");
+        cx.error_spanned_by(
+            &input.generics,
+            "a Record cannot be generic: its schema must be fixed at compile time",
+        );
     }
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
@@ -43,11 +46,17 @@ fn check(cx: &Ctxt, input: &DeriveInput) -> Vec<(Ident, Type)> {
             }
         },
         Data::Enum(data) => {
-            cx.error_spanned_by(data.enum_token, "a Record must be a struct with named fields, not an enum");
+            cx.error_spanned_by(
+                data.enum_token,
+                "a Record must be a struct with named fields, not an enum",
+            );
             Vec::new()
         }
         Data::Union(data) => {
-            cx.error_spanned_by(data.union_token, "a Record must be a struct with named fields, not a union");
+            cx.error_spanned_by(
+                data.union_token,
+                "a Record must be a struct with named fields, not a union",
+            );
             Vec::new()
         }
     };

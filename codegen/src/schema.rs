@@ -48,7 +48,11 @@ impl Schema {
 
     /// `{name: type, ...}` for explain output.
     pub fn signature(&self) -> String {
-        let columns: Vec<String> = self.columns.iter().map(|c| format!("{}: {}", c.name, c.ltype)).collect();
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{}: {}", c.name, c.ltype))
+            .collect();
         match &self.record {
             Some(path) => format!("{} {{{}}}", path_text(path), columns.join(", ")),
             None => format!("{{{}}}", columns.join(", ")),
@@ -58,7 +62,10 @@ impl Schema {
     /// Whether both have the same column names and logical types, in any order.
     pub fn same_columns(&self, other: &Schema) -> bool {
         self.columns.len() == other.columns.len()
-            && self.columns.iter().all(|c| other.column(&c.name).is_some_and(|o| o.ltype == c.ltype))
+            && self
+                .columns
+                .iter()
+                .all(|c| other.column(&c.name).is_some_and(|o| o.ltype == c.ltype))
     }
 }
 

@@ -30,7 +30,11 @@ pub enum Arg {
     /// `expr`
     Positional(Expr),
     /// `name = expr` or `name: Type = expr`
-    Named { name: Ident, ty: Option<Type>, value: Expr },
+    Named {
+        name: Ident,
+        ty: Option<Type>,
+        value: Expr,
+    },
 }
 
 impl Arg {
@@ -62,7 +66,10 @@ impl ToTokens for Call {
             generics.to_tokens(tokens);
         }
         let args = &self.args;
-        let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, quote::quote!(#(#args),*));
+        let mut group = proc_macro2::Group::new(
+            proc_macro2::Delimiter::Parenthesis,
+            quote::quote!(#(#args),*),
+        );
         group.set_span(self.paren_span);
         tokens.extend([proc_macro2::TokenTree::Group(group)]);
     }
@@ -85,9 +92,9 @@ impl Parse for Pipeline {
 
 impl Parse for Call {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let name: Ident = input
-            .parse()
-            .map_err(|e| syn::Error::new(e.span(), "expected a stage name, such as `filter` or `map`"))?;
+        let name: Ident = input.parse().map_err(|e| {
+            syn::Error::new(e.span(), "expected a stage name, such as `filter` or `map`")
+        })?;
         let mut generics = Vec::new();
         let mut generics_tokens = None;
         if input.peek(Token![::]) {
@@ -165,7 +172,10 @@ mod tests {
         assert_eq!(names, ["read_csv", "filter", "with_column", "map"]);
         assert_eq!(p.stages[0].generics.len(), 1);
         assert!(p.stages[0].named("delimiter").is_some());
-        assert!(matches!(&p.stages[2].args[0], Arg::Named { ty: Some(_), .. }));
+        assert!(matches!(
+            &p.stages[2].args[0],
+            Arg::Named { ty: Some(_), .. }
+        ));
         assert!(matches!(&p.stages[1].args[0], Arg::Positional(_)));
     }
 

@@ -65,7 +65,9 @@ impl LType {
                     "NaiveDate" => LType::Temporal("NaiveDate"),
                     "NaiveDateTime" => LType::Temporal("NaiveDateTime"),
                     "DateTime" => LType::Temporal("DateTime<Utc>"),
-                    "Option" => inner().map_or_else(opaque, |t| LType::Nullable(Box::new(LType::of(t)))),
+                    "Option" => {
+                        inner().map_or_else(opaque, |t| LType::Nullable(Box::new(LType::of(t))))
+                    }
                     "Vec" => match inner().map(LType::of) {
                         Some(LType::Int("u8")) => LType::Binary,
                         Some(item) => LType::List(Box::new(item)),
@@ -111,7 +113,9 @@ impl LType {
             LType::Str => quote!(::std::string::String),
             LType::Binary => quote!(::std::vec::Vec<u8>),
             LType::Temporal("NaiveDate") => quote!(::aqueduct::__private::chrono::NaiveDate),
-            LType::Temporal("NaiveDateTime") => quote!(::aqueduct::__private::chrono::NaiveDateTime),
+            LType::Temporal("NaiveDateTime") => {
+                quote!(::aqueduct::__private::chrono::NaiveDateTime)
+            }
             LType::Temporal(_) => {
                 quote!(::aqueduct::__private::chrono::DateTime<::aqueduct::__private::chrono::Utc>)
             }

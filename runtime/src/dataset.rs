@@ -203,7 +203,11 @@ pub struct Write<R> {
 impl<R: Record> Write<R> {
     /// A write of `dataset` to `location`.
     pub fn new(dataset: Dataset<R>, format: WriteFormat, location: String) -> Self {
-        Self { dataset, format, location }
+        Self {
+            dataset,
+            format,
+            location,
+        }
     }
 
     /// Run the pipeline and write its output.

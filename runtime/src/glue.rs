@@ -35,7 +35,9 @@ pub fn map_fn<I, O, F: Fn(I) -> O + Send + Sync + 'static>(f: F) -> F {
 }
 
 /// A `flat_map` closure.
-pub fn flat_map_fn<I, O, It: IntoIterator<Item = O>, F: Fn(I) -> It + Send + Sync + 'static>(f: F) -> F {
+pub fn flat_map_fn<I, O, It: IntoIterator<Item = O>, F: Fn(I) -> It + Send + Sync + 'static>(
+    f: F,
+) -> F {
     f
 }
 
@@ -72,7 +74,10 @@ pub trait BatchOutput<R>: Sized {
 impl<R: Record> BatchOutput<R> for RecordBatch {
     fn into_block(self) -> Result<RecordBatch, StageError> {
         conform(&self, &R::schema()).map_err(|reason| {
-            StageError::Columns(format!("the returned batch does not match record `{}`: {reason}", R::NAME))
+            StageError::Columns(format!(
+                "the returned batch does not match record `{}`: {reason}",
+                R::NAME
+            ))
         })
     }
 }
@@ -83,14 +88,18 @@ impl<R: Record> BatchOutput<R> for Vec<R> {
     }
 }
 
-impl<R, T: BatchOutput<R>, E: Into<Box<dyn std::error::Error + Send + Sync>>> BatchOutput<R> for Result<T, E> {
+impl<R, T: BatchOutput<R>, E: Into<Box<dyn std::error::Error + Send + Sync>>> BatchOutput<R>
+    for Result<T, E>
+{
     fn into_block(self) -> Result<RecordBatch, StageError> {
         self.map_err(|e| StageError::User(e.into()))?.into_block()
     }
 }
 
 /// A `map_batches` function as a block function.
-pub fn batch_fn<I, O, A, B, F>(f: F) -> impl Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync + 'static
+pub fn batch_fn<I, O, A, B, F>(
+    f: F,
+) -> impl Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync + 'static
 where
     A: BatchInput<I>,
     B: BatchOutput<O>,
@@ -100,7 +109,11 @@ where
 }
 
 /// Column `name` of `batch`, keeping only the rows in `keep` (all rows when `None`).
-pub fn take_column(batch: &RecordBatch, name: &str, keep: Option<&Vec<u32>>) -> Result<ArrayRef, String> {
+pub fn take_column(
+    batch: &RecordBatch,
+    name: &str,
+    keep: Option<&Vec<u32>>,
+) -> Result<ArrayRef, String> {
     let column = batch
         .column_by_name(name)
         .ok_or_else(|| format!("missing column `{name}`"))?;
@@ -115,7 +128,11 @@ pub fn take_column(batch: &RecordBatch, name: &str, keep: Option<&Vec<u32>>) -> 
 }
 
 /// A batch of `rows` rows from finished columns.
-pub fn batch_from_columns(schema: SchemaRef, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch, String> {
+pub fn batch_from_columns(
+    schema: SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch, String> {
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| e.to_string())
 }

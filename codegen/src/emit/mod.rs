@@ -68,7 +68,11 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
 fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
     let rt = quote!(::aqueduct::__private);
     match &plan.stages[index].kind {
-        NodeKind::MapBatches { func, batch_size, input } => {
+        NodeKind::MapBatches {
+            func,
+            batch_size,
+            input,
+        } => {
             let input_ty = records.type_of(&plan.schemas[index], input.as_ref());
             let output_ty = records.type_of(&plan.schemas[index + 1], None);
             let size = match batch_size {

@@ -58,7 +58,11 @@ impl RowLoop<'_> {
     }
 
     fn push(&mut self, statement: TokenStream) {
-        self.frames.last_mut().expect("the row loop frame").1.push(statement);
+        self.frames
+            .last_mut()
+            .expect("the row loop frame")
+            .1
+            .push(statement);
     }
 
     fn reader(&mut self, column: &Column) -> Ident {
@@ -79,13 +83,19 @@ impl RowLoop<'_> {
         match &binding.bound {
             Bound::Input => {
                 let reader = self.reader(&binding.column);
-                value(ltype, Held::Ref, quote!(<#ty as #rt::Field>::get(#reader, __aq_i)))
+                value(
+                    ltype,
+                    Held::Ref,
+                    quote!(<#ty as #rt::Field>::get(#reader, __aq_i)),
+                )
             }
             Bound::Local { ident, held } => match held {
                 Held::Owned if !ltype.is_copy() => value(ltype, Held::Borrowed, quote!((&#ident))),
                 held => value(ltype, *held, quote!(#ident)),
             },
-            Bound::RowField { row } if ltype.is_copy() => value(ltype, Held::Owned, quote!(#row.#field)),
+            Bound::RowField { row } if ltype.is_copy() => {
+                value(ltype, Held::Owned, quote!(#row.#field))
+            }
             Bound::RowField { row } => value(ltype, Held::Borrowed, quote!((&#row.#field))),
         }
     }
@@ -108,7 +118,10 @@ impl RowLoop<'_> {
         // A whole row from the previous map moves on as it is.
         if let [first, ..] = self.bindings.as_slice()
             && let Bound::RowField { row } = &first.bound
-            && self.bindings.iter().all(|b| matches!(&b.bound, Bound::RowField { row: r } if r == row))
+            && self
+                .bindings
+                .iter()
+                .all(|b| matches!(&b.bound, Bound::RowField { row: r } if r == row))
             && self.whole_row == Some(row.clone())
         {
             return quote!(#row);
@@ -127,7 +140,10 @@ impl RowLoop<'_> {
         self.bindings = schema
             .columns
             .iter()
-            .map(|c| Binding { column: c.clone(), bound: Bound::RowField { row: row.clone() } })
+            .map(|c| Binding {
+                column: c.clone(),
+                bound: Bound::RowField { row: row.clone() },
+            })
             .collect();
         self.whole_row = Some(row.clone());
     }
@@ -139,12 +155,19 @@ fn value(ltype: LType, held: Held, tokens: TokenStream) -> Value {
 
 impl Scope for RowLoop<'_> {
     fn column(&mut self, name: &str, span: Span) -> Option<Value> {
-        let binding = self.bindings.iter().find(|b| b.column.name == name)?.clone();
+        let binding = self
+            .bindings
+            .iter()
+            .find(|b| b.column.name == name)?
+            .clone();
         Some(self.value(&binding, span))
     }
 
     fn names(&self) -> Vec<String> {
-        self.bindings.iter().map(|b| b.column.name.clone()).collect()
+        self.bindings
+            .iter()
+            .map(|b| b.column.name.clone())
+            .collect()
     }
 
     fn describe(&self) -> String {
@@ -190,7 +213,12 @@ impl Scope for TypeScope<'_> {
 }
 
 /// Compile stages `start..end` of `plan` into (setup statements, a runtime `Stage`).
-pub fn emit(plan: &Plan, start: usize, end: usize, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
+pub fn emit(
+    plan: &Plan,
+    start: usize,
+    end: usize,
+    records: &mut GeneratedRecords,
+) -> (TokenStream, TokenStream) {
     let rt = rt();
     let input = &plan.schemas[start];
     let mut lp = RowLoop {
@@ -198,7 +226,10 @@ pub fn emit(plan: &Plan, start: usize, end: usize, records: &mut GeneratedRecord
         bindings: input
             .columns
             .iter()
-            .map(|c| Binding { column: c.clone(), bound: Bound::Input })
+            .map(|c| Binding {
+                column: c.clone(),
+                bound: Bound::Input,
+            })
             .collect(),
         readers: Vec::new(),
         setup: Vec::new(),
@@ -227,7 +258,11 @@ pub fn emit(plan: &Plan, start: usize, end: usize, records: &mut GeneratedRecord
         let ty = &binding.column.ty;
         let name = &binding.column.name;
         if let Bound::Input = binding.bound {
-            let keep = if lp.filters { quote!(::std::option::Option::Some(&__aq_keep)) } else { quote!(::std::option::Option::None) };
+            let keep = if lp.filters {
+                quote!(::std::option::Option::Some(&__aq_keep))
+            } else {
+                quote!(::std::option::Option::None)
+            };
             columns.push(quote!(#rt::take_column(&__aq_batch, #name, #keep)?));
             continue;
         }
@@ -237,7 +272,9 @@ pub fn emit(plan: &Plan, start: usize, end: usize, records: &mut GeneratedRecord
         let tokens = v.tokens;
         appends.push(match v.held {
             Held::Ref => quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);),
-            Held::Owned if binding.column.ltype.is_copy() => quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);),
+            Held::Owned if binding.column.ltype.is_copy() => {
+                quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);)
+            }
             Held::Owned => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, &#tokens);),
             Held::Borrowed => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, #tokens);),
         });
@@ -261,7 +298,11 @@ pub fn emit(plan: &Plan, start: usize, end: usize, records: &mut GeneratedRecord
     });
     let setup = &lp.setup;
     let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
-    let name = if names.len() == 1 { names[0].to_owned() } else { format!("fused[{}]", names.join(" → ")) };
+    let name = if names.len() == 1 {
+        names[0].to_owned()
+    } else {
+        format!("fused[{}]", names.join(" → "))
+    };
     let func = format_ident!("__aq_stage{}", start);
     let setup = quote! {
         #(#setup)*
@@ -297,17 +338,23 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
                 lp.filters = true;
             }
         }
-        NodeKind::FilterFn { func, input: declared } => {
+        NodeKind::FilterFn {
+            func,
+            input: declared,
+        } => {
             let record_ty = lp.records.type_of(input, declared.as_ref());
             let f = lp.fresh("f");
-            lp.setup.push(quote!(let #f = #rt::filter_fn::<#record_ty, _>(#func);));
+            lp.setup
+                .push(quote!(let #f = #rt::filter_fn::<#record_ty, _>(#func);));
             let row = lp.construct(&record_ty);
             lp.push(quote!(if !(#f)(&#row) { continue; }));
             lp.filters = true;
             lp.whole_row = None;
         }
         NodeKind::WithColumn { name, ty, expr } => {
-            let Some(v) = compile(cx, expr, lp) else { return };
+            let Some(v) = compile(cx, expr, lp) else {
+                return;
+            };
             let column = output.column(name).expect("checked").clone();
             let local = lp.fresh("v");
             let tokens = v.tokens_as(&column.ltype);
@@ -316,7 +363,13 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
                 _ => quote!(let #local = #tokens;),
             };
             lp.push(statement);
-            let binding = Binding { column, bound: Bound::Local { ident: local, held: v.held } };
+            let binding = Binding {
+                column,
+                bound: Bound::Local {
+                    ident: local,
+                    held: v.held,
+                },
+            };
             match lp.bindings.iter_mut().find(|b| &b.column.name == name) {
                 Some(existing) => *existing = binding,
                 None => lp.bindings.push(binding),
@@ -343,24 +396,33 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
             }
             lp.whole_row = None;
         }
-        NodeKind::Map { func, input: declared } => {
+        NodeKind::Map {
+            func,
+            input: declared,
+        } => {
             let in_ty = lp.records.type_of(input, declared.as_ref());
             let out_ty = lp.records.type_of(output, None);
             let f = lp.fresh("f");
-            lp.setup.push(quote!(let #f = #rt::map_fn::<#in_ty, #out_ty, _>(#func);));
+            lp.setup
+                .push(quote!(let #f = #rt::map_fn::<#in_ty, #out_ty, _>(#func);));
             let row_in = lp.construct(&in_ty);
             let row = lp.fresh("row");
             lp.push(quote!(let #row: #out_ty = (#f)(#row_in);));
             lp.rows_of(&row, output);
         }
-        NodeKind::FlatMap { func, input: declared } => {
+        NodeKind::FlatMap {
+            func,
+            input: declared,
+        } => {
             let in_ty = lp.records.type_of(input, declared.as_ref());
             let out_ty = lp.records.type_of(output, None);
             let f = lp.fresh("f");
-            lp.setup.push(quote!(let #f = #rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func);));
+            lp.setup
+                .push(quote!(let #f = #rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func);));
             let row_in = lp.construct(&in_ty);
             let row = lp.fresh("row");
-            lp.frames.push((quote!(for #row in (#f)(#row_in)), Vec::new()));
+            lp.frames
+                .push((quote!(for #row in (#f)(#row_in)), Vec::new()));
             lp.rows_of(&row, output);
             // Rows multiply: pass-through by index no longer applies, and every column is a
             // field of the new row, so nothing is gathered from the block.

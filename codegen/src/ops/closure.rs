@@ -84,7 +84,12 @@ pub fn referenced_records(pipeline: &Pipeline) -> Vec<Path> {
 /// The record a closure stage takes: the input's own record when it is one; else the record
 /// the closure's parameter names, after checking it has the input's columns. `Ok(None)` means
 /// a record will be generated for the input's columns.
-pub fn input_record(ck: &Checker, op: &str, func: &Expr, input: &Schema) -> Result<Option<Path>, ()> {
+pub fn input_record(
+    ck: &Checker,
+    op: &str,
+    func: &Expr,
+    input: &Schema,
+) -> Result<Option<Path>, ()> {
     let Some(declared) = param_type(func).and_then(record_path) else {
         return Ok(input.record.clone());
     };
@@ -94,14 +99,28 @@ pub fn input_record(ck: &Checker, op: &str, func: &Expr, input: &Schema) -> Resu
     if schema.same_columns(input) {
         return Ok(Some(input.record.clone().unwrap_or(declared)));
     }
-    let missing: Vec<&str> = input.names().filter(|n| schema.column(n).is_none()).collect();
-    let extra: Vec<&str> = schema.names().filter(|n| input.column(n).is_none()).collect();
+    let missing: Vec<&str> = input
+        .names()
+        .filter(|n| schema.column(n).is_none())
+        .collect();
+    let extra: Vec<&str> = schema
+        .names()
+        .filter(|n| input.column(n).is_none())
+        .collect();
     let differ: Vec<String> = schema
         .columns
         .iter()
         .filter_map(|c| {
             let other = input.column(&c.name)?;
-            (other.ltype != c.ltype).then(|| format!("`{}` is `{}` here but `{}` in `{}`", c.name, other.ltype, c.ltype, path_text(&declared)))
+            (other.ltype != c.ltype).then(|| {
+                format!(
+                    "`{}` is `{}` here but `{}` in `{}`",
+                    c.name,
+                    other.ltype,
+                    c.ltype,
+                    path_text(&declared)
+                )
+            })
         })
         .collect();
     let mut reasons = Vec::new();
@@ -109,7 +128,11 @@ pub fn input_record(ck: &Checker, op: &str, func: &Expr, input: &Schema) -> Resu
         reasons.push(format!("no column(s) {} in the input", quoted(&extra)));
     }
     if !missing.is_empty() {
-        reasons.push(format!("`{}` lacks column(s) {}", path_text(&declared), quoted(&missing)));
+        reasons.push(format!(
+            "`{}` lacks column(s) {}",
+            path_text(&declared),
+            quoted(&missing)
+        ));
     }
     reasons.extend(differ);
     ck.cx.error_spanned_by(
@@ -125,5 +148,9 @@ pub fn input_record(ck: &Checker, op: &str, func: &Expr, input: &Schema) -> Resu
 }
 
 fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -20,9 +20,15 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema, flat: bool) -> Option<(N
     let record = closure::input_record(ck, op, func, input).ok()?;
     let schema = ck.records.schema(&output)?;
     let kind = if flat {
-        NodeKind::FlatMap { func: func.clone(), input: record }
+        NodeKind::FlatMap {
+            func: func.clone(),
+            input: record,
+        }
     } else {
-        NodeKind::Map { func: func.clone(), input: record }
+        NodeKind::Map {
+            func: func.clone(),
+            input: record,
+        }
     };
     Some((kind, schema))
 }
@@ -30,14 +36,19 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema, flat: bool) -> Option<(N
 /// The record a closure stage produces: its type argument, else its closure's return type.
 pub fn output_record(ck: &Checker, call: &Call, func: &syn::Expr, op: &str) -> Option<syn::Path> {
     if call.generics.len() > 1 {
-        ck.cx.error_spanned_by(&call.generics_tokens, format!("`{op}` takes one type argument: the record it produces"));
+        ck.cx.error_spanned_by(
+            &call.generics_tokens,
+            format!("`{op}` takes one type argument: the record it produces"),
+        );
         return None;
     }
     let declared = call.generics.first().or_else(|| closure::return_type(func));
     match declared.and_then(closure::record_path) {
         Some(path) => Some(path),
         None => {
-            let at = declared.map(|t| t.to_token_stream()).unwrap_or_else(|| func.to_token_stream());
+            let at = declared
+                .map(|t| t.to_token_stream())
+                .unwrap_or_else(|| func.to_token_stream());
             ck.cx.error_spanned_by(
                 at,
                 format!("`{op}` must declare the record it produces: `{op}(|row| -> Out {{ .. }})` or `{op}::<Out>(f)`"),

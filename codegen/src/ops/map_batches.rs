@@ -14,7 +14,10 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
     }
     let func = call.positional().next()?;
     if call.generics.len() > 1 {
-        ck.cx.error_spanned_by(&call.generics_tokens, "`map_batches` takes one type argument: the record it produces");
+        ck.cx.error_spanned_by(
+            &call.generics_tokens,
+            "`map_batches` takes one type argument: the record it produces",
+        );
         return None;
     }
     let declared = call

@@ -20,10 +20,25 @@ use crate::schema::{Records, Schema};
 use crate::syntax::{Arg, Call};
 
 /// The names of the sources.
-pub const SOURCES: &[&str] = &["read_parquet", "read_csv", "read_json", "read_text", "from_items", "from_arrow"];
+pub const SOURCES: &[&str] = &[
+    "read_parquet",
+    "read_csv",
+    "read_json",
+    "read_text",
+    "from_items",
+    "from_arrow",
+];
 /// The names of the stages.
 pub const STAGES: &[&str] = &[
-    "filter", "with_column", "select", "drop", "rename", "map", "flat_map", "map_batches", "limit",
+    "filter",
+    "with_column",
+    "select",
+    "drop",
+    "rename",
+    "map",
+    "flat_map",
+    "map_batches",
+    "limit",
 ];
 /// The names of the sinks, which may end a pipeline.
 pub const SINKS: &[&str] = &["write_parquet", "write_csv", "write_json"];
@@ -54,7 +69,10 @@ pub fn check_stage(ck: &Checker, call: &Call, input: &Schema) -> Option<(Node, S
     }?;
     let (kind, schema) = checked;
     let node = Node {
-        name: STAGES.iter().find(|s| **s == name).expect("dispatched above"),
+        name: STAGES
+            .iter()
+            .find(|s| **s == name)
+            .expect("dispatched above"),
         text: crate::plan::compact(quote::quote!(#call)),
         kind,
     };
@@ -67,7 +85,9 @@ pub fn unknown_stage(cx: &Ctxt, call: &Call, known: &[&str], what: &str) {
     let all = SOURCES.iter().chain(STAGES).chain(SINKS).copied();
     let hint = match did_you_mean(&name, known.iter().copied()) {
         Some(close) => format!("; did you mean `{close}`?"),
-        None if SOURCES.contains(&name.as_str()) => "; a source can only start a pipeline".to_owned(),
+        None if SOURCES.contains(&name.as_str()) => {
+            "; a source can only start a pipeline".to_owned()
+        }
         None if SINKS.contains(&name.as_str()) => "; a sink can only end a pipeline".to_owned(),
         None if all.clone().any(|k| k == name) => String::new(),
         None => format!("; expected one of: {}", known.join(", ")),
@@ -78,21 +98,43 @@ pub fn unknown_stage(cx: &Ctxt, call: &Call, known: &[&str], what: &str) {
 /// Check the argument list: the positional arguments `positional` names (all required), and
 /// named arguments among `named`. Reports each problem at its token; `false` if any.
 pub fn check_args(cx: &Ctxt, call: &Call, positional: &[&str], named: &[&str]) -> bool {
-    let mut ok = true;
+    let mut ok = check_named(cx, call, named);
     let given = call.positional().count();
     let op = &call.name;
     if given < positional.len() {
-        let missing: Vec<String> = positional[given..].iter().map(|p| format!("`{p}`")).collect();
+        let missing: Vec<String> = positional[given..]
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect();
         cx.error_at(
             call.paren_span,
-            format!("`{op}` is missing its argument {}: `{op}({})`", missing.join(", "), positional.join(", ")),
+            format!(
+                "`{op}` is missing its argument {}: `{op}({})`",
+                missing.join(", "),
+                positional.join(", ")
+            ),
         );
         ok = false;
     }
     for extra in call.positional().skip(positional.len()) {
-        cx.error_spanned_by(extra, format!("`{op}` takes {} positional argument(s): `{op}({})`", positional.len(), positional.join(", ")));
+        cx.error_spanned_by(
+            extra,
+            format!(
+                "`{op}` takes {} positional argument(s): `{op}({})`",
+                positional.len(),
+                positional.join(", ")
+            ),
+        );
         ok = false;
     }
+    ok
+}
+
+/// Check that named arguments are among `named` and that only closure stages take type
+/// arguments. Reports each problem at its token; `false` if any.
+pub fn check_named(cx: &Ctxt, call: &Call, named: &[&str]) -> bool {
+    let mut ok = true;
+    let op = &call.name;
     for arg in &call.args {
         if let Arg::Named { name, ty, .. } = arg {
             let text = name.to_string();
@@ -110,8 +152,13 @@ pub fn check_args(cx: &Ctxt, call: &Call, positional: &[&str], named: &[&str]) -
             }
         }
     }
-    if !call.generics.is_empty() && !matches!(op.to_string().as_str(), "map" | "flat_map" | "map_batches") {
-        cx.error_spanned_by(&call.generics_tokens, format!("`{op}` takes no type arguments"));
+    if !call.generics.is_empty()
+        && !matches!(op.to_string().as_str(), "map" | "flat_map" | "map_batches")
+    {
+        cx.error_spanned_by(
+            &call.generics_tokens,
+            format!("`{op}` takes no type arguments"),
+        );
         ok = false;
     }
     ok
@@ -132,7 +179,10 @@ pub fn column_name(cx: &Ctxt, expr: &syn::Expr, input: &Schema) -> Option<String
         let hint = did_you_mean(&name, input.names())
             .map(|c| format!("; did you mean `{c}`?"))
             .unwrap_or_default();
-        cx.error_spanned_by(ident, format!("no column `{name}` in {}{hint}", input.describe()));
+        cx.error_spanned_by(
+            ident,
+            format!("no column `{name}` in {}{hint}", input.describe()),
+        );
         return None;
     }
     Some(name)

@@ -15,7 +15,11 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
         super::unknown_stage(ck.cx, call, super::SINKS, "sink");
         return None;
     }
-    let plain = Call { generics: Vec::new(), generics_tokens: None, ..call.clone() };
+    let plain = Call {
+        generics: Vec::new(),
+        generics_tokens: None,
+        ..call.clone()
+    };
     if !check_args(ck.cx, &plain, &["location"], &[]) {
         return None;
     }

@@ -36,13 +36,17 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
     let record = match (kind, call.generics.as_slice()) {
         (SourceKind::Text, []) => None,
         (SourceKind::Text, _) => {
-            ck.cx.error_spanned_by(&call.generics_tokens, "`read_text` has a fixed record: one `text: String` column");
+            ck.cx.error_spanned_by(
+                &call.generics_tokens,
+                "`read_text` has a fixed record: one `text: String` column",
+            );
             return None;
         }
         (_, [ty]) => match super::closure::record_path(ty) {
             Some(path) => Some(path),
             None => {
-                ck.cx.error_spanned_by(ty, "expected the record type the source reads");
+                ck.cx
+                    .error_spanned_by(ty, "expected the record type the source reads");
                 return None;
             }
         },
@@ -61,24 +65,41 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         Some(path) => ck.records.schema(path)?,
         None => Schema {
             record: None,
-            columns: vec![Column { name: "text".into(), ty: quote!(::std::string::String), ltype: LType::Str }],
+            columns: vec![Column {
+                name: "text".into(),
+                ty: quote!(::std::string::String),
+                ltype: LType::Str,
+            }],
         },
     };
     let include_paths = match call.named("include_paths") {
         None => false,
-        Some(syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. })) => b.value,
+        Some(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Bool(b),
+            ..
+        })) => b.value,
         Some(other) => {
-            ck.cx.error_spanned_by(other, "`include_paths` must be `true` or `false`: it decides the columns at compile time");
+            ck.cx.error_spanned_by(
+                other,
+                "`include_paths` must be `true` or `false`: it decides the columns at compile time",
+            );
             return None;
         }
     };
     if include_paths {
         if schema.column("path").is_some() {
-            ck.cx.error_spanned_by(call.named("include_paths"), "the record already has a column `path`");
+            ck.cx.error_spanned_by(
+                call.named("include_paths"),
+                "the record already has a column `path`",
+            );
             return None;
         }
         schema.record = None;
-        schema.columns.push(Column { name: "path".into(), ty: quote!(::std::string::String), ltype: LType::Str });
+        schema.columns.push(Column {
+            name: "path".into(),
+            ty: quote!(::std::string::String),
+            ltype: LType::Str,
+        });
     }
     let csv = ["delimiter", "header"]
         .iter()
@@ -90,12 +111,21 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         input: call.positional().next()?.clone(),
         csv,
         include_paths,
-        columns: schema.columns.iter().map(|c| c.name.clone()).filter(|n| !(include_paths && n == "path")).collect(),
+        columns: schema
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .filter(|n| !(include_paths && n == "path"))
+            .collect(),
         text: compact(quote!(#call)),
     };
     Some((node, schema))
 }
 
 fn without_generics(call: &Call) -> Call {
-    Call { generics: Vec::new(), generics_tokens: None, ..call.clone() }
+    Call {
+        generics: Vec::new(),
+        generics_tokens: None,
+        ..call.clone()
+    }
 }

@@ -23,7 +23,10 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         }
     };
     if !call.generics.is_empty() {
-        cx.error_spanned_by(&call.generics_tokens, "`with_column` takes no type arguments");
+        cx.error_spanned_by(
+            &call.generics_tokens,
+            "`with_column` takes no type arguments",
+        );
     }
     let compiled = compile(cx, value, &mut crate::emit::TypeScope::new(input))?;
     let (ltype, rust_ty) = match ty {
@@ -31,10 +34,14 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
             let declared = LType::of(ty);
             let fits = matches!(compiled.ltype, LType::Opaque(_))
                 || compiled.ltype == declared
-                || (compiled.ltype == LType::Int("i64") && matches!(declared, LType::Int(_) | LType::Float(_)))
+                || (compiled.ltype == LType::Int("i64")
+                    && matches!(declared, LType::Int(_) | LType::Float(_)))
                 || (compiled.ltype == LType::Float("f64") && matches!(declared, LType::Float(_)));
             if !fits {
-                cx.error_spanned_by(ty, format!("the expression is `{}`, not `{declared}`", compiled.ltype));
+                cx.error_spanned_by(
+                    ty,
+                    format!("the expression is `{}`, not `{declared}`", compiled.ltype),
+                );
                 return None;
             }
             (declared, quote::quote!(#ty))
@@ -50,14 +57,25 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
             }
         },
     };
-    let column = Column { name: name.to_string(), ty: rust_ty, ltype };
+    let column = Column {
+        name: name.to_string(),
+        ty: rust_ty,
+        ltype,
+    };
     let mut columns = input.columns.clone();
     match columns.iter_mut().find(|c| c.name == column.name) {
         Some(existing) => *existing = column,
         None => columns.push(column),
     }
     Some((
-        NodeKind::WithColumn { name: name.to_string(), ty: ty.clone(), expr: value.clone() },
-        Schema { record: None, columns },
+        NodeKind::WithColumn {
+            name: name.to_string(),
+            ty: ty.clone(),
+            expr: value.clone(),
+        },
+        Schema {
+            record: None,
+            columns,
+        },
     ))
 }

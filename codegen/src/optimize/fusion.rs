@@ -32,7 +32,10 @@ pub fn run(plan: &Plan) -> Vec<Segment> {
         }
     }
     if let Some(start) = open {
-        segments.push(Segment::Fused { start, end: plan.stages.len() });
+        segments.push(Segment::Fused {
+            start,
+            end: plan.stages.len(),
+        });
     }
     segments
 }

@@ -25,7 +25,10 @@ pub fn run(plan: &mut Plan) -> bool {
                     }
                 }
             }
-            NodeKind::FilterFn { .. } | NodeKind::Map { .. } | NodeKind::FlatMap { .. } | NodeKind::MapBatches { .. } => {
+            NodeKind::FilterFn { .. }
+            | NodeKind::Map { .. }
+            | NodeKind::FlatMap { .. }
+            | NodeKind::MapBatches { .. } => {
                 needed = input.names().map(str::to_owned).collect();
             }
         }

@@ -88,11 +88,13 @@ impl Split for MemorySplit {
         let block = &self.blocks[self.index];
         let block = match &self.declared {
             None => block.clone(),
-            Some((schema, record)) => conform(block, schema).map_err(|reason| Error::SchemaMismatch {
-                url: self.name.to_string(),
-                record: (*record).to_owned(),
-                reason,
-            })?,
+            Some((schema, record)) => {
+                conform(block, schema).map_err(|reason| Error::SchemaMismatch {
+                    url: self.name.to_string(),
+                    record: (*record).to_owned(),
+                    reason,
+                })?
+            }
         };
         emit(block).map(|_| ())
     }
