@@ -59,7 +59,8 @@ pub struct BlockStream {
     pending: HashMap<usize, (VecDeque<RecordBatch>, bool)>,
     current: usize,
     tail: Vec<Stage>,
-    limit_left: Option<usize>,
+    /// Rows each `limit` of the tail still lets through.
+    limit_left: Vec<usize>,
     ready: VecDeque<RecordBatch>,
     done: bool,
 }
@@ -105,8 +106,17 @@ pub fn execute(plan: &Plan, options: &ExecOptions) -> Result<BlockStream> {
         tickets,
         pending: HashMap::new(),
         current: 0,
+        limit_left: plan.stages[first_limit..]
+            .iter()
+            .map(|s| {
+                if let Stage::Limit(n) = s {
+                    *n
+                } else {
+                    usize::MAX
+                }
+            })
+            .collect(),
         tail: plan.stages[first_limit..].to_vec(),
-        limit_left: None,
         ready: VecDeque::new(),
         done: false,
     })
@@ -123,25 +133,36 @@ fn worker(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>) {
         };
         let name = split.name();
         let mut block = 0;
-        let result = split.read(&mut |batch| {
-            let id = BlockId {
-                split: name.clone(),
-                block,
-            };
-            block += 1;
-            for out in run_stages(&shared.stages, batch, &id)? {
-                if tx
-                    .send(Message::Block {
-                        split: index,
-                        batch: out,
-                    })
-                    .is_err()
-                {
-                    return Ok(false);
-                }
-            }
-            Ok(!shared.cancelled.load(Ordering::Relaxed))
-        });
+        let mut run = SplitRun::new(&shared.stages);
+        let mut out = Vec::new();
+        let send_all = |out: &mut Vec<RecordBatch>| {
+            out.drain(..).all(|batch| {
+                tx.send(Message::Block {
+                    split: index,
+                    batch,
+                })
+                .is_ok()
+            })
+        };
+        let result = split
+            .read(&mut |batch| {
+                let id = BlockId {
+                    split: name.clone(),
+                    block,
+                };
+                block += 1;
+                run.push(batch, &id, &mut out)?;
+                Ok(send_all(&mut out) && !shared.cancelled.load(Ordering::Relaxed))
+            })
+            .and_then(|()| {
+                let id = BlockId {
+                    split: name.clone(),
+                    block: block.saturating_sub(1),
+                };
+                run.finish(&id, &mut out)?;
+                send_all(&mut out);
+                Ok(())
+            });
         let message = match result {
             Ok(()) => Message::SplitDone { split: index },
             Err(e) => Message::Failed(e),
@@ -153,31 +174,97 @@ fn worker(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>) {
     }
 }
 
-/// Run `stages` over one block, catching panics in user code.
-pub fn run_stages(stages: &[Stage], batch: RecordBatch, id: &BlockId) -> Result<Vec<RecordBatch>> {
-    let mut blocks = vec![batch];
-    for stage in stages {
-        let mut next = Vec::with_capacity(blocks.len());
-        for block in blocks {
-            match stage {
-                Stage::Map { func, .. } => next.push(call(stage, func.as_ref(), block, id)?),
-                Stage::MapBatches {
-                    batch_size, func, ..
-                } => {
-                    let size = batch_size.unwrap_or(block.num_rows()).max(1);
-                    let mut offset = 0;
-                    while offset < block.num_rows() {
-                        let len = size.min(block.num_rows() - offset);
-                        next.push(call(stage, func.as_ref(), block.slice(offset, len), id)?);
-                        offset += len;
-                    }
-                }
-                Stage::Limit(_) => unreachable!("limits run on the consumer"),
-            }
+/// The stages applied to the blocks of one split, in order. `map_batches` stages with a batch
+/// size carry rows over from one block to the next, so their batches have exactly that many
+/// rows; only the split's last batch may be smaller.
+pub struct SplitRun<'a> {
+    stages: &'a [Stage],
+    carry: Vec<Vec<RecordBatch>>,
+}
+
+impl<'a> SplitRun<'a> {
+    /// A run of `stages` over one split.
+    pub fn new(stages: &'a [Stage]) -> Self {
+        Self {
+            stages,
+            carry: vec![Vec::new(); stages.len()],
         }
-        blocks = next;
     }
-    Ok(blocks)
+
+    /// Push one block through; finished blocks are appended to `out`.
+    pub fn push(
+        &mut self,
+        block: RecordBatch,
+        id: &BlockId,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        self.run_from(0, block, id, out)
+    }
+
+    /// Flush what `map_batches` stages still hold (the split has ended).
+    pub fn finish(&mut self, id: &BlockId, out: &mut Vec<RecordBatch>) -> Result<()> {
+        for index in 0..self.stages.len() {
+            let pending = std::mem::take(&mut self.carry[index]);
+            if pending.iter().map(|b| b.num_rows()).sum::<usize>() == 0 {
+                continue;
+            }
+            let batch = arrow::compute::concat_batches(&pending[0].schema(), &pending)?;
+            let stage = &self.stages[index];
+            let Stage::MapBatches { func, .. } = stage else {
+                unreachable!("only map_batches carries rows")
+            };
+            let result = call(stage, func.as_ref(), batch, id)?;
+            self.run_from(index + 1, result, id, out)?;
+        }
+        Ok(())
+    }
+
+    fn run_from(
+        &mut self,
+        start: usize,
+        block: RecordBatch,
+        id: &BlockId,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        let mut blocks = vec![block];
+        for index in start..self.stages.len() {
+            let stage = &self.stages[index];
+            let mut next = Vec::with_capacity(blocks.len());
+            for block in blocks {
+                match stage {
+                    Stage::Map { func, .. } => next.push(call(stage, func.as_ref(), block, id)?),
+                    Stage::MapBatches {
+                        batch_size: None,
+                        func,
+                        ..
+                    } => next.push(call(stage, func.as_ref(), block, id)?),
+                    Stage::MapBatches {
+                        batch_size: Some(size),
+                        func,
+                        ..
+                    } => {
+                        let size = (*size).max(1);
+                        let carry = &mut self.carry[index];
+                        carry.push(block);
+                        let mut held: usize = carry.iter().map(|b| b.num_rows()).sum();
+                        while held >= size {
+                            let all =
+                                arrow::compute::concat_batches(&carry[0].schema(), carry.iter())?;
+                            let batch = all.slice(0, size);
+                            let rest = all.slice(size, all.num_rows() - size);
+                            held = rest.num_rows();
+                            *carry = vec![rest];
+                            next.push(call(stage, func.as_ref(), batch, id)?);
+                        }
+                    }
+                    Stage::Limit(_) => unreachable!("limits run on the consumer"),
+                }
+            }
+            blocks = next;
+        }
+        out.extend(blocks);
+        Ok(())
+    }
 }
 
 fn call(
@@ -248,28 +335,28 @@ impl BlockStream {
         }
     }
 
-    /// Apply the consumer-side stages (from the first limit on) to one block.
+    /// Apply the consumer-side stages (from the first limit on) to one block. Stages between
+    /// limits run block by block here (no carry-over: their input is already in order).
     fn run_tail(&mut self, batch: RecordBatch) -> Result<()> {
         let mut blocks = vec![batch];
-        for (i, stage) in self.tail.iter().enumerate() {
+        for (index, stage) in self.tail.iter().enumerate() {
             let mut next = Vec::new();
             for block in blocks {
-                match stage {
-                    Stage::Limit(n) => {
-                        let left = self.limit_left.get_or_insert(*n);
-                        let take = (*left).min(block.num_rows());
-                        *left -= take;
-                        if take > 0 {
-                            next.push(block.slice(0, take));
-                        }
+                if let Stage::Limit(_) = stage {
+                    let left = &mut self.limit_left[index];
+                    let take = (*left).min(block.num_rows());
+                    *left -= take;
+                    if take > 0 {
+                        next.push(block.slice(0, take));
                     }
-                    _ => {
-                        let id = BlockId {
-                            split: format!("after limit, stage {i}").into(),
-                            block: 0,
-                        };
-                        next.extend(run_stages(std::slice::from_ref(stage), block, &id)?);
-                    }
+                } else {
+                    let id = BlockId {
+                        split: "the ordered output".into(),
+                        block: 0,
+                    };
+                    let mut run = SplitRun::new(std::slice::from_ref(stage));
+                    run.push(block, &id, &mut next)?;
+                    run.finish(&id, &mut next)?;
                 }
             }
             blocks = next;
@@ -279,7 +366,7 @@ impl BlockStream {
     }
 
     fn limit_reached(&self) -> bool {
-        self.limit_left == Some(0)
+        self.limit_left.contains(&0)
     }
 }
 

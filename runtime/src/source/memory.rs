@@ -11,11 +11,15 @@ use crate::record::Record;
 
 /// Rows per block made from `from_items`.
 const ITEM_BLOCK_ROWS: usize = 8192;
+/// Blocks per split of `from_items`: splits are the unit of parallelism, and `map_batches`
+/// batches never span splits.
+const ITEM_SPLIT_BLOCKS: usize = 8;
 
-/// Blocks already in memory; each block is a split.
+/// Blocks already in memory, in splits of one or more blocks.
 pub struct MemorySource {
     label: &'static str,
     blocks: Arc<[RecordBatch]>,
+    blocks_per_split: usize,
     /// Blocks given by the user are checked against their declared record when read.
     declared: Option<(SchemaRef, &'static str)>,
 }
@@ -26,6 +30,7 @@ impl MemorySource {
         Self {
             label,
             blocks: blocks.into(),
+            blocks_per_split: 1,
             declared: None,
         }
     }
@@ -34,15 +39,17 @@ impl MemorySource {
     pub fn from_items<R: Record>(rows: impl IntoIterator<Item = R>) -> Self {
         let rows: Vec<R> = rows.into_iter().collect();
         let blocks: Vec<RecordBatch> = rows.chunks(ITEM_BLOCK_ROWS).map(R::to_batch).collect();
-        Self::new("from_items", blocks)
+        Self {
+            blocks_per_split: ITEM_SPLIT_BLOCKS,
+            ..Self::new("from_items", blocks)
+        }
     }
 
     /// `from_arrow`: batches that must match record `R` (checked per block when read).
     pub fn from_arrow<R: Record>(batches: impl IntoIterator<Item = RecordBatch>) -> Self {
         Self {
-            label: "from_arrow",
-            blocks: batches.into_iter().collect(),
             declared: Some((R::schema(), R::NAME)),
+            ..Self::new("from_arrow", batches.into_iter().collect::<Vec<_>>())
         }
     }
 
@@ -59,12 +66,14 @@ impl Source for MemorySource {
     }
 
     fn splits(&self) -> Result<Vec<Box<dyn Split>>> {
-        Ok((0..self.blocks.len())
+        let splits = self.blocks.len().div_ceil(self.blocks_per_split);
+        Ok((0..splits)
             .map(|index| {
+                let start = index * self.blocks_per_split;
                 Box::new(MemorySplit {
                     name: format!("{}[{index}]", self.label).into(),
                     blocks: self.blocks.clone(),
-                    index,
+                    range: start..(start + self.blocks_per_split).min(self.blocks.len()),
                     declared: self.declared.clone(),
                 }) as Box<dyn Split>
             })
@@ -75,7 +84,7 @@ impl Source for MemorySource {
 struct MemorySplit {
     name: Arc<str>,
     blocks: Arc<[RecordBatch]>,
-    index: usize,
+    range: std::ops::Range<usize>,
     declared: Option<(SchemaRef, &'static str)>,
 }
 
@@ -85,17 +94,21 @@ impl Split for MemorySplit {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let block = &self.blocks[self.index];
-        let block = match &self.declared {
-            None => block.clone(),
-            Some((schema, record)) => {
-                conform(block, schema).map_err(|reason| Error::SchemaMismatch {
-                    url: self.name.to_string(),
-                    record: (*record).to_owned(),
-                    reason,
-                })?
+        for (number, block) in self.blocks[self.range.clone()].iter().enumerate() {
+            let block = match &self.declared {
+                None => block.clone(),
+                Some((schema, record)) => {
+                    conform(block, schema).map_err(|reason| Error::SchemaMismatch {
+                        url: format!("{}, block {number}", self.name),
+                        record: (*record).to_owned(),
+                        reason,
+                    })?
+                }
+            };
+            if !emit(block)? {
+                break;
             }
-        };
-        emit(block).map(|_| ())
+        }
+        Ok(())
     }
 }
