@@ -64,7 +64,8 @@ pub(super) fn read(
                 .map_err(|_| mismatch(format!("missing column `{}` in the header", f.name())))
         })
         .collect::<Result<Vec<_>>>()?;
-    let reader = arrow_csv::ReaderBuilder::new(Arc::new(file_schema))
+    let file_schema = Arc::new(file_schema);
+    let reader = arrow_csv::ReaderBuilder::new(file_schema.clone())
         .with_format(format)
         .with_batch_size(DEFAULT_BLOCK_ROWS)
         .with_projection(projection)
@@ -74,11 +75,7 @@ pub(super) fn read(
             reason: e.to_string(),
         })?;
     for (block, batch) in reader.enumerate() {
-        let batch = batch.map_err(|e| Error::Parse {
-            url: url.to_owned(),
-            location: format!("block {block}"),
-            reason: e.to_string(),
-        })?;
+        let batch = batch.map_err(|e| parse_error(url, block, &file_schema, e))?;
         let batch =
             super::conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
                 url: format!("{url}, block {block}"),
@@ -90,4 +87,38 @@ pub(super) fn read(
         }
     }
     Ok(())
+}
+
+/// A parse error naming the file's line (1-based, the header is line 1) and the column.
+/// arrow-csv reports "... for column N at line L" with L counted from 0 at the first line.
+fn parse_error(url: &str, block: usize, schema: &Schema, error: arrow::error::ArrowError) -> Error {
+    let message = error.to_string();
+    let number_after = |key: &str| -> Option<usize> {
+        let rest = &message[message.find(key)? + key.len()..];
+        rest.split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let location = match (number_after("for column "), number_after(" at line ")) {
+        (Some(column), Some(line)) => {
+            let name = schema
+                .fields()
+                .get(column)
+                .map_or("?", |f| f.name().as_str());
+            format!("line {}, column `{name}`", line + 1)
+        }
+        _ => format!("block {block}"),
+    };
+    let reason = message
+        .split(". Row data")
+        .next()
+        .unwrap_or(&message)
+        .trim_start_matches("Parser error: ")
+        .to_owned();
+    Error::Parse {
+        url: url.to_owned(),
+        location,
+        reason,
+    }
 }

@@ -1,0 +1,326 @@
+//! Sources and sinks through object_store: local paths, directories, globs, an in-memory
+//! store; and every kind of bad input, each a clear error naming the file and what is wrong.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aqueduct::prelude::*;
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Sale {
+    id: i64,
+    category: String,
+    price: f64,
+    note: Option<String>,
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Priced {
+    id: i64,
+    price: f64,
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct WrongType {
+    id: i64,
+    price: String,
+}
+
+fn sales(n: i64) -> Vec<Sale> {
+    (0..n)
+        .map(|i| Sale {
+            id: i,
+            category: format!("c{}", i % 7),
+            price: i as f64 / 4.0,
+            note: (i % 3 == 0).then(|| format!("n{i}")),
+        })
+        .collect()
+}
+
+fn dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_owned()
+}
+
+fn write_sales(dir: &Path, name: &str, rows: Vec<Sale>) -> String {
+    let location = path(dir, name);
+    pipeline! { from_items::<Sale>(rows) }
+        .write_parquet(&location)
+        .unwrap();
+    location
+}
+
+#[test]
+fn parquet_round_trip_through_directory_glob_and_file() {
+    let tmp = dir();
+    let location = write_sales(tmp.path(), "sales", sales(5000));
+    let written = std::fs::read_dir(&location).unwrap().count();
+    assert_eq!(written, 1);
+
+    let from_dir = pipeline! { read_parquet::<Sale>(location.clone()) };
+    assert_eq!(from_dir.take_all().unwrap(), sales(5000));
+    let from_glob =
+        pipeline! { read_parquet::<Sale>(format!("{location}/*.parquet")) |> filter(id < 10) };
+    assert_eq!(from_glob.count().unwrap(), 10);
+    let from_file = pipeline! { read_parquet::<Sale>(format!("{location}/part-00000.parquet")) };
+    assert_eq!(from_file.count().unwrap(), 5000);
+    let file_url =
+        pipeline! { read_parquet::<Sale>(format!("file://{location}/part-00000.parquet")) };
+    assert_eq!(file_url.count().unwrap(), 5000);
+}
+
+#[test]
+fn many_files_keep_their_order_and_paths() {
+    let tmp = dir();
+    for part in 0..6 {
+        let rows: Vec<Sale> = sales(600).into_iter().skip(part * 100).take(100).collect();
+        write_sales(tmp.path(), &format!("parts/{part}"), rows);
+    }
+    let ds = pipeline! {
+        read_parquet::<Sale>(path(tmp.path(), "parts/*/*.parquet"), include_paths = true)
+        |> select(id, path)
+    };
+    let rows = ds.take_all().unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        (0..600).collect::<Vec<_>>()
+    );
+    assert!(
+        rows[0].path.ends_with("parts/0/part-00000.parquet"),
+        "{}",
+        rows[0].path
+    );
+    assert!(rows[599].path.ends_with("parts/5/part-00000.parquet"));
+}
+
+#[test]
+fn projection_reads_only_the_columns_used() {
+    let tmp = dir();
+    let location = write_sales(tmp.path(), "sales", sales(100));
+    let ds = pipeline! {
+        read_parquet::<Sale>(location)
+        |> filter(price > 10.0)
+        |> select(id)
+    };
+    assert!(
+        ds.explain().contains("columns=[id, price]"),
+        "{}",
+        ds.explain()
+    );
+    assert_eq!(
+        ds.count().unwrap(),
+        sales(100).iter().filter(|s| s.price > 10.0).count()
+    );
+}
+
+#[test]
+fn csv_json_and_text_sources_and_sinks() {
+    let tmp = dir();
+    let csv_dir = path(tmp.path(), "csv");
+    let written = pipeline! { from_items::<Sale>(sales(300)) }
+        .write_csv(&csv_dir)
+        .unwrap();
+    assert_eq!(written.rows, 300);
+    assert!(written.files[0].ends_with("csv/part-00000.csv"));
+    let from_csv = pipeline! { read_csv::<Sale>(csv_dir) };
+    assert_eq!(from_csv.take_all().unwrap(), sales(300));
+
+    let semicolons = path(tmp.path(), "semi.csv");
+    std::fs::write(&semicolons, "price;extra;id\n1.5;x;7\n2.5;y;8\n").unwrap();
+    let ds = pipeline! { read_csv::<Priced>(semicolons, delimiter = b';') };
+    assert_eq!(
+        ds.take_all().unwrap(),
+        [Priced { id: 7, price: 1.5 }, Priced { id: 8, price: 2.5 }]
+    );
+
+    let json_dir = path(tmp.path(), "json");
+    pipeline! { from_items::<Sale>(sales(200)) }
+        .write_json(&json_dir)
+        .unwrap();
+    let from_json = pipeline! { read_json::<Sale>(json_dir) };
+    assert_eq!(from_json.take_all().unwrap(), sales(200));
+
+    let text = path(tmp.path(), "lines.txt");
+    std::fs::write(&text, "alpha\nbeta\r\n\ngamma\n").unwrap();
+    let lines =
+        pipeline! { read_text(text) |> filter(text.len() > 0) |> with_column(size = text.len()) };
+    let got: Vec<(String, u64)> = lines
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.text, r.size))
+        .collect();
+    assert_eq!(
+        got,
+        [("alpha".into(), 5), ("beta".into(), 4), ("gamma".into(), 5)]
+    );
+}
+
+#[test]
+fn sinks_in_the_pipeline_and_deterministic_names() {
+    let tmp = dir();
+    let out = path(tmp.path(), "out");
+    let job = pipeline! {
+        from_items::<Sale>(sales(1000))
+        |> filter(note.is_null())
+        |> select(id, price)
+        |> write_parquet::<Priced>(out.clone())
+    };
+    assert!(job.explain().contains("write_parquet"));
+    let first = job.run().unwrap();
+    let second = job.run().unwrap();
+    assert_eq!(first, second);
+    let back = pipeline! { read_parquet::<Priced>(out) };
+    let expected: Vec<Priced> = sales(1000)
+        .into_iter()
+        .filter(|s| s.note.is_none())
+        .map(|s| Priced {
+            id: s.id,
+            price: s.price,
+        })
+        .collect();
+    assert_eq!(back.take_all().unwrap(), expected);
+}
+
+#[test]
+fn in_memory_object_store() {
+    let store = Arc::new(object_store::memory::InMemory::new());
+    aqueduct::storage::register_store("memory://tests", store);
+    pipeline! { from_items::<Sale>(sales(50)) }
+        .write_parquet("memory://tests/sales")
+        .unwrap();
+    let ds = pipeline! { read_parquet::<Sale>("memory://tests/sales/") |> filter(id >= 40) };
+    assert_eq!(ds.count().unwrap(), 10);
+    let missing = pipeline! { read_parquet::<Sale>("memory://tests/nothing") };
+    let error = missing.count().unwrap_err().to_string();
+    assert!(error.contains("memory://tests/nothing"), "{error}");
+}
+
+fn error_of<R: aqueduct::Record>(ds: Dataset<R>) -> String {
+    ds.count().expect_err("bad input must fail").to_string()
+}
+
+#[test]
+fn missing_files_and_empty_directories() {
+    let tmp = dir();
+    let missing = path(tmp.path(), "nope.parquet");
+    let error = error_of(pipeline! { read_parquet::<Sale>(missing.clone()) });
+    assert!(
+        error.contains(&missing) && error.contains("no such file"),
+        "{error}"
+    );
+
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let error = error_of(pipeline! { read_csv::<Sale>(path(tmp.path(), "empty")) });
+    assert!(error.contains("empty"), "{error}");
+
+    let error = error_of(pipeline! { read_json::<Sale>(path(tmp.path(), "*.json")) });
+    assert!(error.contains("no file matched"), "{error}");
+}
+
+#[test]
+fn files_that_are_not_parquet_or_are_truncated() {
+    let tmp = dir();
+    let fake = path(tmp.path(), "fake.parquet");
+    std::fs::write(&fake, "id,price\n1,2\n").unwrap();
+    let error = error_of(pipeline! { read_parquet::<Sale>(fake.clone()) });
+    assert!(
+        error.contains(&fake) && error.contains("parquet"),
+        "{error}"
+    );
+
+    let location = write_sales(tmp.path(), "good", sales(2000));
+    let file = format!("{location}/part-00000.parquet");
+    let bytes = std::fs::read(&file).unwrap();
+    let truncated = path(tmp.path(), "truncated.parquet");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let error = error_of(pipeline! { read_parquet::<Sale>(truncated.clone()) });
+    assert!(error.contains(&truncated), "{error}");
+    let cut_footer = path(tmp.path(), "cut_footer.parquet");
+    std::fs::write(&cut_footer, &bytes[..bytes.len() - 3]).unwrap();
+    let error = error_of(pipeline! { read_parquet::<Sale>(cut_footer.clone()) });
+    assert!(error.contains(&cut_footer), "{error}");
+}
+
+#[test]
+fn files_whose_schema_does_not_match_the_record() {
+    let tmp = dir();
+    let location = write_sales(tmp.path(), "sales", sales(10));
+    let file = format!("{location}/part-00000.parquet");
+
+    #[derive(Record, Debug)]
+    struct Extra {
+        id: i64,
+        discount: f64,
+    }
+    let error = error_of(pipeline! { read_parquet::<Extra>(file.clone()) });
+    assert!(
+        error.contains(&file) && error.contains("`discount`") && error.contains("Extra"),
+        "{error}"
+    );
+
+    let error = error_of(pipeline! { read_parquet::<WrongType>(file.clone()) });
+    assert!(
+        error.contains(&file) && error.contains("`price`") && error.contains("Float64"),
+        "{error}"
+    );
+
+    #[derive(Record, Debug)]
+    struct NotNullNote {
+        note: String,
+    }
+    let error = error_of(pipeline! { read_parquet::<NotNullNote>(file.clone()) });
+    assert!(
+        error.contains(&file) && error.contains("`note`") && error.contains("null"),
+        "{error}"
+    );
+
+    let csv = path(tmp.path(), "no_price.csv");
+    std::fs::write(&csv, "id,cost\n1,2.0\n").unwrap();
+    let error = error_of(pipeline! { read_csv::<Priced>(csv.clone()) });
+    assert!(error.contains(&csv) && error.contains("`price`"), "{error}");
+}
+
+#[test]
+fn csv_rows_and_json_lines_that_do_not_parse() {
+    let tmp = dir();
+    let csv = path(tmp.path(), "bad.csv");
+    std::fs::write(&csv, "id,price\n1,2.0\n2,3.5\n3,cheap\n").unwrap();
+    let error = error_of(pipeline! { read_csv::<Priced>(csv.clone()) });
+    assert!(error.contains(&csv) && error.contains("cheap"), "{error}");
+    assert!(
+        error.contains("line 4") || error.contains("row 3"),
+        "{error}"
+    );
+
+    let json = path(tmp.path(), "bad.json");
+    std::fs::write(
+        &json,
+        "{\"id\": 1, \"price\": 2.0}\n{\"id\": 2, \"price\": \n{\"id\": 3, \"price\": 1.0}\n",
+    )
+    .unwrap();
+    let error = error_of(pipeline! { read_json::<Priced>(json.clone()) });
+    assert!(error.contains(&json) && error.contains("line 2"), "{error}");
+
+    let wrong = path(tmp.path(), "wrong.json");
+    std::fs::write(&wrong, "{\"id\": 1, \"price\": \"free\"}\n").unwrap();
+    let error = error_of(pipeline! { read_json::<Priced>(wrong.clone()) });
+    assert!(error.contains(&wrong) && error.contains("free"), "{error}");
+}
+
+#[test]
+fn error_messages_read_well() {
+    let tmp = dir();
+    let csv = path(tmp.path(), "bad.csv");
+    std::fs::write(&csv, "id,price\n1,2.0\n3,cheap\n").unwrap();
+    let error = error_of(pipeline! { read_csv::<Priced>(csv.clone()) });
+    assert_eq!(
+        error,
+        format!(
+            "`{csv}`, line 3, column `price`: Error while parsing value 'cheap' as type 'Float64' for column 1 at line 2"
+        )
+    );
+}
