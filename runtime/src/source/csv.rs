@@ -111,7 +111,7 @@ fn parse_error(url: &str, block: usize, schema: &Schema, error: arrow::error::Ar
         _ => format!("block {block}"),
     };
     let reason = message
-        .split(". Row data")
+        .split(" for column ")
         .next()
         .unwrap_or(&message)
         .trim_start_matches("Parser error: ")
