@@ -320,7 +320,7 @@ fn error_messages_read_well() {
     assert_eq!(
         error,
         format!(
-            "`{csv}`, line 3, column `price`: Error while parsing value 'cheap' as type 'Float64' for column 1 at line 2"
+            "`{csv}`, line 3, column `price`: Error while parsing value 'cheap' as type 'Float64'"
         )
     );
 }
