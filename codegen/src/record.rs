@@ -66,7 +66,51 @@ fn check(cx: &Ctxt, input: &DeriveInput) -> Vec<(Ident, Type)> {
     {
         cx.error_spanned_by(&input.ident, "a Record needs at least one field");
     }
+    for (_, ty) in &fields {
+        check_field_type(cx, ty);
+    }
     fields
+}
+
+/// Types that are known not to map to a column are refused here, at the field, so the user
+/// sees one error instead of every trait bound the implementation would miss. Other types
+/// (aliases, paths the macro cannot resolve) are checked by the `Field` bound.
+fn check_field_type(cx: &Ctxt, ty: &Type) {
+    let unsupported = |why: &str| {
+        let shown = crate::plan::compact(quote!(#ty));
+        cx.error_spanned_by(
+            ty,
+            format!("`{shown}` cannot be a column of a Record{why}; supported: i8..i64, u8..u64, f32, f64, bool, String, Vec<u8>, Option<T>, Vec<T>, [T; N], chrono::NaiveDate, chrono::NaiveDateTime, chrono::DateTime<Utc>"),
+        );
+    };
+    match ty {
+        Type::Reference(_) => unsupported(": a record owns its data (use `String` for `&str`)"),
+        Type::Tuple(_) => unsupported(": use a nested list or separate fields"),
+        Type::Path(path) => {
+            let Some(last) = path.path.segments.last() else {
+                return;
+            };
+            match last.ident.to_string().as_str() {
+                "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" | "VecDeque" | "Box" | "Rc"
+                | "Arc" | "Cow" => unsupported(""),
+                "usize" | "isize" => {
+                    unsupported(": use a fixed-width integer such as `u64` or `i64`")
+                }
+                "i128" | "u128" | "char" | "str" => unsupported(""),
+                _ => {
+                    if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                        for arg in &args.args {
+                            if let syn::GenericArgument::Type(inner) = arg {
+                                check_field_type(cx, inner);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Type::Array(array) => check_field_type(cx, &array.elem),
+        _ => {}
+    }
 }
 
 /// The `Record` implementation and its companion types, for a struct named `name`.

@@ -58,9 +58,8 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             return None;
         }
     };
-    if !args_ok {
-        return None;
-    }
+    // Argument errors are reported; later stages are still checked against the record.
+    let _ = args_ok;
     let mut schema = match &record {
         Some(path) => ck.records.schema(path)?,
         None => Schema {
