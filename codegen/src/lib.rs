@@ -16,6 +16,8 @@ mod plan;
 pub mod record;
 mod schema;
 mod syntax;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use proc_macro2::{TokenStream, TokenTree};

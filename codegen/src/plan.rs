@@ -130,7 +130,48 @@ pub fn compact(tokens: TokenStream) -> String {
             out.push(c);
         }
     }
-    out.replace("::< ", "::<").replace(" >(", ">(")
+    tighten_generics(&out.replace("::< ", "::<").replace(" >(", ">("))
+}
+
+/// `Vec < Option < f64 > >` → `Vec<Option<f64>>`: angle brackets after a capitalised name
+/// (a type) lose their spaces; comparisons such as `price < 10` keep theirs.
+fn tighten_generics(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        let word_before = out
+            .trim_end()
+            .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        if rest.starts_with(" <")
+            && word_before.starts_with(char::is_uppercase)
+            && out.ends_with(word_before)
+        {
+            out.push('<');
+            depth += 1;
+            rest = rest[2..].trim_start();
+        } else if rest.starts_with("::<") {
+            out.push_str("::<");
+            depth += 1;
+            rest = rest[3..].trim_start();
+        } else if depth > 0 && (rest.starts_with(" >") || rest.starts_with('>')) {
+            out.push('>');
+            depth -= 1;
+            rest = rest.trim_start()[1..].trim_start_matches(' ');
+            if rest.starts_with(|c: char| c.is_alphanumeric() || c == '{' || c == '|') {
+                out.push(' ');
+            }
+        } else if depth > 0 && rest.starts_with(" ,") {
+            out.push(',');
+            rest = &rest[2..];
+        } else {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,138 @@
+//! Compiler tests without a proc-macro context: pipelines parsed from text against records
+//! given as the schema callbacks would hand them over, then checked, optimised and explained.
+
+use proc_macro2::TokenStream;
+
+use crate::ctxt::Ctxt;
+use crate::optimize::{fusion, projection};
+use crate::plan::Plan;
+use crate::schema::Collected;
+use crate::syntax::Pipeline;
+
+const RECORDS: &str = r#"{
+    [Sale] { id: i64, category: String, price: f64, qty: i32, note: Option<String>, }
+    [Line] { id: i64, total: f64, }
+}"#;
+
+/// The checked plan of `pipeline`, or the error messages.
+fn checked(pipeline: &str) -> Result<Plan, Vec<String>> {
+    let collected: Collected = syn::parse_str(RECORDS).unwrap();
+    let pipeline: Pipeline = syn::parse_str(pipeline).unwrap();
+    let cx = Ctxt::new();
+    let plan = crate::check(&cx, &pipeline, &collected.records, true);
+    match cx.check() {
+        Ok(()) => Ok(plan.unwrap()),
+        Err(errors) => Err(messages(errors)),
+    }
+}
+
+fn errors_of(pipeline: &str) -> Vec<String> {
+    match checked(pipeline) {
+        Ok(_) => panic!("`{pipeline}` should not compile"),
+        Err(errors) => errors,
+    }
+}
+
+fn messages(errors: TokenStream) -> Vec<String> {
+    // Each error is `::core::compile_error! { "message" }`: keep the messages.
+    errors
+        .to_string()
+        .split("compile_error !")
+        .skip(1)
+        .map(|e| e.split('"').nth(1).unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn projection_keeps_only_columns_used_downstream() {
+    let mut plan = checked("read_parquet::<Sale>(\"s\") |> filter(qty > 1) |> with_column(r = price * 2.0) |> select(id, r)").unwrap();
+    assert!(projection::run(&mut plan));
+    assert_eq!(plan.source.columns, ["id", "price", "qty"]);
+    assert!(!projection::run(&mut plan), "a second run changes nothing");
+}
+
+#[test]
+fn projection_reads_whole_records_for_closures_and_renames_back() {
+    let mut plan =
+        checked("read_parquet::<Sale>(\"s\") |> map(|s| -> Line { todo!() }) |> select(id)")
+            .unwrap();
+    projection::run(&mut plan);
+    assert_eq!(
+        plan.source.columns,
+        ["id", "category", "price", "qty", "note"]
+    );
+
+    let mut plan =
+        checked("read_parquet::<Sale>(\"s\") |> rename(price = cost) |> select(cost)").unwrap();
+    projection::run(&mut plan);
+    assert_eq!(plan.source.columns, ["price"]);
+}
+
+#[test]
+fn fusion_groups_row_wise_stages_between_breakers() {
+    let plan = checked(
+        "from_items::<Sale>(v) |> filter(qty > 1) |> select(id, price) |> map_batches(f, batch_size = 8) |> filter(id > 2) |> limit(5) |> drop(price)",
+    )
+    .unwrap();
+    use fusion::Segment::*;
+    assert_eq!(
+        fusion::run(&plan),
+        [
+            Fused { start: 0, end: 2 },
+            Single(2),
+            Fused { start: 3, end: 4 },
+            Single(4),
+            Fused { start: 5, end: 6 }
+        ]
+    );
+    let physical = crate::explain::physical(&plan, &fusion::run(&plan));
+    assert_eq!(
+        physical,
+        "stage 1: fused[filter → select] (one loop per block)\n\
+         stage 2: map_batches(f, batch_size = 8)\n\
+         stage 3: filter(id > 2) (one loop per block)\n\
+         stage 4: limit(5)\n\
+         stage 5: drop(price) (one loop per block)"
+    );
+}
+
+#[test]
+fn schemas_flow_through_column_stages() {
+    let plan = checked("from_items::<Sale>(v) |> with_column(r = qty as f64 * 0.5) |> drop(note, category) |> rename(r = ratio)").unwrap();
+    assert_eq!(
+        plan.output().signature(),
+        "{id: i64, price: f64, qty: i32, ratio: f64}"
+    );
+    assert_eq!(
+        plan.schemas[0].signature(),
+        "Sale {id: i64, category: String, price: f64, qty: i32, note: Option<String>}"
+    );
+}
+
+#[test]
+fn all_errors_are_reported_with_hints() {
+    let errors = errors_of(
+        "from_items::<Sale>(v) |> filter(prise > 1.0) |> with_column(x = qty * price) |> selec(id) |> limit()",
+    );
+    assert_eq!(
+        errors,
+        [
+            "no column `prise` in `Sale`; did you mean `price`?",
+            "cannot apply `*` to `i32` and `f64`; convert one side with `as`, e.g. `price as i32`",
+            "unknown stage `selec`; did you mean `select`?",
+            "`limit` is missing its argument `n`: `limit(n)`",
+        ]
+    );
+}
+
+#[test]
+fn literals_take_the_type_of_the_other_side() {
+    assert!(checked("from_items::<Sale>(v) |> filter(price > 10 && qty >= 2)").is_ok());
+    let errors = errors_of("from_items::<Sale>(v) |> filter(qty > 1.5)");
+    assert_eq!(errors, ["cannot apply `>` to `i32` and `float`"]);
+    let errors = errors_of("from_items::<Sale>(v) |> filter(note == \"x\" && note.len() > 0)");
+    assert_eq!(
+        errors,
+        ["`len` does not apply to `Option<String>`: it measures strings, binaries and lists"]
+    );
+}
