@@ -311,12 +311,22 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
     }
     let Some(common) = unify(&left.ltype, &right.ltype) else {
         let hint = match (&left.ltype, &right.ltype) {
-            (a, b) if a.is_numeric() && b.is_numeric() => {
+            (LType::FloatLiteral, b) if b.is_numeric() => {
                 format!(
-                    "; convert one side with `as`, e.g. `{} as {a}`",
-                    binary.right.to_token_stream()
+                    "; convert it with `as`: `{} as f64`",
+                    crate::plan::compact(binary.right.to_token_stream())
                 )
             }
+            (a, LType::FloatLiteral) if a.is_numeric() => {
+                format!(
+                    "; convert it with `as`: `{} as f64`",
+                    crate::plan::compact(binary.left.to_token_stream())
+                )
+            }
+            (a, b) if a.is_numeric() && b.is_numeric() => format!(
+                "; convert one side with `as`, e.g. `{} as {a}`",
+                crate::plan::compact(binary.right.to_token_stream())
+            ),
             _ => String::new(),
         };
         cx.error_at(

@@ -129,7 +129,10 @@ fn all_errors_are_reported_with_hints() {
 fn literals_take_the_type_of_the_other_side() {
     assert!(checked("from_items::<Sale>(v) |> filter(price > 10 && qty >= 2)").is_ok());
     let errors = errors_of("from_items::<Sale>(v) |> filter(qty > 1.5)");
-    assert_eq!(errors, ["cannot apply `>` to `i32` and `float`"]);
+    assert_eq!(
+        errors,
+        ["cannot apply `>` to `i32` and `float`; convert it with `as`: `qty as f64`"]
+    );
     let errors = errors_of("from_items::<Sale>(v) |> filter(note == \"x\" && note.len() > 0)");
     assert_eq!(
         errors,
