@@ -269,3 +269,23 @@ fn from_arrow_checks_batches_against_the_record() {
     let ok = pipeline! { from_arrow::<Sale>(vec![batch]) |> filter(id < 5) };
     assert_eq!(ok.count().unwrap(), 5);
 }
+
+#[test]
+fn nullable_columns_compare_with_plain_values() {
+    let equal = pipeline! { from_items::<Sale>(sales(100)) |> filter(note == "note 5") };
+    assert_eq!(
+        equal
+            .take_all()
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [5]
+    );
+    let differ = pipeline! { from_items::<Sale>(sales(100)) |> filter(note != "note 5") };
+    assert_eq!(
+        differ.count().unwrap(),
+        99,
+        "a null differs from every value"
+    );
+}

@@ -303,8 +303,18 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
             quote_spanned!(span=> #l #op #r),
         ));
     }
-    let nullable_left = comparison && matches!(op, BinOp::Eq(_) | BinOp::Ne(_));
-    if !nullable_left
+    // `==` and `!=` compare a nullable value with a plain one: a null equals no value.
+    let equality = matches!(op, BinOp::Eq(_) | BinOp::Ne(_));
+    let (mut left, mut right) = (left, right);
+    if equality {
+        match (&left.ltype, &right.ltype) {
+            (LType::Nullable(_), LType::Nullable(_)) => {}
+            (LType::Nullable(inner), _) => right = wrap_some(right, inner),
+            (_, LType::Nullable(inner)) => left = wrap_some(left, inner),
+            _ => {}
+        }
+    }
+    if !equality
         && (null_hint(cx, &binary.left, &left.ltype) | null_hint(cx, &binary.right, &right.ltype))
     {
         return None;
@@ -364,6 +374,17 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
         };
     }
     Some(value)
+}
+
+/// `value` as `Some(value)` of the nullable type `Option<inner>`, for `==` with a nullable.
+fn wrap_some(value: Value, inner: &LType) -> Value {
+    let tokens = value.as_type(inner);
+    let comparable = comparable(&value, tokens);
+    Value::new(
+        LType::Nullable(Box::new(inner.clone())),
+        Held::Ref,
+        quote!(::std::option::Option::Some(#comparable)),
+    )
 }
 
 /// Tokens of an operand for `==`/`<`: non-`Copy` owned values are compared by reference.
