@@ -348,7 +348,7 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
         );
         return None;
     };
-    if !comparison && !(common.is_numeric() || matches!(common, LType::Opaque(_))) {
+    if !(comparison || common.is_numeric() || matches!(common, LType::Opaque(_))) {
         cx.error_at(
             span,
             format!("cannot apply `{op_text}` to `{common}`: arithmetic needs numbers"),

@@ -109,13 +109,10 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
             sink = ops::sink::check(&ck, call, &current);
             continue;
         }
-        match ops::check_stage(&ck, call, &current) {
-            Some((node, schema)) => {
-                stages.push(node);
-                schemas.push(schema);
-            }
-            // Later stages are still checked, against the last schema known.
-            None => {}
+        // After an error, later stages are still checked against the last schema known.
+        if let Some((node, schema)) = ops::check_stage(&ck, call, &current) {
+            stages.push(node);
+            schemas.push(schema);
         }
     }
     Some(Plan {

@@ -69,7 +69,7 @@ pub enum NodeKind {
     /// Add or replace a column.
     WithColumn {
         name: String,
-        ty: Option<Type>,
+        ty: Option<Box<Type>>,
         expr: Expr,
     },
     /// Keep these columns, in this order.

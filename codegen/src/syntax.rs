@@ -32,7 +32,7 @@ pub enum Arg {
     /// `name = expr` or `name: Type = expr`
     Named {
         name: Ident,
-        ty: Option<Type>,
+        ty: Option<Box<Type>>,
         value: Expr,
     },
 }
@@ -128,7 +128,7 @@ impl Parse for Arg {
         if named {
             let name: Ident = input.parse()?;
             let ty = if input.parse::<Option<Token![:]>>()?.is_some() {
-                Some(input.parse::<Type>()?)
+                Some(Box::new(input.parse::<Type>()?))
             } else {
                 None
             };
