@@ -46,12 +46,16 @@ fn generate(dir: &Path, rows: usize) {
             })
             .collect();
         let part = dir.join(format!("input/{file}"));
-        pipeline! { from_items::<Sale>(sales) }.write_parquet(part.to_str().unwrap()).unwrap();
+        pipeline! { from_items::<Sale>(sales) }
+            .write_parquet(part.to_str().unwrap())
+            .unwrap();
     }
 }
 
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    (0..FILES).map(|f| dir.join(format!("input/{f}/part-00000.parquet"))).collect()
+    (0..FILES)
+        .map(|f| dir.join(format!("input/{f}/part-00000.parquet")))
+        .collect()
 }
 
 /// The baseline: files taken by worker threads from an atomic counter, each opened on its own,
@@ -66,11 +70,27 @@ fn hand_w1(dir: &Path, threads: usize) -> usize {
                 while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let file = std::fs::File::open(path).unwrap();
                     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-                    let mask = ProjectionMask::columns(builder.parquet_schema(), ["id", "category", "price", "qty"]);
-                    for batch in builder.with_projection(mask).with_batch_size(8192).build().unwrap() {
+                    let mask = ProjectionMask::columns(
+                        builder.parquet_schema(),
+                        ["id", "category", "price", "qty"],
+                    );
+                    for batch in builder
+                        .with_projection(mask)
+                        .with_batch_size(8192)
+                        .build()
+                        .unwrap()
+                    {
                         let batch = batch.unwrap();
-                        let price = batch.column_by_name("price").unwrap().as_primitive::<Float64Type>().values();
-                        let qty = batch.column_by_name("qty").unwrap().as_primitive::<Int32Type>().values();
+                        let price = batch
+                            .column_by_name("price")
+                            .unwrap()
+                            .as_primitive::<Float64Type>()
+                            .values();
+                        let qty = batch
+                            .column_by_name("qty")
+                            .unwrap()
+                            .as_primitive::<Int32Type>()
+                            .values();
                         let mut keep = Vec::new();
                         let mut revenue = Vec::new();
                         for i in 0..batch.num_rows() {
@@ -80,8 +100,15 @@ fn hand_w1(dir: &Path, threads: usize) -> usize {
                             }
                         }
                         let keep = UInt32Array::from(keep);
-                        let id = arrow::compute::take(batch.column_by_name("id").unwrap(), &keep, None).unwrap();
-                        let category = arrow::compute::take(batch.column_by_name("category").unwrap(), &keep, None).unwrap();
+                        let id =
+                            arrow::compute::take(batch.column_by_name("id").unwrap(), &keep, None)
+                                .unwrap();
+                        let category = arrow::compute::take(
+                            batch.column_by_name("category").unwrap(),
+                            &keep,
+                            None,
+                        )
+                        .unwrap();
                         let revenue: ArrayRef = Arc::new(Float64Array::from(revenue));
                         std::hint::black_box((id, category, revenue));
                         total.fetch_add(keep.len(), Ordering::Relaxed);
@@ -113,24 +140,47 @@ fn hand_w2(dir: &Path, threads: usize) -> usize {
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                while let Some(index) = Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < files.len()) {
+                while let Some(index) =
+                    Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < files.len())
+                {
                     let file = std::fs::File::open(&files[index]).unwrap();
                     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-                    let mask = ProjectionMask::columns(builder.parquet_schema(), ["id", "user_id", "category", "price", "qty"]);
-                    let reader = builder.with_projection(mask).with_batch_size(8192).build().unwrap();
+                    let mask = ProjectionMask::columns(
+                        builder.parquet_schema(),
+                        ["id", "user_id", "category", "price", "qty"],
+                    );
+                    let reader = builder
+                        .with_projection(mask)
+                        .with_batch_size(8192)
+                        .build()
+                        .unwrap();
                     let mut writer = None;
                     for batch in reader {
                         let batch = batch.unwrap();
-                        let price = batch.column_by_name("price").unwrap().as_primitive::<Float64Type>();
+                        let price = batch
+                            .column_by_name("price")
+                            .unwrap()
+                            .as_primitive::<Float64Type>();
                         let z: Float64Array = price.unary(|p| (p - 100.0) / 50.0);
                         let mut columns = batch.columns().to_vec();
                         let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
                         columns.push(Arc::new(z));
-                        fields.push(Arc::new(arrow::datatypes::Field::new("z", arrow::datatypes::DataType::Float64, false)));
-                        let out_batch = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+                        fields.push(Arc::new(arrow::datatypes::Field::new(
+                            "z",
+                            arrow::datatypes::DataType::Float64,
+                            false,
+                        )));
+                        let out_batch = RecordBatch::try_new(
+                            Arc::new(arrow::datatypes::Schema::new(fields)),
+                            columns,
+                        )
+                        .unwrap();
                         let writer = writer.get_or_insert_with(|| {
-                            let file = std::fs::File::create(out.join(format!("part-{index:05}.parquet"))).unwrap();
-                            parquet::arrow::ArrowWriter::try_new(file, out_batch.schema(), None).unwrap()
+                            let file =
+                                std::fs::File::create(out.join(format!("part-{index:05}.parquet")))
+                                    .unwrap();
+                            parquet::arrow::ArrowWriter::try_new(file, out_batch.schema(), None)
+                                .unwrap()
                         });
                         writer.write(&out_batch).unwrap();
                         total.fetch_add(out_batch.num_rows(), Ordering::Relaxed);
@@ -170,20 +220,34 @@ fn median_of(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
 }
 
 fn main() {
-    let rows: usize = std::env::args().nth(1).map_or(4_000_000, |a| a.parse().expect("a row count"));
+    let rows: usize = std::env::args()
+        .nth(1)
+        .map_or(4_000_000, |a| a.parse().expect("a row count"));
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), rows);
     let runs = 5;
-    println!("{rows} rows in {FILES} parquet files, {threads} threads, median of {runs} (paired runs)\n");
+    println!(
+        "{rows} rows in {FILES} parquet files, {threads} threads, median of {runs} (paired runs)\n"
+    );
     println!("| workload | hand-written arrow-rs | aqueduct | aqueduct / hand |");
     println!("|---|---|---|---|");
     let (hand, hand_rows) = median_of(runs, || hand_w1(dir.path(), threads));
     let (ours, our_rows) = median_of(runs, || aqueduct_w1(dir.path()));
     assert_eq!(hand_rows, our_rows, "both must keep the same rows");
-    println!("| W1' filter + revenue, count ({our_rows} rows out) | {:.3} s | {:.3} s | {:.2} |", hand.as_secs_f64(), ours.as_secs_f64(), ours.as_secs_f64() / hand.as_secs_f64());
+    println!(
+        "| W1' filter + revenue, count ({our_rows} rows out) | {:.3} s | {:.3} s | {:.2} |",
+        hand.as_secs_f64(),
+        ours.as_secs_f64(),
+        ours.as_secs_f64() / hand.as_secs_f64()
+    );
     let (hand, hand_rows) = median_of(runs, || hand_w2(dir.path(), threads));
     let (ours, our_rows) = median_of(runs, || aqueduct_w2(dir.path()));
     assert_eq!(hand_rows, our_rows, "both must write every row");
-    println!("| W2 z-score, drop note → parquet ({our_rows} rows) | {:.3} s | {:.3} s | {:.2} |", hand.as_secs_f64(), ours.as_secs_f64(), ours.as_secs_f64() / hand.as_secs_f64());
+    println!(
+        "| W2 z-score, drop note → parquet ({our_rows} rows) | {:.3} s | {:.3} s | {:.2} |",
+        hand.as_secs_f64(),
+        ours.as_secs_f64(),
+        ours.as_secs_f64() / hand.as_secs_f64()
+    );
 }

@@ -49,7 +49,10 @@ fn sales(file: i64, rng: &mut Lcg) -> Vec<Sale> {
                 price: (rng.unit() * 20_000.0).round() / 100.0,
                 qty: 1 + (rng.next() % 5) as i32,
                 ts: start + aqueduct::chrono::Duration::seconds(id * 37),
-                note: rng.next().is_multiple_of(7).then(|| format!("gift wrap #{}", rng.next() % 100)),
+                note: rng
+                    .next()
+                    .is_multiple_of(7)
+                    .then(|| format!("gift wrap #{}", rng.next() % 100)),
             }
         })
         .collect()

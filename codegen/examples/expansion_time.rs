@@ -42,7 +42,16 @@ fn main() {
     let (compile, size) = time(&format!("{SCHEMA} {PIPELINE}"), runs);
     println!("| expansion | median of {runs} | output |");
     println!("|---|---|---|");
-    println!("| 1st: ask `Sale` for its schema | {:.3} ms | |", ask.as_secs_f64() * 1e3);
-    println!("| 2nd: check, optimise, emit | {:.3} ms | {size} characters of Rust |", compile.as_secs_f64() * 1e3);
-    println!("| total | {:.3} ms | |", (ask + compile).as_secs_f64() * 1e3);
+    println!(
+        "| 1st: ask `Sale` for its schema | {:.3} ms | |",
+        ask.as_secs_f64() * 1e3
+    );
+    println!(
+        "| 2nd: check, optimise, emit | {:.3} ms | {size} characters of Rust |",
+        compile.as_secs_f64() * 1e3
+    );
+    println!(
+        "| total | {:.3} ms | |",
+        (ask + compile).as_secs_f64() * 1e3
+    );
 }
