@@ -41,7 +41,7 @@ fn generate(dir: &Path, rows: usize) {
                     category: format!("category_{:02}", (h % 60) * (h % 7) / 6),
                     price: (h % 20_000) as f64 / 100.0,
                     qty: 1 + (h % 5) as i32,
-                    note: (h % 9 == 0).then(|| format!("note {}", h % 1000)),
+                    note: h.is_multiple_of(9).then(|| format!("note {}", h % 1000)),
                 }
             })
             .collect();
