@@ -324,3 +324,83 @@ fn error_messages_read_well() {
         )
     );
 }
+
+#[test]
+fn each_split_writes_its_own_files_in_parallel() {
+    let tmp = dir();
+    for part in 0..4 {
+        let rows: Vec<Sale> = sales(400).into_iter().skip(part * 100).take(100).collect();
+        write_sales(tmp.path(), &format!("in/{part}"), rows);
+    }
+    let out = path(tmp.path(), "out");
+    let written = pipeline! {
+        read_parquet::<Sale>(path(tmp.path(), "in/*/*.parquet"))
+        |> filter(id % 2 == 0)
+    }
+    .write_parquet(&out)
+    .unwrap();
+    let names: Vec<&str> = written
+        .files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "part-00000.parquet",
+            "part-00001.parquet",
+            "part-00002.parquet",
+            "part-00003.parquet"
+        ]
+    );
+    assert_eq!(written.rows, 200);
+    let back = pipeline! { read_parquet::<Sale>(out) };
+    let expected: Vec<Sale> = sales(400).into_iter().filter(|s| s.id % 2 == 0).collect();
+    assert_eq!(back.take_all().unwrap(), expected);
+}
+
+#[test]
+fn an_empty_output_still_writes_a_readable_file() {
+    let tmp = dir();
+    for (format, name) in [("parquet", "p"), ("csv", "c"), ("json", "j")] {
+        let out = path(tmp.path(), name);
+        let ds = pipeline! { from_items::<Sale>(sales(10)) |> filter(id > 100) };
+        let written = match format {
+            "parquet" => ds.write_parquet(&out),
+            "csv" => ds.write_csv(&out),
+            _ => ds.write_json(&out),
+        }
+        .unwrap();
+        assert_eq!((written.rows, written.files.len()), (0, 1), "{format}");
+    }
+    assert_eq!(
+        pipeline! { read_parquet::<Sale>(path(tmp.path(), "p")) }
+            .count()
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        pipeline! { read_csv::<Sale>(path(tmp.path(), "c")) }
+            .count()
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn a_limited_pipeline_writes_its_first_rows_in_order() {
+    let tmp = dir();
+    let out = path(tmp.path(), "out");
+    let written =
+        pipeline! { from_items::<Sale>(sales(100_000)) |> filter(id % 3 == 0) |> limit(10) }
+            .write_csv(&out)
+            .unwrap();
+    assert_eq!(written.rows, 10);
+    let back: Vec<i64> = pipeline! { read_csv::<Sale>(out) }
+        .take_all()
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(back, (0..10).map(|i| i * 3).collect::<Vec<_>>());
+}

@@ -171,8 +171,9 @@ impl<R: Record> Dataset<R> {
         ))
     }
 
-    /// Write parquet files into the directory `location`: `part-00000.parquet`, ... in
-    /// order, a new file every [`sink::ROWS_PER_FILE`] rows, each put whole (never half-written).
+    /// Write parquet files into the directory `location`: one or more per input split,
+    /// `part-<split>.parquet`, written in parallel, a new file every [`sink::ROWS_PER_FILE`]
+    /// rows, each put whole (never half-written).
     pub fn write_parquet(&self, location: &str) -> Result<WriteSummary> {
         self.write(WriteFormat::Parquet, location)
     }
@@ -189,7 +190,8 @@ impl<R: Record> Dataset<R> {
 
     /// Write files of `format` into the directory `location`.
     pub fn write(&self, format: WriteFormat, location: &str) -> Result<WriteSummary> {
-        sink::write(self.iter_blocks()?, &self.plan.schema, location, format)
+        let sink = sink::FileSink::new(location, format, self.plan.schema.clone())?;
+        crate::executor::execute_write(&self.plan, &self.options, Arc::new(sink))
     }
 }
 

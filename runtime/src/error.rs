@@ -38,6 +38,14 @@ pub enum Error {
         source: object_store::Error,
     },
 
+    /// Reading a local file failed.
+    #[error("cannot read `{url}`: {source}")]
+    Io {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A file is not valid for its format (not parquet, truncated, bad JSON, ...).
     #[error("cannot read `{url}`: {reason}")]
     Corrupt { url: String, reason: String },

@@ -16,6 +16,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::error::{BlockId, Error, Result};
 use crate::plan::{Plan, Stage, StageError};
+use crate::sink::{FileSink, WriteSummary, WrittenPart};
 use crate::source::Split;
 
 /// How a run uses the machine.
@@ -32,20 +33,32 @@ impl Default for ExecOptions {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             threads,
-            queue_blocks: 2 * threads,
+            queue_blocks: 64,
         }
     }
 }
 
 enum Message {
-    Block { split: usize, batch: RecordBatch },
-    SplitDone { split: usize },
+    Block {
+        split: usize,
+        batch: RecordBatch,
+    },
+    SplitDone {
+        split: usize,
+    },
+    /// In write mode: the split's output went to these files instead of the channel.
+    Written {
+        split: usize,
+        part: WrittenPart,
+    },
     Failed(Error),
 }
 
 struct Shared {
     splits: Vec<Box<dyn Split>>,
     stages: Vec<Stage>,
+    /// When set, workers write each split's output to its own files.
+    sink: Option<Arc<FileSink>>,
     next_split: AtomicUsize,
     cancelled: AtomicBool,
 }
@@ -67,39 +80,8 @@ pub struct BlockStream {
 
 /// Start running `plan`.
 pub fn execute(plan: &Plan, options: &ExecOptions) -> Result<BlockStream> {
-    let splits = plan.source.splits()?;
-    let first_limit = plan
-        .stages
-        .iter()
-        .position(|s| matches!(s, Stage::Limit(_)))
-        .unwrap_or(plan.stages.len());
-    let threads = options.threads.max(1).min(splits.len().max(1));
-    let window = 2 * threads;
-    let shared = Arc::new(Shared {
-        splits,
-        stages: plan.stages[..first_limit].to_vec(),
-        next_split: AtomicUsize::new(0),
-        cancelled: AtomicBool::new(false),
-    });
-    let (tx, messages) = bounded(options.queue_blocks.max(1));
-    let (tickets, ticket_rx) = bounded(window);
-    for _ in 0..window {
-        tickets.send(()).expect("fresh channel");
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("aqueduct-worker-{i}"))
-        .build()
-        .map_err(|e| Error::InvalidLocation {
-            url: "thread pool".into(),
-            reason: e.to_string(),
-        })?;
-    for _ in 0..threads {
-        let shared = shared.clone();
-        let tx = tx.clone();
-        let ticket_rx = ticket_rx.clone();
-        pool.spawn(move || worker(&shared, &tx, &ticket_rx));
-    }
+    let first_limit = first_limit(plan);
+    let (shared, messages, tickets) = start(plan, options, &plan.stages[..first_limit], None)?;
     Ok(BlockStream {
         shared,
         messages,
@@ -122,6 +104,91 @@ pub fn execute(plan: &Plan, options: &ExecOptions) -> Result<BlockStream> {
     })
 }
 
+/// Run `plan` and write its output with `sink`. Without a `limit`, every worker writes the
+/// output of the splits it reads to their own files, in parallel; with one, the ordered output
+/// is written by the calling thread.
+pub fn execute_write(
+    plan: &Plan,
+    options: &ExecOptions,
+    sink: Arc<FileSink>,
+) -> Result<WriteSummary> {
+    if first_limit(plan) < plan.stages.len() {
+        let mut part = sink.part(0);
+        for block in execute(plan, options)? {
+            part.write(&block?)?;
+        }
+        return sink.summarize(vec![part.finish()?]);
+    }
+    let (shared, messages, tickets) = start(plan, options, &plan.stages, Some(sink.clone()))?;
+    let mut parts = Vec::with_capacity(shared.splits.len());
+    while parts.len() < shared.splits.len() {
+        match messages.recv() {
+            Ok(Message::Written { split, part }) => {
+                parts.push((split, part));
+                let _ = tickets.try_send(());
+            }
+            Ok(Message::Failed(error)) => {
+                shared.cancelled.store(true, Ordering::Relaxed);
+                return Err(error);
+            }
+            Ok(Message::Block { .. } | Message::SplitDone { .. }) => {
+                unreachable!("workers write in write mode")
+            }
+            Err(_) => break,
+        }
+    }
+    parts.sort_by_key(|(split, _)| *split);
+    sink.summarize(parts.into_iter().map(|(_, part)| part).collect())
+}
+
+fn first_limit(plan: &Plan) -> usize {
+    plan.stages
+        .iter()
+        .position(|s| matches!(s, Stage::Limit(_)))
+        .unwrap_or(plan.stages.len())
+}
+
+type Started = (Arc<Shared>, Receiver<Message>, Sender<()>);
+
+/// List the splits and start the workers running `stages` over them.
+fn start(
+    plan: &Plan,
+    options: &ExecOptions,
+    stages: &[Stage],
+    sink: Option<Arc<FileSink>>,
+) -> Result<Started> {
+    let splits = plan.source.splits()?;
+    let threads = options.threads.max(1).min(splits.len().max(1));
+    let window = 2 * threads;
+    let shared = Arc::new(Shared {
+        splits,
+        stages: stages.to_vec(),
+        sink,
+        next_split: AtomicUsize::new(0),
+        cancelled: AtomicBool::new(false),
+    });
+    let (tx, messages) = bounded(options.queue_blocks.max(1));
+    let (tickets, ticket_rx) = bounded(window);
+    for _ in 0..window {
+        tickets.send(()).expect("fresh channel");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("aqueduct-worker-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidLocation {
+            url: "thread pool".into(),
+            reason: e.to_string(),
+        })?;
+    for _ in 0..threads {
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let ticket_rx = ticket_rx.clone();
+        pool.spawn(move || worker(&shared, &tx, &ticket_rx));
+    }
+    Ok((shared, messages, tickets))
+}
+
 fn worker(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>) {
     loop {
         if shared.cancelled.load(Ordering::Relaxed) || tickets.recv().is_err() {
@@ -131,40 +198,9 @@ fn worker(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>) {
         let Some(split) = shared.splits.get(index) else {
             return;
         };
-        let name = split.name();
-        let mut block = 0;
-        let mut run = SplitRun::new(&shared.stages);
-        let mut out = Vec::new();
-        let send_all = |out: &mut Vec<RecordBatch>| {
-            out.drain(..).all(|batch| {
-                tx.send(Message::Block {
-                    split: index,
-                    batch,
-                })
-                .is_ok()
-            })
-        };
-        let result = split
-            .read(&mut |batch| {
-                let id = BlockId {
-                    split: name.clone(),
-                    block,
-                };
-                block += 1;
-                run.push(batch, &id, &mut out)?;
-                Ok(send_all(&mut out) && !shared.cancelled.load(Ordering::Relaxed))
-            })
-            .and_then(|()| {
-                let id = BlockId {
-                    split: name.clone(),
-                    block: block.saturating_sub(1),
-                };
-                run.finish(&id, &mut out)?;
-                send_all(&mut out);
-                Ok(())
-            });
-        let message = match result {
-            Ok(()) => Message::SplitDone { split: index },
+        let message = match run_split(shared, tx, index, split.as_ref()) {
+            Ok(Some(part)) => Message::Written { split: index, part },
+            Ok(None) => Message::SplitDone { split: index },
             Err(e) => Message::Failed(e),
         };
         let failed = matches!(message, Message::Failed(_));
@@ -172,6 +208,56 @@ fn worker(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>) {
             return;
         }
     }
+}
+
+/// Read one split and run the stages over it, sending the blocks to the consumer, or in write
+/// mode writing them to the split's files.
+fn run_split(
+    shared: &Shared,
+    tx: &Sender<Message>,
+    index: usize,
+    split: &dyn Split,
+) -> Result<Option<WrittenPart>> {
+    let name = split.name();
+    let mut block = 0;
+    let mut run = SplitRun::new(&shared.stages);
+    let mut out = Vec::new();
+    let mut part = shared.sink.as_ref().map(|sink| sink.part(index));
+    let mut deliver = |out: &mut Vec<RecordBatch>| -> Result<bool> {
+        for batch in out.drain(..) {
+            match &mut part {
+                Some(part) => part.write(&batch)?,
+                None => {
+                    if tx
+                        .send(Message::Block {
+                            split: index,
+                            batch,
+                        })
+                        .is_err()
+                    {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    };
+    split.read(&mut |batch| {
+        let id = BlockId {
+            split: name.clone(),
+            block,
+        };
+        block += 1;
+        run.push(batch, &id, &mut out)?;
+        Ok(deliver(&mut out)? && !shared.cancelled.load(Ordering::Relaxed))
+    })?;
+    let id = BlockId {
+        split: name.clone(),
+        block: block.saturating_sub(1),
+    };
+    run.finish(&id, &mut out)?;
+    deliver(&mut out)?;
+    part.map(|p| p.finish()).transpose()
 }
 
 /// The stages applied to the blocks of one split, in order. `map_batches` stages with a batch
@@ -329,6 +415,7 @@ impl BlockStream {
                     self.pending.entry(split).or_default().0.push_back(batch)
                 }
                 Ok(Message::SplitDone { split }) => self.pending.entry(split).or_default().1 = true,
+                Ok(Message::Written { .. }) => unreachable!("workers stream blocks in stream mode"),
                 Ok(Message::Failed(error)) => return Some(Err(error)),
                 Err(_) => return None,
             }

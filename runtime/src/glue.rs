@@ -108,21 +108,30 @@ where
     move |block| f(A::from_block(block)?).into_block()
 }
 
-/// Column `name` of `batch`, keeping only the rows in `keep` (all rows when `None`).
-pub fn take_column(
-    batch: &RecordBatch,
-    name: &str,
-    keep: Option<&Vec<u32>>,
-) -> Result<ArrayRef, String> {
+/// The rows a fused loop kept, as indices for `take` (`None` when it kept them all).
+pub struct Kept(Option<UInt32Array>);
+
+impl Kept {
+    /// The indices a loop over `rows` rows pushed.
+    pub fn new(indices: Vec<u32>, rows: usize) -> Self {
+        Kept((indices.len() != rows).then(|| UInt32Array::from(indices)))
+    }
+
+    /// Every row.
+    pub fn all() -> Self {
+        Kept(None)
+    }
+}
+
+/// Column `name` of `batch`, keeping only the `kept` rows.
+pub fn take_column(batch: &RecordBatch, name: &str, kept: &Kept) -> Result<ArrayRef, String> {
     let column = batch
         .column_by_name(name)
         .ok_or_else(|| format!("missing column `{name}`"))?;
-    match keep {
+    match &kept.0 {
         None => Ok(column.clone()),
-        Some(keep) if keep.len() == batch.num_rows() => Ok(column.clone()),
-        Some(keep) => {
-            let indices = UInt32Array::from(keep.clone());
-            arrow::compute::take(column.as_ref(), &indices, None).map_err(|e| e.to_string())
+        Some(indices) => {
+            arrow::compute::take(column.as_ref(), indices, None).map_err(|e| e.to_string())
         }
     }
 }

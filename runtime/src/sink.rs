@@ -1,6 +1,9 @@
-//! Sinks: write a dataset's blocks, in order, into files under a directory URL. File names are
-//! deterministic (`part-00000.parquet`, ...), a new file starts every `ROWS_PER_FILE` rows, and
-//! each file is encoded in memory and then put whole, so no half-written file is ever visible.
+//! Sinks: files under a directory URL. Each input split's output goes to its own files, written
+//! by the worker that read the split: `part-00003.parquet` for split 3 (then
+//! `part-00003-1.parquet`, ... past [`ROWS_PER_FILE`] rows), so names are deterministic. A file
+//! is encoded in memory and put whole, so no half-written file is ever visible. An empty
+//! output still writes `part-00000` with the schema, so reading the directory gives an empty
+//! dataset, not a missing one.
 
 use std::sync::Arc;
 
@@ -54,98 +57,196 @@ pub struct WriteSummary {
     pub rows: usize,
 }
 
-/// Write `blocks` into files under `location`.
-pub fn write(
-    blocks: impl Iterator<Item = Result<RecordBatch>>,
-    schema: &SchemaRef,
-    location: &str,
-    format: WriteFormat,
-) -> Result<WriteSummary> {
-    let directory = resolve(location)?;
-    let mut summary = WriteSummary {
-        files: Vec::new(),
-        rows: 0,
-    };
-    let mut pending: Vec<RecordBatch> = Vec::new();
-    let mut pending_rows = 0;
-    for block in blocks {
-        let block = block?;
-        pending_rows += block.num_rows();
-        summary.rows += block.num_rows();
-        pending.push(block);
-        if pending_rows >= ROWS_PER_FILE {
-            flush(&directory, schema, format, &mut pending, &mut summary)?;
-            pending_rows = 0;
-        }
-    }
-    if pending_rows > 0 || summary.files.is_empty() {
-        flush(&directory, schema, format, &mut pending, &mut summary)?;
-    }
-    Ok(summary)
+/// The files one split's output went to.
+#[derive(Debug, Default)]
+pub struct WrittenPart {
+    files: Vec<String>,
+    rows: usize,
 }
 
-fn flush(
-    directory: &Location,
-    schema: &SchemaRef,
+/// Files of one format under one directory.
+pub struct FileSink {
+    directory: Location,
     format: WriteFormat,
-    blocks: &mut Vec<RecordBatch>,
-    summary: &mut WriteSummary,
-) -> Result<()> {
-    let file = directory.child(&format!(
-        "part-{:05}.{}",
-        summary.files.len(),
-        format.extension()
-    ));
-    let failed = |reason: String| Error::Write {
-        url: file.url.to_string(),
-        reason,
-    };
-    let bytes = encode(schema, format, blocks).map_err(failed)?;
-    blocks.clear();
-    block_on(file.store.put(&file.path, PutPayload::from(bytes))).map_err(|source| {
-        Error::Storage {
-            url: file.url.to_string(),
-            source,
-        }
-    })?;
-    summary.files.push(file.url.to_string());
-    Ok(())
+    schema: SchemaRef,
 }
 
-fn encode(
-    schema: &SchemaRef,
-    format: WriteFormat,
-    blocks: &[RecordBatch],
-) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    match format {
-        WriteFormat::Parquet => {
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::SNAPPY)
-                .build();
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(&mut out, Arc::clone(schema), Some(props))
+impl FileSink {
+    /// A sink writing `schema`'s rows as `format` under `location`.
+    pub fn new(location: &str, format: WriteFormat, schema: SchemaRef) -> Result<Self> {
+        Ok(Self {
+            directory: resolve(location)?,
+            format,
+            schema,
+        })
+    }
+
+    /// The writer of split `split`'s files.
+    pub fn part(&self, split: usize) -> PartWriter<'_> {
+        PartWriter {
+            sink: self,
+            split,
+            encoder: None,
+            written: WrittenPart::default(),
+            rows_in_file: 0,
+        }
+    }
+
+    /// The summary of a run whose splits wrote `parts`, in split order. Writes an empty file
+    /// when nothing else was written.
+    pub fn summarize(&self, parts: Vec<WrittenPart>) -> Result<WriteSummary> {
+        let mut summary = WriteSummary {
+            files: Vec::new(),
+            rows: 0,
+        };
+        for part in parts {
+            summary.files.extend(part.files);
+            summary.rows += part.rows;
+        }
+        if summary.files.is_empty() {
+            let mut empty = self.part(0);
+            empty.encoder = Some(
+                Encoder::new(self.format, &self.schema)
+                    .map_err(|reason| self.failed(0, 0, reason))?,
+            );
+            empty.flush()?;
+            summary.files = empty.written.files;
+        }
+        Ok(summary)
+    }
+
+    fn file(&self, split: usize, sequence: usize) -> Location {
+        let extension = self.format.extension();
+        let name = match sequence {
+            0 => format!("part-{split:05}.{extension}"),
+            n => format!("part-{split:05}-{n}.{extension}"),
+        };
+        self.directory.child(&name)
+    }
+
+    fn failed(&self, split: usize, sequence: usize, reason: String) -> Error {
+        Error::Write {
+            url: self.file(split, sequence).url.to_string(),
+            reason,
+        }
+    }
+}
+
+/// Writes one split's output, starting a new file every [`ROWS_PER_FILE`] rows.
+pub struct PartWriter<'a> {
+    sink: &'a FileSink,
+    split: usize,
+    encoder: Option<Encoder>,
+    written: WrittenPart,
+    rows_in_file: usize,
+}
+
+impl PartWriter<'_> {
+    /// Append a block.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let sequence = self.written.files.len();
+        let (sink, split) = (self.sink, self.split);
+        let encoder = match &mut self.encoder {
+            Some(encoder) => encoder,
+            None => self.encoder.insert(
+                Encoder::new(sink.format, &sink.schema)
+                    .map_err(|r| sink.failed(split, sequence, r))?,
+            ),
+        };
+        encoder
+            .write(batch)
+            .map_err(|r| sink.failed(split, sequence, r))?;
+        self.rows_in_file += batch.num_rows();
+        self.written.rows += batch.num_rows();
+        if self.rows_in_file >= ROWS_PER_FILE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Put the current file, if any rows went into it.
+    fn flush(&mut self) -> Result<()> {
+        let Some(encoder) = self.encoder.take() else {
+            return Ok(());
+        };
+        let sequence = self.written.files.len();
+        let file = self.sink.file(self.split, sequence);
+        let bytes = encoder
+            .finish()
+            .map_err(|r| self.sink.failed(self.split, sequence, r))?;
+        block_on(file.store.put(&file.path, PutPayload::from(bytes))).map_err(|source| {
+            Error::Storage {
+                url: file.url.to_string(),
+                source,
+            }
+        })?;
+        self.written.files.push(file.url.to_string());
+        self.rows_in_file = 0;
+        Ok(())
+    }
+
+    /// Put the last file and say what was written.
+    pub fn finish(mut self) -> Result<WrittenPart> {
+        self.flush()?;
+        Ok(std::mem::take(&mut self.written))
+    }
+}
+
+/// One file being encoded in memory.
+enum Encoder {
+    Parquet(parquet::arrow::ArrowWriter<Vec<u8>>),
+    Csv(arrow_csv::Writer<Vec<u8>>),
+    Json(arrow_json::LineDelimitedWriter<Vec<u8>>),
+}
+
+impl Encoder {
+    fn new(format: WriteFormat, schema: &SchemaRef) -> Result<Self, String> {
+        Ok(match format {
+            WriteFormat::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_compression(parquet::basic::Compression::SNAPPY)
+                    .build();
+                let writer = parquet::arrow::ArrowWriter::try_new(
+                    Vec::new(),
+                    Arc::clone(schema),
+                    Some(props),
+                )
+                .map_err(|e| e.to_string())?;
+                Encoder::Parquet(writer)
+            }
+            WriteFormat::Csv => {
+                let mut writer = arrow_csv::WriterBuilder::new()
+                    .with_header(true)
+                    .build(Vec::new());
+                // The header comes with the first batch; an empty file still gets one.
+                writer
+                    .write(&RecordBatch::new_empty(Arc::clone(schema)))
                     .map_err(|e| e.to_string())?;
-            for block in blocks {
-                writer.write(block).map_err(|e| e.to_string())?;
+                Encoder::Csv(writer)
             }
-            writer.close().map_err(|e| e.to_string())?;
-        }
-        WriteFormat::Csv => {
-            let mut writer = arrow_csv::WriterBuilder::new()
-                .with_header(true)
-                .build(&mut out);
-            for block in blocks {
-                writer.write(block).map_err(|e| e.to_string())?;
-            }
-        }
-        WriteFormat::Json => {
-            let mut writer = arrow_json::LineDelimitedWriter::new(&mut out);
-            for block in blocks {
-                writer.write(block).map_err(|e| e.to_string())?;
-            }
-            writer.finish().map_err(|e| e.to_string())?;
+            WriteFormat::Json => Encoder::Json(arrow_json::LineDelimitedWriter::new(Vec::new())),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        match self {
+            Encoder::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
+            Encoder::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
+            Encoder::Json(w) => w.write(batch).map_err(|e| e.to_string()),
         }
     }
-    Ok(out)
+
+    fn finish(self) -> Result<Vec<u8>, String> {
+        match self {
+            Encoder::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
+            Encoder::Csv(w) => Ok(w.into_inner()),
+            Encoder::Json(mut w) => {
+                w.finish().map_err(|e| e.to_string())?;
+                Ok(w.into_inner())
+            }
+        }
+    }
 }

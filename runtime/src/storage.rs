@@ -22,6 +22,9 @@ pub struct Location {
     pub path: Path,
     /// A readable URL of the object, used in every message about it.
     pub url: Arc<str>,
+    /// The file on the local filesystem, when the store is the local filesystem: readers
+    /// open it directly, which is faster than going through the async store.
+    pub local: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Location {
@@ -55,6 +58,7 @@ pub fn resolve(location: &str) -> Result<Location> {
         let path = Path::from_absolute_path(&absolute).map_err(|e| invalid(e.to_string()))?;
         return Ok(Location {
             store: Arc::new(LocalFileSystem::new()),
+            local: Some(absolute),
             path,
             url: location.into(),
         });
@@ -71,6 +75,7 @@ pub fn resolve(location: &str) -> Result<Location> {
             store,
             path,
             url: location.into(),
+            local: None,
         });
     }
     let (store, path) = object_store::parse_url_opts(&url, std::env::vars()).map_err(|e| {
@@ -78,10 +83,14 @@ pub fn resolve(location: &str) -> Result<Location> {
             "{e} (cloud URLs need aqueduct's `cloud` feature; in-memory stores must be registered with `register_store`)"
         ))
     })?;
+    let local = (url.scheme() == "file")
+        .then(|| LocalFileSystem::new().path_to_filesystem(&path).ok())
+        .flatten();
     Ok(Location {
         store: Arc::from(store),
         path,
         url: location.into(),
+        local,
     })
 }
 
@@ -102,10 +111,16 @@ impl Location {
         } else {
             format!("{}/{}", self.url.trim_end_matches('/'), relative)
         };
+        let local = self.local.as_ref().map(|_| {
+            LocalFileSystem::new()
+                .path_to_filesystem(child)
+                .unwrap_or_else(|_| std::path::PathBuf::from(format!("/{child}")))
+        });
         Location {
             store: self.store.clone(),
             path: child.clone(),
             url: url.into(),
+            local,
         }
     }
 

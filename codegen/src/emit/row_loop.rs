@@ -258,12 +258,7 @@ pub fn emit(
         let ty = &binding.column.ty;
         let name = &binding.column.name;
         if let Bound::Input = binding.bound {
-            let keep = if lp.filters {
-                quote!(::std::option::Option::Some(&__aq_keep))
-            } else {
-                quote!(::std::option::Option::None)
-            };
-            columns.push(quote!(#rt::take_column(&__aq_batch, #name, #keep)?));
+            columns.push(quote!(#rt::take_column(&__aq_batch, #name, &__aq_kept)?));
             continue;
         }
         let builder = lp.fresh("b");
@@ -297,6 +292,7 @@ pub fn emit(
         quote!(let #ident = #rt::bind_column::<#ty>(&__aq_batch, #name)?;)
     });
     let setup = &lp.setup;
+    let filters = lp.filters;
     let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
     let name = if names.len() == 1 {
         names[0].to_owned()
@@ -310,10 +306,11 @@ pub fn emit(
         let #func = move |__aq_batch: #rt::RecordBatch| -> ::std::result::Result<#rt::RecordBatch, #rt::StageError> {
             let __aq_n = __aq_batch.num_rows();
             #(#readers)*
-            let mut __aq_keep: ::std::vec::Vec<u32> = ::std::vec::Vec::new();
+            let mut __aq_keep: ::std::vec::Vec<u32> = ::std::vec::Vec::with_capacity(if #filters { __aq_n } else { 0 });
             let mut __aq_rows: usize = 0;
             #(#builders)*
             #body
+            let __aq_kept = if #filters { #rt::Kept::new(__aq_keep, __aq_n) } else { #rt::Kept::all() };
             ::std::result::Result::Ok(#rt::batch_from_columns(
                 <#output_ty as #rt::Record>::schema(),
                 ::std::vec![#(#columns),*],

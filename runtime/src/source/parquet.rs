@@ -10,7 +10,9 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ArrowReaderOptions;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderBuilder, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
@@ -26,7 +28,79 @@ pub(super) fn read(
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
-    read_from(ObjectReader(location.clone()), &location.url, config, emit)
+    let Some(path) = &location.local else {
+        return read_from(ObjectReader(location.clone()), &location.url, config, emit);
+    };
+    // A local file is read synchronously, opened once per split (PERFORMANCE.md: a shared
+    // `File` would share its position between threads).
+    let url = &location.url;
+    let file = std::fs::File::open(path).map_err(|e| Error::Io {
+        url: url.to_string(),
+        source: e,
+    })?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(url, e))?;
+    let reader = prepare(builder, url, config)?
+        .build()
+        .map_err(|e| corrupt(url, e))?;
+    for (block, batch) in reader.enumerate() {
+        let batch = batch.map_err(|e| corrupt(url, e.into()))?;
+        if !emit(conformed(batch, url, block, config)?)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Check the file's schema against the declared columns, then ask for those columns only.
+fn prepare<T>(
+    builder: ArrowReaderBuilder<T>,
+    url: &str,
+    config: &FileConfig,
+) -> Result<ArrowReaderBuilder<T>> {
+    check_schema(&config.schema, builder.schema()).map_err(|reason| Error::SchemaMismatch {
+        url: url.to_owned(),
+        record: config.record.to_owned(),
+        reason,
+    })?;
+    let names = config.schema.fields().iter().map(|f| f.name().as_str());
+    let mask = ProjectionMask::columns(builder.parquet_schema(), names);
+    Ok(builder
+        .with_projection(mask)
+        .with_batch_size(DEFAULT_BLOCK_ROWS))
+}
+
+fn conformed(
+    batch: RecordBatch,
+    url: &str,
+    block: usize,
+    config: &FileConfig,
+) -> Result<RecordBatch> {
+    conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
+        url: format!("{url}, block {block}"),
+        record: config.record.to_owned(),
+        reason,
+    })
+}
+
+fn corrupt(url: &str, e: parquet::errors::ParquetError) -> Error {
+    match e {
+        parquet::errors::ParquetError::External(inner) => {
+            match inner.downcast::<object_store::Error>() {
+                Ok(source) => Error::Storage {
+                    url: url.to_owned(),
+                    source: *source,
+                },
+                Err(other) => Error::Corrupt {
+                    url: url.to_owned(),
+                    reason: other.to_string(),
+                },
+            }
+        }
+        other => Error::Corrupt {
+            url: url.to_owned(),
+            reason: format!("not a readable parquet file: {other}"),
+        },
+    }
 }
 
 /// Reads byte ranges of one object; the footer is found with one `head` for the size.
@@ -91,51 +165,18 @@ pub(super) fn read_from<R: AsyncFileReader + Unpin + Send + 'static>(
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
-    let corrupt = |e: parquet::errors::ParquetError| match e {
-        parquet::errors::ParquetError::External(inner) => {
-            match inner.downcast::<object_store::Error>() {
-                Ok(source) => Error::Storage {
-                    url: url.to_owned(),
-                    source: *source,
-                },
-                Err(other) => Error::Corrupt {
-                    url: url.to_owned(),
-                    reason: other.to_string(),
-                },
-            }
-        }
-        other => Error::Corrupt {
-            url: url.to_owned(),
-            reason: format!("not a readable parquet file: {other}"),
-        },
-    };
     block_on(async {
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
-            .map_err(corrupt)?;
-        check_schema(&config.schema, builder.schema()).map_err(|reason| Error::SchemaMismatch {
-            url: url.to_owned(),
-            record: config.record.to_owned(),
-            reason,
-        })?;
-        let names = config.schema.fields().iter().map(|f| f.name().as_str());
-        let mask = ProjectionMask::columns(builder.parquet_schema(), names);
-        let mut stream = builder
-            .with_projection(mask)
-            .with_batch_size(DEFAULT_BLOCK_ROWS)
+            .map_err(|e| corrupt(url, e))?;
+        let mut stream = prepare(builder, url, config)?
             .build()
-            .map_err(corrupt)?;
+            .map_err(|e| corrupt(url, e))?;
         let mut block = 0;
         while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(corrupt)?;
-            let batch =
-                conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
-                    url: format!("{url}, block {block}"),
-                    record: config.record.to_owned(),
-                    reason,
-                })?;
+            let batch = batch.map_err(|e| corrupt(url, e))?;
             block += 1;
-            if !emit(batch)? {
+            if !emit(conformed(batch, url, block - 1, config)?)? {
                 break;
             }
         }
