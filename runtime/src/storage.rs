@@ -226,6 +226,26 @@ mod tests {
         assert_eq!(split_glob("*.csv"), (".", Some("*.csv")));
     }
 
+    #[cfg(feature = "cloud")]
+    #[test]
+    fn cloud_urls_resolve_without_touching_the_network() {
+        let s3 = resolve("s3://bucket/data/sales.parquet").unwrap();
+        assert_eq!(s3.path.as_ref(), "data/sales.parquet");
+        assert!(s3.local.is_none());
+        let http = resolve("https://example.com/files/a.csv").unwrap();
+        assert_eq!(http.path.as_ref(), "files/a.csv");
+    }
+
+    #[cfg(not(feature = "cloud"))]
+    #[test]
+    fn cloud_urls_need_the_cloud_feature() {
+        let error = resolve("s3://bucket/data.parquet").unwrap_err().to_string();
+        assert!(
+            error.contains("s3://bucket/data.parquet") && error.contains("`cloud` feature"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn lists_directory_glob_and_missing() {
         let dir = tempfile::tempdir().unwrap();
