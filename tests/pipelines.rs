@@ -289,3 +289,29 @@ fn nullable_columns_compare_with_plain_values() {
         "a null differs from every value"
     );
 }
+
+fn scale_prices(rows: Vec<Sale>, factor: f64, label: String) -> Vec<Line> {
+    rows.into_iter()
+        .map(|s| Line {
+            id: s.id,
+            total: s.price * factor + label.len() as f64,
+        })
+        .collect()
+}
+
+#[test]
+fn map_batches_passes_extra_arguments() {
+    let label = String::from("abc");
+    let ds = pipeline! {
+        from_items::<Sale>(sales(50))
+        |> map_batches::<Line>(scale_prices, batch_size = 16, args = (2.0, label))
+    };
+    let expected: Vec<Line> = sales(50)
+        .into_iter()
+        .map(|s| Line {
+            id: s.id,
+            total: s.price * 2.0 + 3.0,
+        })
+        .collect();
+    assert_eq!(ds.take_all().unwrap(), expected);
+}

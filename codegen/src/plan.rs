@@ -87,6 +87,8 @@ pub enum NodeKind {
     MapBatches {
         func: Expr,
         batch_size: Option<Expr>,
+        /// Extra arguments passed after the batch.
+        args: Vec<Expr>,
         input: Option<Path>,
     },
     /// The first n rows.
@@ -130,7 +132,34 @@ pub fn compact(tokens: TokenStream) -> String {
             out.push(c);
         }
     }
-    tighten_generics(&out.replace("::< ", "::<").replace(" >(", ">("))
+    let out = tighten_generics(&out.replace("::< ", "::<").replace(" >(", ">("));
+    tighten_closures(&out.replace(" : ", ": "))
+}
+
+/// `| s : & Sale |` → `|s: &Sale|`: the spaces inside a closure's parameter bars go.
+fn tighten_closures(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("| ") {
+        let opens_closure =
+            rest[..start].trim_end().ends_with(['(', ',']) || rest[..start].ends_with("move ");
+        let close = rest[start + 2..].find(" |");
+        match close {
+            Some(end) if opens_closure && !rest[start + 2..start + 2 + end].contains('|') => {
+                out.push_str(&rest[..start]);
+                out.push('|');
+                out.push_str(&rest[start + 2..start + 2 + end].replace("& ", "&"));
+                out.push('|');
+                rest = &rest[start + 2 + end + 2..];
+            }
+            _ => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `Vec < Option < f64 > >` → `Vec<Option<f64>>`: angle brackets after a capitalised name

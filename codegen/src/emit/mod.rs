@@ -71,6 +71,7 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
         NodeKind::MapBatches {
             func,
             batch_size,
+            args,
             input,
         } => {
             let input_ty = records.type_of(&plan.schemas[index], input.as_ref());
@@ -80,6 +81,16 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
                 None => quote!(::std::option::Option::None),
             };
             let name = &plan.stages[index].text;
+            let func = if args.is_empty() {
+                quote!(#func)
+            } else {
+                let fields = (0..args.len()).map(syn::Index::from);
+                quote! {{
+                    let __aq_args = (#(#args,)*);
+                    let __aq_user = #func;
+                    move |__aq_batch| __aq_user(__aq_batch, #(::std::clone::Clone::clone(&__aq_args.#fields)),*)
+                }}
+            };
             let stage = quote! {
                 #rt::Stage::MapBatches {
                     name: #name.into(),

@@ -1,7 +1,8 @@
 //! `map_batches(f, batch_size = N)`: a user function over batches of at most N rows, taking a
 //! raw `RecordBatch` or `Vec<Record>` and returning either (or a `Result` of either). The
 //! output record comes from a type argument or the return type; without one, the function
-//! keeps the input's columns. Extra arguments ride in the closure's captures.
+//! keeps the input's columns. `args = (a, b)` passes extra arguments after the batch:
+//! `f(batch, a, b)` (each cloned per call), as Ray's `fn_args` do; closures can also capture.
 
 use super::{Checker, check_args, closure};
 use crate::plan::NodeKind;
@@ -9,7 +10,7 @@ use crate::schema::Schema;
 use crate::syntax::Call;
 
 pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
-    if !check_args(ck.cx, call, &["f"], &["batch_size"]) {
+    if !check_args(ck.cx, call, &["f"], &["batch_size", "args"]) {
         return None;
     }
     let func = call.positional().next()?;
@@ -34,6 +35,18 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         NodeKind::MapBatches {
             func: func.clone(),
             batch_size: call.named("batch_size").cloned(),
+            args: match call.named("args") {
+                None => Vec::new(),
+                Some(syn::Expr::Tuple(tuple)) => tuple.elems.iter().cloned().collect(),
+                Some(syn::Expr::Paren(single)) => vec![(*single.expr).clone()],
+                Some(other) => {
+                    ck.cx.error_spanned_by(
+                        other,
+                        "`args` takes a tuple of extra arguments: `args = (a, b)`",
+                    );
+                    return None;
+                }
+            },
             input: record,
         },
         output,
