@@ -396,33 +396,32 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
         NodeKind::Map {
             func,
             input: declared,
-        } => {
-            let in_ty = lp.records.type_of(input, declared.as_ref());
-            let out_ty = lp.records.type_of(output, None);
-            let f = lp.fresh("f");
-            lp.setup
-                .push(quote!(let #f = #rt::map_fn::<#in_ty, #out_ty, _>(#func);));
-            let row_in = lp.construct(&in_ty);
-            let row = lp.fresh("row");
-            lp.push(quote!(let #row: #out_ty = (#f)(#row_in);));
-            lp.rows_of(&row, output);
         }
-        NodeKind::FlatMap {
+        | NodeKind::FlatMap {
             func,
             input: declared,
         } => {
+            let flat = matches!(plan.stages[index].kind, NodeKind::FlatMap { .. });
             let in_ty = lp.records.type_of(input, declared.as_ref());
             let out_ty = lp.records.type_of(output, None);
             let f = lp.fresh("f");
-            lp.setup
-                .push(quote!(let #f = #rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func);));
+            let wrapped = if flat {
+                quote!(#rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func))
+            } else {
+                quote!(#rt::map_fn::<#in_ty, #out_ty, _>(#func))
+            };
+            lp.setup.push(quote!(let #f = #wrapped;));
             let row_in = lp.construct(&in_ty);
             let row = lp.fresh("row");
-            lp.frames
-                .push((quote!(for #row in (#f)(#row_in)), Vec::new()));
+            if flat {
+                // Rows multiply: every later column is a field of the new row, read inside a
+                // loop over the closure's output.
+                lp.frames
+                    .push((quote!(for #row in (#f)(#row_in)), Vec::new()));
+            } else {
+                lp.push(quote!(let #row: #out_ty = (#f)(#row_in);));
+            }
             lp.rows_of(&row, output);
-            // Rows multiply: pass-through by index no longer applies, and every column is a
-            // field of the new row, so nothing is gathered from the block.
         }
         NodeKind::MapBatches { .. } | NodeKind::Limit(_) => unreachable!("not row-wise"),
     }

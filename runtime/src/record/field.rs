@@ -76,10 +76,6 @@ macro_rules! primitive_field {
             fn to_owned(value: $rust) -> $rust {
                 value
             }
-            #[inline(always)]
-            fn append_owned(builder: &mut Self::Builder, value: &$rust) {
-                builder.append_value(*value)
-            }
             fn builder(capacity: usize) -> Self::Builder {
                 PrimitiveBuilder::with_capacity(capacity)
             }
@@ -87,55 +83,31 @@ macro_rules! primitive_field {
             fn append(builder: &mut Self::Builder, value: $rust) {
                 builder.append_value(value)
             }
+            #[inline(always)]
+            fn append_owned(builder: &mut Self::Builder, value: &$rust) {
+                builder.append_value(*value)
+            }
             fn append_null(builder: &mut Self::Builder) {
                 builder.append_null()
             }
         }
-        impl ListItem for $rust {}
     )*};
 }
 
 primitive_field! {
     i8 => dt::Int8Type, i16 => dt::Int16Type, i32 => dt::Int32Type, i64 => dt::Int64Type,
-    u16 => dt::UInt16Type, u32 => dt::UInt32Type, u64 => dt::UInt64Type,
+    u8 => dt::UInt8Type, u16 => dt::UInt16Type, u32 => dt::UInt32Type, u64 => dt::UInt64Type,
     f32 => dt::Float32Type, f64 => dt::Float64Type,
 }
 
-// u8 is a column of its own, but not a list item: `Vec<u8>` is binary, not a list of bytes.
-impl Field for u8 {
-    type Ref<'a> = u8;
-    type Reader<'a> = &'a [u8];
-    type Builder = PrimitiveBuilder<dt::UInt8Type>;
-    fn data_type() -> DataType {
-        DataType::UInt8
-    }
-    fn reader(array: &dyn Array) -> Option<&[u8]> {
-        array
-            .as_primitive_opt::<dt::UInt8Type>()
-            .map(|a| a.values().as_ref())
-    }
-    fn get<'a>(reader: Self::Reader<'a>, i: usize) -> Self::Ref<'a> {
-        reader[i]
-    }
-    fn to_owned(value: u8) -> u8 {
-        value
-    }
-    fn append_owned(builder: &mut Self::Builder, value: &u8) {
-        builder.append_value(*value)
-    }
-    fn builder(capacity: usize) -> Self::Builder {
-        PrimitiveBuilder::with_capacity(capacity)
-    }
-    fn append(builder: &mut Self::Builder, value: u8) {
-        builder.append_value(value)
-    }
-    fn append_null(builder: &mut Self::Builder) {
-        builder.append_null()
-    }
-}
-
-/// Types that may be items of a list column (`Vec<T>`, `[T; N]`): every field but `u8`.
+/// Types that may be items of a list column (`Vec<T>`, `[T; N]`): every field but `u8`, since
+/// `Vec<u8>` is a binary column, not a list of bytes.
 pub trait ListItem: Field {}
+
+macro_rules! list_items {
+    ($($rust:ty),*) => {$( impl ListItem for $rust {} )*};
+}
+list_items!(i8, i16, i32, i64, u16, u32, u64, f32, f64);
 
 impl Field for bool {
     type Ref<'a> = bool;
