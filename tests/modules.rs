@@ -23,7 +23,12 @@ use aqueduct::pipeline;
 use model::Total;
 
 fn sales() -> Vec<model::sales::Sale> {
-    (0..10).map(|id| model::sales::Sale { id, price: id as f64 }).collect()
+    (0..10)
+        .map(|id| model::sales::Sale {
+            id,
+            price: id as f64,
+        })
+        .collect()
 }
 
 #[test]

@@ -8,7 +8,8 @@ use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
-use crate::executor::{BlockStream, ExecOptions, execute};
+use crate::executor::{BlockStream, execute};
+use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
 use crate::record::Record;
 use crate::sink::{self, WriteFormat, WriteSummary};
@@ -45,6 +46,24 @@ impl<R: Record> Dataset<R> {
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.options.threads = threads.max(1);
         self
+    }
+
+    /// The same dataset, run with at most `bytes` of blocks in flight between the workers and
+    /// the consumer (see [`ExecOptions::memory_budget`]).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.options.memory_budget = bytes;
+        self
+    }
+
+    /// The same dataset, run with `options`.
+    pub fn with_options(mut self, options: ExecOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// How runs of this dataset use the machine.
+    pub fn options(&self) -> &ExecOptions {
+        &self.options
     }
 
     /// The logical plan and the physical plan (which stages were fused), as text.

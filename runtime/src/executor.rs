@@ -14,34 +14,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use crate::budget::{Admitted, MemoryBudget};
 use crate::error::{BlockId, Error, Result};
+pub use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage, StageError};
 use crate::sink::{FileSink, WriteSummary, WrittenPart};
 use crate::source::Split;
-
-/// How a run uses the machine.
-#[derive(Debug, Clone)]
-pub struct ExecOptions {
-    /// Worker threads (default: available parallelism).
-    pub threads: usize,
-    /// Blocks buffered between workers and consumer before workers wait.
-    pub queue_blocks: usize,
-}
-
-impl Default for ExecOptions {
-    fn default() -> Self {
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            threads,
-            queue_blocks: 64,
-        }
-    }
-}
 
 enum Message {
     Block {
         split: usize,
         batch: RecordBatch,
+        admitted: Admitted,
     },
     SplitDone {
         split: usize,
@@ -61,6 +45,10 @@ struct Shared {
     sink: Option<Arc<FileSink>>,
     next_split: AtomicUsize,
     cancelled: AtomicBool,
+    /// Bytes of blocks between the workers and the consumer.
+    budget: MemoryBudget,
+    /// The split the consumer needs next.
+    head: AtomicUsize,
 }
 
 /// The blocks a plan produces, in source order. Dropping it cancels the run.
@@ -69,7 +57,7 @@ pub struct BlockStream {
     messages: Receiver<Message>,
     tickets: Sender<()>,
     /// Blocks of splits after the current one, waiting for their turn.
-    pending: HashMap<usize, (VecDeque<RecordBatch>, bool)>,
+    pending: HashMap<usize, (VecDeque<(RecordBatch, Admitted)>, bool)>,
     current: usize,
     tail: Vec<Stage>,
     /// Rows each `limit` of the tail still lets through.
@@ -166,6 +154,8 @@ fn start(
         sink,
         next_split: AtomicUsize::new(0),
         cancelled: AtomicBool::new(false),
+        budget: MemoryBudget::new(options.memory_budget),
+        head: AtomicUsize::new(0),
     });
     let (tx, messages) = bounded(options.queue_blocks.max(1));
     let (tickets, ticket_rx) = bounded(window);
@@ -228,10 +218,17 @@ fn run_split(
             match &mut part {
                 Some(part) => part.write(&batch)?,
                 None => {
+                    let bytes = batch.get_array_memory_size();
+                    let is_head = || shared.head.load(Ordering::Relaxed) == index;
+                    let Some(admitted) = shared.budget.acquire(bytes, is_head, &shared.cancelled)
+                    else {
+                        return Ok(false);
+                    };
                     if tx
                         .send(Message::Block {
                             split: index,
                             batch,
+                            admitted,
                         })
                         .is_err()
                     {
@@ -388,6 +385,12 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 impl BlockStream {
+    /// The most bytes of blocks that were in flight at once so far (bounded by the memory
+    /// budget, see `budget.rs`).
+    pub fn peak_bytes_in_flight(&self) -> usize {
+        self.shared.budget.high_water()
+    }
+
     fn cancel(&mut self) {
         self.shared.cancelled.store(true, Ordering::Relaxed);
         self.done = true;
@@ -397,12 +400,15 @@ impl BlockStream {
     fn next_ordered(&mut self) -> Option<Result<RecordBatch>> {
         loop {
             if let Some((blocks, finished)) = self.pending.get_mut(&self.current) {
-                if let Some(batch) = blocks.pop_front() {
+                if let Some((batch, admitted)) = blocks.pop_front() {
+                    self.shared.budget.release(admitted);
                     return Some(Ok(batch));
                 }
                 if *finished {
                     self.pending.remove(&self.current);
                     self.current += 1;
+                    self.shared.head.store(self.current, Ordering::Relaxed);
+                    self.shared.budget.head_changed();
                     let _ = self.tickets.try_send(());
                     continue;
                 }
@@ -411,9 +417,16 @@ impl BlockStream {
                 return None;
             }
             match self.messages.recv() {
-                Ok(Message::Block { split, batch }) => {
-                    self.pending.entry(split).or_default().0.push_back(batch)
-                }
+                Ok(Message::Block {
+                    split,
+                    batch,
+                    admitted,
+                }) => self
+                    .pending
+                    .entry(split)
+                    .or_default()
+                    .0
+                    .push_back((batch, admitted)),
                 Ok(Message::SplitDone { split }) => self.pending.entry(split).or_default().1 = true,
                 Ok(Message::Written { .. }) => unreachable!("workers stream blocks in stream mode"),
                 Ok(Message::Failed(error)) => return Some(Err(error)),

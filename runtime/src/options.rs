@@ -1,0 +1,80 @@
+//! How a run uses the machine: threads and the memory budget. Defaults come from the machine
+//! and from the environment (`AQUEDUCT_THREADS`, `AQUEDUCT_MEMORY` such as `512MiB` or `2GiB`),
+//! and each dataset can override them.
+
+/// How a run uses the machine.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Worker threads (default: available parallelism, or `AQUEDUCT_THREADS`).
+    pub threads: usize,
+    /// Bytes of blocks in flight between workers and consumer before workers wait (default: a
+    /// quarter of the machine's memory, or `AQUEDUCT_MEMORY`).
+    pub memory_budget: usize,
+    /// Blocks buffered between workers and consumer before workers wait.
+    pub queue_blocks: usize,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        let threads = env("AQUEDUCT_THREADS")
+            .and_then(|t| t.parse().ok())
+            .filter(|t: &usize| *t > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let memory_budget = env("AQUEDUCT_MEMORY")
+            .and_then(|m| parse_bytes(&m))
+            .unwrap_or_else(|| total_memory().map_or(1 << 30, |total| total / 4));
+        Self {
+            threads,
+            memory_budget,
+            queue_blocks: 64,
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `1024`, `64KiB`, `512MiB`, `2GiB`, `1.5GB`, ... as bytes.
+pub fn parse_bytes(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((number * scale) as usize)
+}
+
+/// The machine's memory, from `/proc/meminfo` where there is one.
+fn total_memory() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("64KiB"), Some(65536));
+        assert_eq!(parse_bytes("2 GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("1.5GB"), Some(1_500_000_000));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("3 parsecs"), None);
+    }
+}
