@@ -70,3 +70,66 @@ fn a_budget_smaller_than_one_block_runs_one_block_at_a_time() {
         "one block at a time: peak {peak}, largest block {largest}"
     );
 }
+
+#[test]
+fn stats_count_rows_through_every_operator() {
+    let ds = pipeline! {
+        from_items::<Reading>(readings(100_000))
+        |> filter(id % 4 == 0)
+        |> map_batches(|b: RecordBatch| b, batch_size = 1000)
+        |> limit(20_000)
+    };
+    assert!(ds.stats().is_none(), "nothing has run yet");
+    assert_eq!(ds.count().unwrap(), 20_000);
+    let stats = ds.stats().unwrap();
+    let names: Vec<&str> = stats.operators.iter().map(|o| o.name.as_str()).collect();
+    assert!(names[0].starts_with("from_items"), "{names:?}");
+    assert_eq!(
+        names[1..],
+        [
+            "filter",
+            "map_batches(|b: RecordBatch| b, batch_size = 1000)",
+            "limit(20000)",
+            "output"
+        ]
+    );
+    let [source, filter, batches, limit, output] = stats.operators.as_slice() else {
+        panic!("{stats}")
+    };
+    assert_eq!(filter.rows_in, source.rows_out);
+    assert_eq!(batches.rows_in, filter.rows_out);
+    assert!(
+        batches.blocks_out >= 20,
+        "batches of 1000 rows: {}",
+        batches.blocks_out
+    );
+    assert_eq!(limit.rows_out, 20_000);
+    assert_eq!(output.rows_out, 20_000);
+    let table = stats.to_string();
+    assert!(
+        table.contains("map_batches") && table.contains("peak"),
+        "{table}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let written = pipeline! { from_items::<Reading>(readings(1000)) |> filter(id < 10) };
+    written.write_parquet(out.to_str().unwrap()).unwrap();
+    let stats = written.stats().unwrap();
+    let sink = stats.operators.last().unwrap();
+    assert!(sink.name.starts_with("write_parquet"), "{stats}");
+    assert_eq!(sink.rows_in, 10);
+}
+
+#[test]
+fn stopping_early_leaves_no_worker_waiting() {
+    // Many splits and a limit: workers are waiting for tickets when the limit is reached.
+    let ds = pipeline! { from_items::<Reading>(readings(2_000_000)) |> limit(10) }.with_threads(2);
+    for _ in 0..3 {
+        assert_eq!(ds.take(5).unwrap().len(), 5);
+        assert_eq!(ds.count().unwrap(), 10);
+    }
+    let mut stream = ds.iter_blocks().unwrap();
+    assert!(stream.next().is_some());
+    drop(stream);
+}

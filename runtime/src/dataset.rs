@@ -8,17 +8,20 @@ use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
-use crate::executor::{BlockStream, execute};
+use crate::executor::{BlockStream, StatsSlot, execute};
 use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
 use crate::record::Record;
 use crate::sink::{self, WriteFormat, WriteSummary};
 use crate::source::MemorySource;
+use crate::stats::RunStats;
 
 /// A lazy, typed stream of blocks whose rows are `R`.
 pub struct Dataset<R> {
     plan: Arc<Plan>,
     options: ExecOptions,
+    /// The statistics of the last run.
+    stats: StatsSlot,
     _record: PhantomData<fn() -> R>,
 }
 
@@ -27,6 +30,7 @@ impl<R> Clone for Dataset<R> {
         Self {
             plan: self.plan.clone(),
             options: self.options.clone(),
+            stats: self.stats.clone(),
             _record: PhantomData,
         }
     }
@@ -38,6 +42,7 @@ impl<R: Record> Dataset<R> {
         Self {
             plan: Arc::new(plan),
             options: ExecOptions::default(),
+            stats: StatsSlot::default(),
             _record: PhantomData,
         }
     }
@@ -76,6 +81,12 @@ impl<R: Record> Dataset<R> {
         )
     }
 
+    /// Per-operator statistics of the last run of this dataset (any consumer), or `None`
+    /// before the first run. `Display` prints them as a table.
+    pub fn stats(&self) -> Option<RunStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The output schema.
     pub fn schema(&self) -> arrow::datatypes::SchemaRef {
         self.plan.schema.clone()
@@ -83,7 +94,7 @@ impl<R: Record> Dataset<R> {
 
     /// Run the pipeline, streaming its blocks in source order.
     pub fn iter_blocks(&self) -> Result<BlockStream> {
-        execute(&self.plan, &self.options)
+        execute(&self.plan, &self.options, Some(self.stats.clone()))
     }
 
     fn limited(&self, n: usize) -> Self {
@@ -99,6 +110,7 @@ impl<R: Record> Dataset<R> {
         Self {
             plan: Arc::new(plan),
             options: self.options.clone(),
+            stats: self.stats.clone(),
             _record: PhantomData,
         }
     }
@@ -210,7 +222,12 @@ impl<R: Record> Dataset<R> {
     /// Write files of `format` into the directory `location`.
     pub fn write(&self, format: WriteFormat, location: &str) -> Result<WriteSummary> {
         let sink = sink::FileSink::new(location, format, self.plan.schema.clone())?;
-        crate::executor::execute_write(&self.plan, &self.options, Arc::new(sink))
+        crate::executor::execute_write(
+            &self.plan,
+            &self.options,
+            Arc::new(sink),
+            Some(self.stats.clone()),
+        )
     }
 }
 

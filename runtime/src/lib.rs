@@ -14,6 +14,7 @@ mod rebatch;
 mod record;
 pub mod sink;
 pub mod source;
+mod stats;
 pub mod storage;
 
 pub use dataset::{Dataset, Write};
@@ -24,6 +25,7 @@ pub use plan::{BlockFn, Plan, Stage, StageError};
 pub use record::{Field, ListItem, ListRef, Record, bind_column, check_schema, finish};
 pub use sink::{WriteFormat, WriteSummary};
 pub use source::CsvOptions;
+pub use stats::{OperatorStats, RunStats};
 
 /// Re-exports for generated code. Not a stable API.
 #[doc(hidden)]

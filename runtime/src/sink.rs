@@ -81,6 +81,16 @@ impl FileSink {
         })
     }
 
+    /// The sink as `explain()` and `stats()` name it.
+    pub fn describe(&self) -> String {
+        let method = match self.format {
+            WriteFormat::Parquet => "write_parquet",
+            WriteFormat::Csv => "write_csv",
+            WriteFormat::Json => "write_json",
+        };
+        format!("{method}(\"{}\")", self.directory.url)
+    }
+
     /// The writer of split `split`'s files.
     pub fn part(&self, split: usize) -> PartWriter<'_> {
         PartWriter {

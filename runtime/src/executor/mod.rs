@@ -1,0 +1,231 @@
+//! The streaming executor. Splits are read in parallel by worker tasks on a rayon pool
+//! (`worker.rs`); each block runs through the stages on the worker that read it
+//! (`split_run.rs`); results flow to the consumer through a bounded channel under a memory
+//! budget (`../budget.rs`) — a full budget blocks the workers, which is the backpressure — and
+//! the consumer puts them back in source order (`stream.rs`). At most `2 × threads` splits are
+//! in flight, so reordering needs bounded memory.
+//!
+//! Stages from the first `limit` on run on the consumer's thread, in order; reaching the limit
+//! cancels the run and the workers stop after their current block. In write mode there is no
+//! consumer: each worker writes the output of the splits it reads to their own files.
+//!
+//! Every run records per-operator statistics (`../stats.rs`): operator 0 is the source, then
+//! one per stage, then the consumer (or the sink).
+
+mod split_run;
+mod stream;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+pub use split_run::SplitRun;
+pub use stream::BlockStream;
+
+use crate::budget::{Admitted, MemoryBudget};
+use crate::error::{Error, Result};
+use crate::options::ExecOptions;
+use crate::plan::{Plan, Stage};
+use crate::sink::{FileSink, WriteSummary, WrittenPart};
+use crate::source::Split;
+use crate::stats::{Recorder, RunStats};
+
+/// Where a finished run leaves its statistics.
+pub type StatsSlot = Arc<Mutex<Option<RunStats>>>;
+
+enum Message {
+    Block {
+        split: usize,
+        batch: RecordBatch,
+        admitted: Admitted,
+    },
+    SplitDone {
+        split: usize,
+    },
+    /// In write mode: the split's output went to files instead of the channel.
+    Written {
+        split: usize,
+        part: WrittenPart,
+    },
+    Failed(Error),
+}
+
+/// What the workers and the consumer of one run share.
+struct Shared {
+    splits: Vec<Box<dyn Split>>,
+    /// The stages the workers run (all of them, or those before the first `limit`).
+    stages: Vec<Stage>,
+    /// When set, workers write each split's output to its own files.
+    sink: Option<Arc<FileSink>>,
+    next_split: AtomicUsize,
+    cancelled: AtomicBool,
+    /// Bytes of blocks between the workers and the consumer.
+    budget: MemoryBudget,
+    /// The split the consumer needs next.
+    head: AtomicUsize,
+    stats: Recorder,
+    report: Option<StatsSlot>,
+    /// Workers still running.
+    active: AtomicUsize,
+}
+
+impl Shared {
+    /// The operator the consumer (or sink) is, in `stats`.
+    fn output_op(&self, plan_stages: usize) -> usize {
+        plan_stages + 1
+    }
+
+    /// Cancel the run and wait for the workers to leave (each finishes its current block),
+    /// draining what they still send; then publish the statistics, which are final.
+    fn stop(&self, messages: &Receiver<Message>, tickets: &Sender<()>) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        while self.active.load(Ordering::Acquire) > 0 {
+            let _ = tickets.try_send(());
+            if let Ok(Message::Block { admitted, .. }) =
+                messages.recv_timeout(std::time::Duration::from_millis(1))
+            {
+                self.budget.release(admitted);
+            }
+        }
+        self.publish();
+    }
+
+    /// Leave the statistics where the dataset can find them.
+    fn publish(&self) {
+        if let Some(slot) = &self.report {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(self.stats.snapshot(self.budget.high_water()));
+        }
+    }
+}
+
+/// Start running `plan`, streaming its blocks in source order.
+pub fn execute(
+    plan: &Plan,
+    options: &ExecOptions,
+    report: Option<StatsSlot>,
+) -> Result<BlockStream> {
+    let first_limit = first_limit(plan);
+    let (shared, messages, tickets) = start(plan, options, first_limit, None, "output", report)?;
+    Ok(BlockStream::new(
+        shared,
+        messages,
+        tickets,
+        plan,
+        first_limit,
+    ))
+}
+
+/// Run `plan` and write its output with `sink`. Without a `limit`, every worker writes the
+/// output of the splits it reads to their own files, in parallel; with one, the ordered output
+/// is written by the calling thread.
+pub fn execute_write(
+    plan: &Plan,
+    options: &ExecOptions,
+    sink: Arc<FileSink>,
+    report: Option<StatsSlot>,
+) -> Result<WriteSummary> {
+    if first_limit(plan) < plan.stages.len() {
+        let mut part = sink.part(0);
+        for block in execute(plan, options, report)? {
+            part.write(&block?)?;
+        }
+        return sink.summarize(vec![part.finish()?]);
+    }
+    let name = sink.describe();
+    let (shared, messages, tickets) = start(
+        plan,
+        options,
+        plan.stages.len(),
+        Some(sink.clone()),
+        &name,
+        report,
+    )?;
+    let mut parts = Vec::with_capacity(shared.splits.len());
+    while parts.len() < shared.splits.len() {
+        match messages.recv() {
+            Ok(Message::Written { split, part }) => {
+                parts.push((split, part));
+                let _ = tickets.try_send(());
+            }
+            Ok(Message::Failed(error)) => {
+                shared.stop(&messages, &tickets);
+                return Err(error);
+            }
+            Ok(Message::Block { .. } | Message::SplitDone { .. }) => {
+                unreachable!("workers write in write mode")
+            }
+            Err(_) => break,
+        }
+    }
+    parts.sort_by_key(|(split, _)| *split);
+    let summary = sink.summarize(parts.into_iter().map(|(_, part)| part).collect());
+    shared.publish();
+    summary
+}
+
+fn first_limit(plan: &Plan) -> usize {
+    plan.stages
+        .iter()
+        .position(|s| matches!(s, Stage::Limit(_)))
+        .unwrap_or(plan.stages.len())
+}
+
+type Started = (Arc<Shared>, Receiver<Message>, Sender<()>);
+
+/// List the splits and start the workers running the first `worker_stages` stages over them.
+fn start(
+    plan: &Plan,
+    options: &ExecOptions,
+    worker_stages: usize,
+    sink: Option<Arc<FileSink>>,
+    output: &str,
+    report: Option<StatsSlot>,
+) -> Result<Started> {
+    let mut names = vec![plan.source.describe()];
+    names.extend(plan.stages.iter().map(Stage::name));
+    names.push(output.to_owned());
+    let stats = Recorder::new(names);
+    let splits = plan.source.splits()?;
+    let threads = options.threads.max(1).min(splits.len().max(1));
+    let window = 2 * threads;
+    let shared = Arc::new(Shared {
+        splits,
+        stages: plan.stages[..worker_stages].to_vec(),
+        sink,
+        next_split: AtomicUsize::new(0),
+        cancelled: AtomicBool::new(false),
+        budget: MemoryBudget::new(options.memory_budget),
+        head: AtomicUsize::new(0),
+        stats,
+        report,
+        active: AtomicUsize::new(threads),
+    });
+    let (tx, messages) = bounded(options.queue_blocks.max(1));
+    let (tickets, ticket_rx) = bounded(window);
+    for _ in 0..window {
+        tickets.send(()).expect("fresh channel");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("aqueduct-worker-{i}"))
+        .build()
+        .map_err(|e| Error::InvalidLocation {
+            url: "thread pool".into(),
+            reason: e.to_string(),
+        })?;
+    for _ in 0..threads {
+        let shared = shared.clone();
+        let tx = tx.clone();
+        let ticket_rx = ticket_rx.clone();
+        let output_op = shared.output_op(plan.stages.len());
+        pool.spawn(move || {
+            worker::run(&shared, &tx, &ticket_rx, output_op);
+            shared.active.fetch_sub(1, Ordering::Release);
+        });
+    }
+    Ok((shared, messages, tickets))
+}

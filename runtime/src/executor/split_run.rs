@@ -1,0 +1,159 @@
+//! The stages applied to the blocks of one split, in order, with user panics caught per block.
+//! `map_batches` stages with a batch size carry rows over from one block to the next, so their
+//! batches have exactly that many rows; only the split's last batch may be smaller.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{BlockId, Error, Result};
+use crate::plan::{BlockFn, Stage, StageError};
+use crate::stats::{Recorder, Timer};
+
+/// The state of the stages over one split.
+pub struct SplitRun<'a> {
+    stages: &'a [Stage],
+    carry: Vec<Vec<RecordBatch>>,
+    stats: &'a Recorder,
+    /// The statistics operator of `stages[0]`.
+    first_op: usize,
+}
+
+impl<'a> SplitRun<'a> {
+    /// A run of `stages` over one split, recording into `stats` from operator `first_op` on.
+    pub(crate) fn new(stages: &'a [Stage], stats: &'a Recorder, first_op: usize) -> Self {
+        Self {
+            stages,
+            carry: vec![Vec::new(); stages.len()],
+            stats,
+            first_op,
+        }
+    }
+
+    /// Push one block through; finished blocks are appended to `out`.
+    pub fn push(
+        &mut self,
+        block: RecordBatch,
+        id: &BlockId,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        self.run_from(0, block, id, out)
+    }
+
+    /// Flush what `map_batches` stages still hold (the split has ended).
+    pub fn finish(&mut self, id: &BlockId, out: &mut Vec<RecordBatch>) -> Result<()> {
+        for index in 0..self.stages.len() {
+            let pending = std::mem::take(&mut self.carry[index]);
+            if pending.iter().map(|b| b.num_rows()).sum::<usize>() == 0 {
+                continue;
+            }
+            let batch = arrow::compute::concat_batches(&pending[0].schema(), &pending)?;
+            let Stage::MapBatches { func, .. } = &self.stages[index] else {
+                unreachable!("only map_batches carries rows")
+            };
+            let result = self.call(index, func.as_ref(), batch, id)?;
+            self.run_from(index + 1, result, id, out)?;
+        }
+        Ok(())
+    }
+
+    fn run_from(
+        &mut self,
+        start: usize,
+        block: RecordBatch,
+        id: &BlockId,
+        out: &mut Vec<RecordBatch>,
+    ) -> Result<()> {
+        let mut blocks = vec![block];
+        for index in start..self.stages.len() {
+            let mut next = Vec::with_capacity(blocks.len());
+            for block in blocks {
+                match &self.stages[index] {
+                    Stage::Map { func, .. }
+                    | Stage::MapBatches {
+                        batch_size: None,
+                        func,
+                        ..
+                    } => next.push(self.call(index, func.as_ref(), block, id)?),
+                    Stage::MapBatches {
+                        batch_size: Some(size),
+                        func,
+                        ..
+                    } => {
+                        let size = (*size).max(1);
+                        let carry = &mut self.carry[index];
+                        carry.push(block);
+                        let mut held: usize = carry.iter().map(|b| b.num_rows()).sum();
+                        while held >= size {
+                            let carry = &mut self.carry[index];
+                            let all =
+                                arrow::compute::concat_batches(&carry[0].schema(), carry.iter())?;
+                            let rest = all.slice(size, all.num_rows() - size);
+                            held = rest.num_rows();
+                            *carry = vec![rest];
+                            next.push(self.call(index, func.as_ref(), all.slice(0, size), id)?);
+                        }
+                    }
+                    Stage::Limit(_) => unreachable!("limits run on the consumer"),
+                }
+            }
+            blocks = next;
+        }
+        out.extend(blocks);
+        Ok(())
+    }
+
+    /// Call stage `index`'s function on one block, timing it and turning a panic into an error.
+    fn call(
+        &self,
+        index: usize,
+        func: &BlockFn,
+        block: RecordBatch,
+        id: &BlockId,
+    ) -> Result<RecordBatch> {
+        let stage = &self.stages[index];
+        let (rows, bytes) = (block.num_rows(), block.get_array_memory_size());
+        let timer = Timer::start();
+        let result = catch_unwind(AssertUnwindSafe(|| func(block)));
+        let time = timer.stop();
+        let out = match result {
+            Ok(Ok(out)) => out,
+            Ok(Err(StageError::Columns(reason))) => {
+                return Err(Error::Block {
+                    stage: stage.name(),
+                    block: id.clone(),
+                    reason,
+                });
+            }
+            Ok(Err(StageError::User(source))) => {
+                return Err(Error::User {
+                    stage: stage.name(),
+                    block: id.clone(),
+                    source,
+                });
+            }
+            Err(panic) => {
+                return Err(Error::Panic {
+                    stage: stage.name(),
+                    block: id.clone(),
+                    message: panic_message(&panic),
+                });
+            }
+        };
+        self.stats.work_sized(
+            self.first_op + index,
+            (rows, bytes),
+            std::slice::from_ref(&out),
+            time,
+        );
+        Ok(out)
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}

@@ -1,0 +1,114 @@
+//! A worker: claims splits in order, reads each, runs the stages over its blocks, and hands the
+//! results on — to the consumer under the memory budget, or in write mode to the split's files.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+use crossbeam_channel::{Receiver, Sender};
+
+use super::{Message, Shared, SplitRun};
+use crate::error::{BlockId, Result};
+use crate::sink::WrittenPart;
+use crate::source::Split;
+use crate::stats::Timer;
+
+/// Claim and run splits until none is left or the run is cancelled.
+pub(super) fn run(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>, output_op: usize) {
+    loop {
+        // A ticket bounds how far reading runs ahead of the consumer; a cancelled run sends
+        // tickets to wake waiting workers, so look at cancellation after the wait too.
+        if tickets.recv().is_err() || shared.cancelled.load(Ordering::Relaxed) {
+            return;
+        }
+        let index = shared.next_split.fetch_add(1, Ordering::Relaxed);
+        let Some(split) = shared.splits.get(index) else {
+            return;
+        };
+        let message = match run_split(shared, tx, index, split.as_ref(), output_op) {
+            Ok(Some(part)) => Message::Written { split: index, part },
+            Ok(None) => Message::SplitDone { split: index },
+            Err(e) => Message::Failed(e),
+        };
+        let failed = matches!(message, Message::Failed(_));
+        if tx.send(message).is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Read one split and run the stages over it.
+fn run_split(
+    shared: &Shared,
+    tx: &Sender<Message>,
+    index: usize,
+    split: &dyn Split,
+    output_op: usize,
+) -> Result<Option<WrittenPart>> {
+    let stats = &shared.stats;
+    let name = split.name();
+    let mut block = 0;
+    let mut run = SplitRun::new(&shared.stages, stats, 1);
+    // The operator whose output waits when the budget is full.
+    let last_op = shared.stages.len();
+    let mut out = Vec::new();
+    let mut part = shared.sink.as_ref().map(|sink| sink.part(index));
+    let mut deliver = |out: &mut Vec<RecordBatch>| -> Result<bool> {
+        for batch in out.drain(..) {
+            match &mut part {
+                Some(part) => {
+                    let timer = Timer::start();
+                    part.write(&batch)?;
+                    stats.work(output_op, Some(&batch), &[], timer.stop());
+                }
+                None => {
+                    let bytes = batch.get_array_memory_size();
+                    let is_head = || shared.head.load(Ordering::Relaxed) == index;
+                    let waiting = Instant::now();
+                    let admitted = shared.budget.acquire(bytes, is_head, &shared.cancelled);
+                    let sent = admitted.is_some_and(|admitted| {
+                        tx.send(Message::Block {
+                            split: index,
+                            batch,
+                            admitted,
+                        })
+                        .is_ok()
+                    });
+                    stats.blocked(last_op, waiting.elapsed());
+                    if !sent {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    };
+    // The source's time is the time between the blocks it hands over.
+    let mut reading = Timer::start();
+    split.read(&mut |batch| {
+        stats.work(0, None, std::slice::from_ref(&batch), reading.stop());
+        let id = BlockId {
+            split: name.clone(),
+            block,
+        };
+        block += 1;
+        run.push(batch, &id, &mut out)?;
+        let go_on = deliver(&mut out)? && !shared.cancelled.load(Ordering::Relaxed);
+        reading = Timer::start();
+        Ok(go_on)
+    })?;
+    stats.busy(0, reading.stop());
+    let id = BlockId {
+        split: name.clone(),
+        block: block.saturating_sub(1),
+    };
+    run.finish(&id, &mut out)?;
+    deliver(&mut out)?;
+    let Some(part) = part else {
+        return Ok(None);
+    };
+    let timer = Timer::start();
+    let written = part.finish()?;
+    stats.busy(output_op, timer.stop());
+    Ok(Some(written))
+}

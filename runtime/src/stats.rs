@@ -1,0 +1,261 @@
+//! Per-operator statistics of a run: rows, bytes and blocks in and out, wall and CPU time, and
+//! where time went waiting — for input (the consumer waiting on the workers) or blocked on
+//! output (a worker waiting for room under the memory budget). A stall shows up as one or the
+//! other.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow::record_batch::RecordBatch;
+
+/// One operator's figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OperatorStats {
+    /// The operator, as `explain()` names it.
+    pub name: String,
+    pub rows_in: u64,
+    pub rows_out: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub blocks_in: u64,
+    pub blocks_out: u64,
+    /// Wall time spent in the operator's own work, summed over threads.
+    pub wall: Duration,
+    /// CPU time of that work.
+    pub cpu: Duration,
+    /// Time spent waiting for input.
+    pub waiting_on_input: Duration,
+    /// Time spent blocked handing output on (backpressure).
+    pub blocked_on_output: Duration,
+}
+
+/// What a run did, operator by operator, in pipeline order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunStats {
+    pub operators: Vec<OperatorStats>,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+    /// The most bytes of blocks in flight at once.
+    pub peak_bytes_in_flight: usize,
+}
+
+impl fmt::Display for RunStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
+        let mib = |b: u64| format!("{:.1}", b as f64 / (1 << 20) as f64);
+        writeln!(
+            f,
+            "{:<44} {:>10} {:>10} {:>9} {:>7} {:>9} {:>9} {:>10} {:>10}",
+            "operator",
+            "rows in",
+            "rows out",
+            "MiB out",
+            "blocks",
+            "wall ms",
+            "cpu ms",
+            "wait in ms",
+            "blocked ms"
+        )?;
+        for op in &self.operators {
+            let mut name = op.name.clone();
+            if name.chars().count() > 44 {
+                name = name.chars().take(43).collect::<String>() + "…";
+            }
+            writeln!(
+                f,
+                "{:<44} {:>10} {:>10} {:>9} {:>7} {:>9} {:>9} {:>10} {:>10}",
+                name,
+                op.rows_in,
+                op.rows_out,
+                mib(op.bytes_out),
+                op.blocks_out,
+                ms(op.wall),
+                ms(op.cpu),
+                ms(op.waiting_on_input),
+                ms(op.blocked_on_output)
+            )?;
+        }
+        write!(
+            f,
+            "total {} ms, peak {} MiB of blocks in flight",
+            ms(self.wall),
+            mib(self.peak_bytes_in_flight as u64)
+        )
+    }
+}
+
+/// Counters shared by the threads of a run.
+pub(crate) struct Recorder {
+    names: Vec<String>,
+    counters: Vec<Counters>,
+    started: Instant,
+}
+
+#[derive(Default)]
+struct Counters {
+    rows_in: AtomicU64,
+    rows_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    blocks_in: AtomicU64,
+    blocks_out: AtomicU64,
+    wall_ns: AtomicU64,
+    cpu_ns: AtomicU64,
+    waiting_ns: AtomicU64,
+    blocked_ns: AtomicU64,
+}
+
+/// A measurement in progress on the current thread.
+pub(crate) struct Timer {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Timer {
+    pub fn start() -> Self {
+        Timer {
+            wall: Instant::now(),
+            cpu: thread_cpu_time(),
+        }
+    }
+
+    /// (wall, cpu) since the start.
+    pub fn stop(&self) -> (Duration, Duration) {
+        (
+            self.wall.elapsed(),
+            thread_cpu_time().saturating_sub(self.cpu),
+        )
+    }
+}
+
+impl Recorder {
+    /// Counters for operators named `names`.
+    pub fn new(names: Vec<String>) -> Self {
+        let counters = names.iter().map(|_| Counters::default()).collect();
+        Recorder {
+            names,
+            counters,
+            started: Instant::now(),
+        }
+    }
+
+    /// Operator `op` took `input` and produced `output` in `(wall, cpu)`.
+    pub fn work(
+        &self,
+        op: usize,
+        input: Option<&RecordBatch>,
+        output: &[RecordBatch],
+        time: (Duration, Duration),
+    ) {
+        match input {
+            Some(input) => self.work_sized(
+                op,
+                (input.num_rows(), input.get_array_memory_size()),
+                output,
+                time,
+            ),
+            None => self.record(op, None, output, time),
+        }
+    }
+
+    /// Operator `op` took an input of `(rows, bytes)` and produced `output` in `(wall, cpu)`.
+    pub fn work_sized(
+        &self,
+        op: usize,
+        input: (usize, usize),
+        output: &[RecordBatch],
+        time: (Duration, Duration),
+    ) {
+        self.record(op, Some(input), output, time)
+    }
+
+    fn record(
+        &self,
+        op: usize,
+        input: Option<(usize, usize)>,
+        output: &[RecordBatch],
+        time: (Duration, Duration),
+    ) {
+        let c = &self.counters[op];
+        if let Some((rows, bytes)) = input {
+            c.rows_in.fetch_add(rows as u64, Ordering::Relaxed);
+            c.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+            c.blocks_in.fetch_add(1, Ordering::Relaxed);
+        }
+        for out in output {
+            c.rows_out
+                .fetch_add(out.num_rows() as u64, Ordering::Relaxed);
+            c.bytes_out
+                .fetch_add(out.get_array_memory_size() as u64, Ordering::Relaxed);
+            c.blocks_out.fetch_add(1, Ordering::Relaxed);
+        }
+        c.wall_ns
+            .fetch_add(time.0.as_nanos() as u64, Ordering::Relaxed);
+        c.cpu_ns
+            .fetch_add(time.1.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Operator `op` spent `time` on its own work (no blocks counted).
+    pub fn busy(&self, op: usize, time: (Duration, Duration)) {
+        self.work(op, None, &[], time);
+    }
+
+    /// Operator `op` waited `time` for input.
+    pub fn waited(&self, op: usize, time: Duration) {
+        self.counters[op]
+            .waiting_ns
+            .fetch_add(time.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Operator `op` was blocked `time` handing output on.
+    pub fn blocked(&self, op: usize, time: Duration) {
+        self.counters[op]
+            .blocked_ns
+            .fetch_add(time.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// The figures so far.
+    pub fn snapshot(&self, peak_bytes_in_flight: usize) -> RunStats {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let time = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
+        RunStats {
+            operators: self
+                .names
+                .iter()
+                .zip(&self.counters)
+                .map(|(name, c)| OperatorStats {
+                    name: name.clone(),
+                    rows_in: load(&c.rows_in),
+                    rows_out: load(&c.rows_out),
+                    bytes_in: load(&c.bytes_in),
+                    bytes_out: load(&c.bytes_out),
+                    blocks_in: load(&c.blocks_in),
+                    blocks_out: load(&c.blocks_out),
+                    wall: time(&c.wall_ns),
+                    cpu: time(&c.cpu_ns),
+                    waiting_on_input: time(&c.waiting_ns),
+                    blocked_on_output: time(&c.blocked_ns),
+                })
+                .collect(),
+            wall: self.started.elapsed(),
+            peak_bytes_in_flight,
+        }
+    }
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid timespec to write into; the clock id is a constant.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0 {
+            return Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+        }
+    }
+    Duration::ZERO
+}
