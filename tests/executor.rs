@@ -21,16 +21,22 @@ fn readings(n: i64) -> Vec<Reading> {
 }
 
 /// Consume every block, doing some work per block so the workers run ahead of the consumer.
-fn consume(ds: &Dataset<impl aqueduct::Record>) -> (usize, f64, usize, usize) {
+/// Returns (rows, sum of ids, largest block, peak bytes in flight).
+fn consume(ds: &Dataset<impl aqueduct::Record>) -> (usize, i64, usize, usize) {
     let mut stream = ds.iter_blocks().unwrap();
-    let (mut rows, mut sum, mut largest) = (0, 0.0, 0);
+    let (mut rows, mut sum, mut largest) = (0, 0, 0);
     for block in stream.by_ref() {
         let block = block.unwrap();
         largest = largest.max(block.get_array_memory_size());
         rows += block.num_rows();
         let values = block.column_by_name("value").unwrap();
         let values = arrow::array::AsArray::as_primitive::<arrow::datatypes::Float64Type>(values);
-        sum += values.values().iter().map(|v| v.sqrt()).sum::<f64>();
+        std::hint::black_box(values.values().iter().map(|v| v.sqrt()).sum::<f64>());
+        let ids = block.column_by_name("id").unwrap();
+        sum += arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(ids)
+            .values()
+            .iter()
+            .sum::<i64>();
     }
     (rows, sum, largest, stream.peak_bytes_in_flight())
 }
@@ -132,4 +138,31 @@ fn stopping_early_leaves_no_worker_waiting() {
     let mut stream = ds.iter_blocks().unwrap();
     assert!(stream.next().is_some());
     drop(stream);
+}
+
+#[test]
+fn order_is_kept_when_asked_and_rows_are_the_same_either_way() {
+    let ordered = pipeline! { from_items::<Reading>(readings(600_000)) |> filter(id % 7 == 0) }
+        .with_preserve_order(true);
+    let ids: Vec<i64> = ordered.take_all().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, (0..600_000).filter(|i| i % 7 == 0).collect::<Vec<_>>());
+    let first: Vec<i64> = ordered.take(3).unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(first, [0, 7, 14]);
+
+    let unordered = ordered.clone().with_preserve_order(false);
+    let mut any_order: Vec<i64> = unordered.take_all().unwrap().iter().map(|r| r.id).collect();
+    any_order.sort_unstable();
+    assert_eq!(any_order, ids);
+}
+
+#[test]
+fn options_come_from_the_process_then_the_dataset() {
+    let defaults = aqueduct::ExecOptions::from_environment();
+    assert!(defaults.threads >= 1 && defaults.memory_budget > 0);
+    let ds = pipeline! { from_items::<Reading>(readings(10)) }
+        .with_threads(3)
+        .with_memory_budget(1 << 20);
+    let options = ds.options();
+    assert_eq!((options.threads, options.memory_budget), (3, 1 << 20));
+    assert_eq!(aqueduct::parse_bytes("2GiB"), Some(2 << 30));
 }

@@ -82,7 +82,8 @@ fn many_files_keep_their_order_and_paths() {
     let ds = pipeline! {
         read_parquet::<Sale>(path(tmp.path(), "parts/*/*.parquet"), include_paths = true)
         |> select(id, path)
-    };
+    }
+    .with_preserve_order(true);
     let rows = ds.take_all().unwrap();
     assert_eq!(
         rows.iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -354,7 +355,7 @@ fn each_split_writes_its_own_files_in_parallel() {
         ]
     );
     assert_eq!(written.rows, 200);
-    let back = pipeline! { read_parquet::<Sale>(out) };
+    let back = pipeline! { read_parquet::<Sale>(out) }.with_preserve_order(true);
     let expected: Vec<Sale> = sales(400).into_iter().filter(|s| s.id % 2 == 0).collect();
     assert_eq!(back.take_all().unwrap(), expected);
 }
@@ -393,6 +394,7 @@ fn a_limited_pipeline_writes_its_first_rows_in_order() {
     let out = path(tmp.path(), "out");
     let written =
         pipeline! { from_items::<Sale>(sales(100_000)) |> filter(id % 3 == 0) |> limit(10) }
+            .with_preserve_order(true)
             .write_csv(&out)
             .unwrap();
     assert_eq!(written.rows, 10);

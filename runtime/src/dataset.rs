@@ -19,7 +19,8 @@ use crate::stats::RunStats;
 /// A lazy, typed stream of blocks whose rows are `R`.
 pub struct Dataset<R> {
     plan: Arc<Plan>,
-    options: ExecOptions,
+    /// Options set on this dataset; `None` takes the process-wide ones when it runs.
+    options: Option<ExecOptions>,
     /// The statistics of the last run.
     stats: StatsSlot,
     _record: PhantomData<fn() -> R>,
@@ -41,34 +42,44 @@ impl<R: Record> Dataset<R> {
     pub fn from_plan(plan: Plan) -> Self {
         Self {
             plan: Arc::new(plan),
-            options: ExecOptions::default(),
+            options: None,
             stats: StatsSlot::default(),
             _record: PhantomData,
         }
     }
 
     /// The same dataset, run with `threads` worker threads.
-    pub fn with_threads(mut self, threads: usize) -> Self {
-        self.options.threads = threads.max(1);
-        self
+    pub fn with_threads(self, threads: usize) -> Self {
+        self.tuned(|o| o.threads = threads.max(1))
     }
 
     /// The same dataset, run with at most `bytes` of blocks in flight between the workers and
     /// the consumer (see [`ExecOptions::memory_budget`]).
-    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
-        self.options.memory_budget = bytes;
-        self
+    pub fn with_memory_budget(self, bytes: usize) -> Self {
+        self.tuned(|o| o.memory_budget = bytes)
+    }
+
+    /// The same dataset, delivering blocks in source order (`true`) or as they are ready.
+    pub fn with_preserve_order(self, preserve: bool) -> Self {
+        self.tuned(|o| o.preserve_order = preserve)
     }
 
     /// The same dataset, run with `options`.
     pub fn with_options(mut self, options: ExecOptions) -> Self {
-        self.options = options;
+        self.options = Some(options);
         self
     }
 
     /// How runs of this dataset use the machine.
-    pub fn options(&self) -> &ExecOptions {
-        &self.options
+    pub fn options(&self) -> ExecOptions {
+        self.options.clone().unwrap_or_default()
+    }
+
+    fn tuned(mut self, change: impl FnOnce(&mut ExecOptions)) -> Self {
+        let mut options = self.options();
+        change(&mut options);
+        self.options = Some(options);
+        self
     }
 
     /// The logical plan and the physical plan (which stages were fused), as text.
@@ -94,7 +105,7 @@ impl<R: Record> Dataset<R> {
 
     /// Run the pipeline, streaming its blocks in source order.
     pub fn iter_blocks(&self) -> Result<BlockStream> {
-        execute(&self.plan, &self.options, Some(self.stats.clone()))
+        execute(&self.plan, &self.options(), Some(self.stats.clone()))
     }
 
     fn limited(&self, n: usize) -> Self {
@@ -187,7 +198,9 @@ impl<R: Record> Dataset<R> {
             logical: format!("materialized\n  of:\n{}", indent(&self.plan.logical)),
             physical: String::new(),
         };
-        Ok(Dataset::from_plan(plan).with_threads(self.options.threads))
+        let mut materialized = Dataset::from_plan(plan);
+        materialized.options = self.options.clone();
+        Ok(materialized)
     }
 
     /// Stream the rows in batches of exactly `batch_size` rows (the last may be smaller).
@@ -224,7 +237,7 @@ impl<R: Record> Dataset<R> {
         let sink = sink::FileSink::new(location, format, self.plan.schema.clone())?;
         crate::executor::execute_write(
             &self.plan,
-            &self.options,
+            &self.options(),
             Arc::new(sink),
             Some(self.stats.clone()),
         )

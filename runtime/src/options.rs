@@ -1,21 +1,35 @@
-//! How a run uses the machine: threads and the memory budget. Defaults come from the machine
-//! and from the environment (`AQUEDUCT_THREADS`, `AQUEDUCT_MEMORY` such as `512MiB` or `2GiB`),
-//! and each dataset can override them.
+//! How a run uses the machine: threads, the memory budget and ordering. The defaults come,
+//! in this order, from what [`ExecOptions::set_global`] set for the process, from the
+//! environment (`AQUEDUCT_THREADS`, `AQUEDUCT_MEMORY` such as `512MiB` or `2GiB`,
+//! `AQUEDUCT_PRESERVE_ORDER=1`), and from the machine; each dataset can override them.
+
+use std::sync::RwLock;
 
 /// How a run uses the machine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecOptions {
-    /// Worker threads (default: available parallelism, or `AQUEDUCT_THREADS`).
+    /// Worker threads (default: available parallelism).
     pub threads: usize,
     /// Bytes of blocks in flight between workers and consumer before workers wait (default: a
-    /// quarter of the machine's memory, or `AQUEDUCT_MEMORY`).
+    /// quarter of the machine's memory).
     pub memory_budget: usize,
+    /// Whether blocks reach the consumer in source order (default: off — blocks come as they
+    /// are ready, which keeps every worker busy; on, the output is deterministic).
+    pub preserve_order: bool,
     /// Blocks buffered between workers and consumer before workers wait.
     pub queue_blocks: usize,
 }
 
-impl Default for ExecOptions {
-    fn default() -> Self {
+static GLOBAL: RwLock<Option<ExecOptions>> = RwLock::new(None);
+
+impl ExecOptions {
+    /// The options every dataset of this process starts from, unless it overrides them.
+    pub fn set_global(options: ExecOptions) {
+        *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(options);
+    }
+
+    /// The options from the environment and the machine, ignoring [`ExecOptions::set_global`].
+    pub fn from_environment() -> Self {
         let threads = env("AQUEDUCT_THREADS")
             .and_then(|t| t.parse().ok())
             .filter(|t: &usize| *t > 0)
@@ -23,11 +37,29 @@ impl Default for ExecOptions {
         let memory_budget = env("AQUEDUCT_MEMORY")
             .and_then(|m| parse_bytes(&m))
             .unwrap_or_else(|| total_memory().map_or(1 << 30, |total| total / 4));
+        let preserve_order = env("AQUEDUCT_PRESERVE_ORDER").is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        });
         Self {
             threads,
             memory_budget,
+            preserve_order,
             queue_blocks: 64,
         }
+    }
+}
+
+impl Default for ExecOptions {
+    /// The process-wide options if set, else those from the environment and the machine.
+    fn default() -> Self {
+        GLOBAL
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(Self::from_environment)
     }
 }
 

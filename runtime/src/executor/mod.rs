@@ -2,8 +2,9 @@
 //! (`worker.rs`); each block runs through the stages on the worker that read it
 //! (`split_run.rs`); results flow to the consumer through a bounded channel under a memory
 //! budget (`../budget.rs`) — a full budget blocks the workers, which is the backpressure — and
-//! the consumer puts them back in source order (`stream.rs`). At most `2 × threads` splits are
-//! in flight, so reordering needs bounded memory.
+//! the consumer takes them as they come or, with `preserve_order`, puts them back in source
+//! order (`stream.rs`). At most `2 × threads` splits are in flight, so reordering needs bounded
+//! memory.
 //!
 //! Stages from the first `limit` on run on the consumer's thread, in order; reaching the limit
 //! cancels the run and the workers stop after their current block. In write mode there is no
@@ -64,8 +65,9 @@ struct Shared {
     cancelled: AtomicBool,
     /// Bytes of blocks between the workers and the consumer.
     budget: MemoryBudget,
-    /// The split the consumer needs next.
+    /// The split the consumer needs next, when it takes blocks in source order.
     head: AtomicUsize,
+    preserve_order: bool,
     stats: Recorder,
     report: Option<StatsSlot>,
     /// Workers still running.
@@ -73,6 +75,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// Whether a block of split `index` can be consumed as soon as it arrives (see `budget.rs`).
+    fn is_head(&self, index: usize) -> bool {
+        !self.preserve_order || self.head.load(Ordering::Relaxed) == index
+    }
+
     /// The operator the consumer (or sink) is, in `stats`.
     fn output_op(&self, plan_stages: usize) -> usize {
         plan_stages + 1
@@ -200,6 +207,7 @@ fn start(
         cancelled: AtomicBool::new(false),
         budget: MemoryBudget::new(options.memory_budget),
         head: AtomicUsize::new(0),
+        preserve_order: options.preserve_order,
         stats,
         report,
         active: AtomicUsize::new(threads),

@@ -1,5 +1,5 @@
-//! The consumer's side: blocks put back in source order, then the stages from the first
-//! `limit` on. Dropping the stream cancels the run.
+//! The consumer's side: blocks as they come, or put back in source order, then the stages
+//! from the first `limit` on. Dropping the stream cancels the run.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::error::{BlockId, Result};
 use crate::plan::{Plan, Stage};
 use crate::stats::{RunStats, Timer};
 
-/// The blocks a plan produces, in source order.
+/// The blocks a plan produces (in source order with `preserve_order`).
 pub struct BlockStream {
     shared: Arc<Shared>,
     messages: Receiver<Message>,
@@ -23,6 +23,8 @@ pub struct BlockStream {
     /// Blocks of splits after the current one, waiting for their turn.
     pending: HashMap<usize, (VecDeque<(RecordBatch, Admitted)>, bool)>,
     current: usize,
+    /// Splits finished, when blocks are taken as they come.
+    splits_done: usize,
     tail: Vec<Stage>,
     /// The statistics operator of `tail[0]`.
     tail_op: usize,
@@ -47,6 +49,7 @@ impl BlockStream {
             tickets,
             pending: HashMap::new(),
             current: 0,
+            splits_done: 0,
             limit_left: tail
                 .iter()
                 .map(|s| {
@@ -77,6 +80,41 @@ impl BlockStream {
         self.shared.stats.snapshot(self.peak_bytes_in_flight())
     }
 
+    /// The next block from the workers, or `None` when the run is over.
+    fn next_block(&mut self) -> Option<Result<RecordBatch>> {
+        if self.shared.preserve_order {
+            return self.next_ordered();
+        }
+        loop {
+            if self.splits_done >= self.shared.splits.len() {
+                return None;
+            }
+            match self.receive() {
+                Ok(Message::Block {
+                    batch, admitted, ..
+                }) => {
+                    self.shared.budget.release(admitted);
+                    return Some(Ok(batch));
+                }
+                Ok(Message::SplitDone { .. }) => {
+                    self.splits_done += 1;
+                    let _ = self.tickets.try_send(());
+                }
+                Ok(Message::Written { .. }) => unreachable!("workers stream blocks in stream mode"),
+                Ok(Message::Failed(error)) => return Some(Err(error)),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next message, counting the wait as the consumer's.
+    fn receive(&mut self) -> Result<Message, crossbeam_channel::RecvError> {
+        let waiting = Instant::now();
+        let message = self.messages.recv();
+        self.shared.stats.waited(self.output_op, waiting.elapsed());
+        message
+    }
+
     /// The next block of the current split, in order, or `None` when the run is over.
     fn next_ordered(&mut self) -> Option<Result<RecordBatch>> {
         loop {
@@ -97,10 +135,7 @@ impl BlockStream {
             if self.current >= self.shared.splits.len() {
                 return None;
             }
-            let waiting = Instant::now();
-            let message = self.messages.recv();
-            self.shared.stats.waited(self.output_op, waiting.elapsed());
-            match message {
+            match self.receive() {
                 Ok(Message::Block {
                     split,
                     batch,
@@ -184,7 +219,7 @@ impl Iterator for BlockStream {
                 self.finish();
                 return None;
             }
-            match self.next_ordered() {
+            match self.next_block() {
                 Some(Ok(batch)) => {
                     if let Err(e) = self.run_tail(batch) {
                         self.finish();

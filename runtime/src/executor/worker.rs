@@ -63,7 +63,7 @@ fn run_split(
                 }
                 None => {
                     let bytes = batch.get_array_memory_size();
-                    let is_head = || shared.head.load(Ordering::Relaxed) == index;
+                    let is_head = || shared.is_head(index);
                     let waiting = Instant::now();
                     let admitted = shared.budget.acquire(bytes, is_head, &shared.cancelled);
                     let sent = admitted.is_some_and(|admitted| {
