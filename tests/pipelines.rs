@@ -315,3 +315,29 @@ fn map_batches_passes_extra_arguments() {
         .collect();
     assert_eq!(ds.take_all().unwrap(), expected);
 }
+
+#[test]
+fn explain_renders_the_physical_plan_as_a_graph() {
+    let ds = pipeline! {
+        from_items::<Sale>(sales(10))
+        |> filter(qty > 1)
+        |> select(id, price)
+        |> limit(3)
+    };
+    let mermaid = ds.explain_graph(aqueduct::GraphFormat::Mermaid);
+    assert!(mermaid.starts_with("flowchart TD\n"), "{mermaid}");
+    assert!(
+        mermaid.contains("n1[\"fused[filter → select]\"]"),
+        "{mermaid}"
+    );
+    assert!(
+        mermaid.contains("n0 --> n1") && mermaid.contains("n2 --> n3"),
+        "{mermaid}"
+    );
+    let dot = ds.explain_graph("dot".parse().unwrap());
+    assert!(
+        dot.starts_with("digraph pipeline {") && dot.contains("n2 [label=\"limit(3)\"];"),
+        "{dot}"
+    );
+    assert!("svg".parse::<aqueduct::GraphFormat>().is_err());
+}

@@ -9,6 +9,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
 use crate::executor::{BlockStream, StatsSlot, execute};
+use crate::graph::GraphFormat;
 use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
 use crate::record::Record;
@@ -96,6 +97,11 @@ impl<R: Record> Dataset<R> {
     /// before the first run. `Display` prints them as a table.
     pub fn stats(&self) -> Option<RunStats> {
         self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The physical plan as a graph (mermaid or Graphviz dot).
+    pub fn explain_graph(&self, format: GraphFormat) -> String {
+        crate::graph::render(&self.plan, "output", format)
     }
 
     /// The output schema.
@@ -275,6 +281,18 @@ impl<R: Record> Write<R> {
     /// The plans, as [`Dataset::explain`] gives them.
     pub fn explain(&self) -> String {
         self.dataset.explain()
+    }
+
+    /// The physical plan as a graph, ending in the sink.
+    pub fn explain_graph(&self, format: GraphFormat) -> String {
+        let sink = sink::FileSink::new(
+            &self.location,
+            self.format,
+            self.dataset.plan.schema.clone(),
+        )
+        .map(|s| s.describe())
+        .unwrap_or_else(|_| self.location.clone());
+        crate::graph::render(&self.dataset.plan, &sink, format)
     }
 
     /// The dataset being written.
