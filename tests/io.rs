@@ -195,6 +195,22 @@ fn in_memory_object_store() {
         .unwrap();
     let ds = pipeline! { read_parquet::<Sale>("memory://tests/sales/") |> filter(id >= 40) };
     assert_eq!(ds.count().unwrap(), 10);
+    pipeline! { from_items::<Sale>(sales(5000)) }
+        .write_csv("memory://tests/csv")
+        .unwrap();
+    let csv = pipeline! { read_csv::<Sale>("memory://tests/csv") |> filter(id % 1000 == 0) };
+    assert_eq!(csv.count().unwrap(), 5);
+    pipeline! { from_items::<Sale>(sales(30)) }
+        .write_json("memory://tests/json")
+        .unwrap();
+    assert_eq!(
+        pipeline! { read_json::<Sale>("memory://tests/json") }
+            .take_all()
+            .unwrap(),
+        sales(30)
+    );
+    let lines = pipeline! { read_text("memory://tests/json/part-00000.json") };
+    assert_eq!(lines.count().unwrap(), 30);
     let missing = pipeline! { read_parquet::<Sale>("memory://tests/nothing") };
     let error = missing.count().unwrap_err().to_string();
     assert!(error.contains("memory://tests/nothing"), "{error}");

@@ -1,23 +1,21 @@
 //! CSV splits: columns are matched to the record by header name, parsed as declared types.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
+use super::file::{CsvOptions, DEFAULT_BLOCK_ROWS, FileConfig, open};
+use crate::error::{Error, Result};
+use crate::storage::Location;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow_csv::reader::Format;
-use bytes::Bytes;
-
-use super::file::{CsvOptions, DEFAULT_BLOCK_ROWS, FileConfig};
-use crate::error::{Error, Result};
 
 pub(super) fn read(
-    url: &str,
-    bytes: Bytes,
+    location: &Location,
     options: &CsvOptions,
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
+    let url: &str = &location.url;
     let format = Format::default()
         .with_header(options.header)
         .with_delimiter(options.delimiter);
@@ -29,12 +27,13 @@ pub(super) fn read(
     // The file's columns, typed as declared where declared; undeclared ones stay text and
     // are not read.
     let file_schema = if options.header {
-        let (header, _) = format
-            .infer_schema(Cursor::new(&bytes), Some(0))
-            .map_err(|e| Error::Corrupt {
-                url: url.to_owned(),
-                reason: e.to_string(),
-            })?;
+        let (header, _) =
+            format
+                .infer_schema(open(location)?, Some(0))
+                .map_err(|e| Error::Corrupt {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
         let fields: Vec<Field> = header
             .fields()
             .iter()
@@ -69,7 +68,7 @@ pub(super) fn read(
         .with_format(format)
         .with_batch_size(DEFAULT_BLOCK_ROWS)
         .with_projection(projection)
-        .build(Cursor::new(bytes))
+        .build_buffered(open(location)?)
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
             reason: e.to_string(),

@@ -1,11 +1,13 @@
 //! File sources: list the files a location names, then read each as one split.
 
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
 use super::{Source, Split};
@@ -157,31 +159,56 @@ impl Split for FileSplit {
             FileFormat::Parquet => {
                 super::parquet::read(&self.location, config, &mut emit_with_path)
             }
-            FileFormat::Csv(options) => super::csv::read(
-                url,
-                fetch(&self.location)?,
-                options,
-                config,
-                &mut emit_with_path,
-            ),
-            FileFormat::Json => {
-                super::json::read(url, fetch(&self.location)?, config, &mut emit_with_path)
+            FileFormat::Csv(options) => {
+                super::csv::read(&self.location, options, config, &mut emit_with_path)
             }
-            FileFormat::Text => super::text::read(url, fetch(&self.location)?, &mut emit_with_path),
+            FileFormat::Json => super::json::read(&self.location, config, &mut emit_with_path),
+            FileFormat::Text => super::text::read(url, open(&self.location)?, &mut emit_with_path),
         }
     }
 }
 
-/// The whole object's bytes.
-fn fetch(location: &Location) -> Result<Bytes> {
-    let storage = |source| Error::Storage {
+/// A streaming reader over the object: a local file is read directly, anything else chunk by
+/// chunk from the store, so a file never has to fit in memory.
+pub(super) fn open(location: &Location) -> Result<Box<dyn BufRead + Send>> {
+    if let Some(path) = &location.local {
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            url: location.url.to_string(),
+            source,
+        })?;
+        return Ok(Box::new(BufReader::with_capacity(1 << 20, file)));
+    }
+    let result = block_on(location.store.get(&location.path)).map_err(|source| Error::Storage {
         url: location.url.to_string(),
         source,
+    })?;
+    let chunks = ObjectChunks {
+        stream: result.into_stream(),
+        current: Bytes::new(),
     };
-    block_on(async {
-        let result = location.store.get(&location.path).await.map_err(storage)?;
-        result.bytes().await.map_err(storage)
-    })
+    Ok(Box::new(BufReader::with_capacity(1 << 20, chunks)))
+}
+
+/// `Read` over an object's byte stream, pulling one chunk at a time on the IO runtime.
+struct ObjectChunks {
+    stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ObjectChunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match block_on(self.stream.next()) {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
 }
 
 fn with_path_column(batch: RecordBatch, url: &str) -> Result<RecordBatch> {

@@ -1,22 +1,24 @@
-//! JSON-lines splits: one object per line, fields matched to the record by name.
+//! JSON-lines splits: one object per line, fields matched to the record by name, streamed.
 
-use std::io::{BufReader, Cursor};
+use std::io::BufRead;
 
 use arrow::record_batch::RecordBatch;
-use bytes::Bytes;
 
-use super::file::{DEFAULT_BLOCK_ROWS, FileConfig};
+use super::file::{DEFAULT_BLOCK_ROWS, FileConfig, open};
 use crate::error::{Error, Result};
+use crate::storage::Location;
 
 pub(super) fn read(
-    url: &str,
-    bytes: Bytes,
+    location: &Location,
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
+    let url: &str = &location.url;
     // arrow-json does not say which line failed: find it ourselves, only on the error path.
     let locate = |block: usize, reason: String| {
-        let location = first_bad_line(&bytes)
+        let location = open(location)
+            .ok()
+            .and_then(first_bad_line)
             .map(|(line, why)| format!("line {line} ({why})"))
             .unwrap_or_else(|| format!("block {block}"));
         Error::Parse {
@@ -27,7 +29,7 @@ pub(super) fn read(
     };
     let reader = arrow_json::ReaderBuilder::new(config.schema.clone())
         .with_batch_size(DEFAULT_BLOCK_ROWS)
-        .build(BufReader::new(Cursor::new(bytes.clone())))
+        .build(open(location)?)
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
             reason: e.to_string(),
@@ -42,28 +44,29 @@ pub(super) fn read(
 }
 
 /// The first line (1-based) that is not a JSON object, with the parser's reason.
-fn first_bad_line(bytes: &[u8]) -> Option<(usize, String)> {
-    bytes
-        .split(|b| *b == b'\n')
-        .enumerate()
-        .find_map(|(i, line)| {
-            let line = line.trim_ascii();
-            if line.is_empty() {
-                return None;
-            }
-            let text = std::str::from_utf8(line).ok()?;
-            let mut decoder = arrow_json::reader::ReaderBuilder::new(std::sync::Arc::new(
-                arrow::datatypes::Schema::empty(),
-            ))
-            .build_decoder()
-            .ok()?;
-            match decoder
-                .decode(text.as_bytes())
-                .and_then(|_| decoder.flush().map(|_| ()))
-            {
-                Ok(()) if text.starts_with('{') => None,
-                Ok(()) => Some((i + 1, "not a JSON object".to_owned())),
-                Err(e) => Some((i + 1, e.to_string())),
-            }
-        })
+fn first_bad_line(reader: Box<dyn BufRead + Send>) -> Option<(usize, String)> {
+    reader.split(b'\n').enumerate().find_map(|(i, line)| {
+        let line = line.ok()?;
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return None;
+        }
+        let text = match std::str::from_utf8(line) {
+            Ok(text) => text,
+            Err(e) => return Some((i + 1, format!("not UTF-8: {e}"))),
+        };
+        let mut decoder = arrow_json::reader::ReaderBuilder::new(std::sync::Arc::new(
+            arrow::datatypes::Schema::empty(),
+        ))
+        .build_decoder()
+        .ok()?;
+        match decoder
+            .decode(text.as_bytes())
+            .and_then(|_| decoder.flush().map(|_| ()))
+        {
+            Ok(()) if text.starts_with('{') => None,
+            Ok(()) => Some((i + 1, "not a JSON object".to_owned())),
+            Err(e) => Some((i + 1, e.to_string())),
+        }
+    })
 }

@@ -1,34 +1,42 @@
-//! Text splits: one row per line, in column `text`.
+//! Text splits: one row per line, in column `text`, streamed.
 
+use std::io::BufRead;
 use std::sync::Arc;
 
 use arrow::array::{ArrayBuilder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use bytes::Bytes;
 
 use super::file::DEFAULT_BLOCK_ROWS;
 use crate::error::{Error, Result};
 
 pub(super) fn read(
     url: &str,
-    bytes: Bytes,
+    mut reader: Box<dyn BufRead + Send>,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
     let schema = Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]));
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    if body.is_empty() {
-        return Ok(());
-    }
     let mut builder = StringBuilder::new();
-    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = std::str::from_utf8(line).map_err(|e| Error::Parse {
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| Error::Io {
+                url: url.to_owned(),
+                source,
+            })?;
+        if read == 0 {
+            break;
+        }
+        let content = line.strip_suffix(b"\n").unwrap_or(&line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        let text = std::str::from_utf8(content).map_err(|e| Error::Parse {
             url: url.to_owned(),
-            location: format!("line {}", i + 1),
+            location: format!("line {number}"),
             reason: format!("not UTF-8: {e}"),
         })?;
-        builder.append_value(line);
+        builder.append_value(text);
         if builder.len() == DEFAULT_BLOCK_ROWS && !emit(finish(&schema, &mut builder)?)? {
             return Ok(());
         }
