@@ -231,6 +231,113 @@ fn median_of(runs: usize, mut f: impl FnMut() -> usize) -> (Duration, usize) {
     (times[runs / 2], rows)
 }
 
+fn csv_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("csv"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The baseline for W4: each CSV file parsed with the declared schema, the filter as one loop
+/// building a mask, the kept rows written with the same writer settings.
+fn hand_w4(dir: &Path, threads: usize) -> usize {
+    let files = csv_files(dir);
+    let out = dir.join("hand_w4");
+    std::fs::create_dir_all(&out).unwrap();
+    let schema = Sale::schema();
+    let next = AtomicUsize::new(0);
+    let total = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(index) =
+                    Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < files.len())
+                {
+                    let file = std::fs::File::open(&files[index]).unwrap();
+                    let reader = arrow_csv::ReaderBuilder::new(schema.clone())
+                        .with_header(true)
+                        .with_batch_size(8192)
+                        .build(file)
+                        .unwrap();
+                    let props = parquet::file::properties::WriterProperties::builder()
+                        .set_compression(parquet::basic::Compression::SNAPPY)
+                        .build();
+                    let target =
+                        std::fs::File::create(out.join(format!("part-{index:05}.parquet")))
+                            .unwrap();
+                    let mut writer =
+                        parquet::arrow::ArrowWriter::try_new(target, schema.clone(), Some(props))
+                            .unwrap();
+                    for batch in reader {
+                        let batch = batch.unwrap();
+                        let price = batch
+                            .column_by_name("price")
+                            .unwrap()
+                            .as_primitive::<Float64Type>()
+                            .values();
+                        let qty = batch
+                            .column_by_name("qty")
+                            .unwrap()
+                            .as_primitive::<Int32Type>()
+                            .values();
+                        let mask: arrow::array::BooleanArray = (0..batch.num_rows())
+                            .map(|i| Some(price[i] > 10.0 && qty[i] >= 2))
+                            .collect();
+                        let kept = arrow::compute::filter_record_batch(&batch, &mask).unwrap();
+                        total.fetch_add(kept.num_rows(), Ordering::Relaxed);
+                        writer.write(&kept).unwrap();
+                    }
+                    writer.close().unwrap();
+                }
+            });
+        }
+    });
+    total.into_inner()
+}
+
+fn aqueduct_w4(dir: &Path) -> usize {
+    let input = format!("{}/csv/*.csv", dir.display());
+    let output = format!("{}/aqueduct_w4", dir.display());
+    let job = pipeline! {
+        read_csv::<Sale>(input)
+        |> filter(price > 10 && qty >= 2)
+        |> write_parquet(output)
+    };
+    job.run().unwrap().rows
+}
+
+/// Time both sides, check they agree, print a table row.
+fn compare(
+    name: &str,
+    runs: usize,
+    hand: impl FnMut() -> usize,
+    ours: impl FnMut() -> usize,
+    rows_in: usize,
+) {
+    let (hand, hand_rows) = median_of(runs, hand);
+    let (ours, our_rows) = median_of(runs, ours);
+    assert_eq!(
+        hand_rows, our_rows,
+        "{name}: both sides must produce the same rows"
+    );
+    println!(
+        "| {name} ({our_rows} rows out) | {:.3} s | {:.3} s | {:.2} | {:.1} M rows/s |",
+        hand.as_secs_f64(),
+        ours.as_secs_f64(),
+        ours.as_secs_f64() / hand.as_secs_f64(),
+        rows_in as f64 / ours.as_secs_f64() / 1e6
+    );
+}
+
+/// The process's peak resident memory, from `/proc/self/status`.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<f64>().ok()? / 1024.0)
+}
+
 fn main() {
     let rows: usize = std::env::args()
         .nth(1)
@@ -238,30 +345,44 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let dir = tempfile::tempdir().unwrap();
     generate(dir.path(), rows);
+    let input = format!("{}/input/*/*.parquet", dir.path().display());
+    let csv = dir.path().join("csv");
+    pipeline! { read_parquet::<Sale>(input) }
+        .write_csv(csv.to_str().unwrap())
+        .unwrap();
     let runs = 5;
-    let count = files(dir.path()).len();
     println!(
-        "{rows} rows in {count} parquet files, {threads} threads, median of {runs}
-"
+        "{rows} rows in {} parquet files and {} CSV files, {threads} threads, median of {runs}\n",
+        files(dir.path()).len(),
+        csv_files(dir.path()).len()
     );
-    println!("| workload | hand-written arrow-rs | aqueduct | aqueduct / hand |");
-    println!("|---|---|---|---|");
-    let (hand, hand_rows) = median_of(runs, || hand_w1(dir.path(), threads));
-    let (ours, our_rows) = median_of(runs, || aqueduct_w1(dir.path()));
-    assert_eq!(hand_rows, our_rows, "both must keep the same rows");
     println!(
-        "| W1' filter + revenue, count ({our_rows} rows out) | {:.3} s | {:.3} s | {:.2} |",
-        hand.as_secs_f64(),
-        ours.as_secs_f64(),
-        ours.as_secs_f64() / hand.as_secs_f64()
+        "| workload | hand-written arrow-rs | aqueduct | aqueduct / hand | aqueduct throughput |"
     );
-    let (hand, hand_rows) = median_of(runs, || hand_w2(dir.path(), threads));
-    let (ours, our_rows) = median_of(runs, || aqueduct_w2(dir.path()));
-    assert_eq!(hand_rows, our_rows, "both must write every row");
-    println!(
-        "| W2 z-score, drop note → parquet ({our_rows} rows) | {:.3} s | {:.3} s | {:.2} |",
-        hand.as_secs_f64(),
-        ours.as_secs_f64(),
-        ours.as_secs_f64() / hand.as_secs_f64()
+    println!("|---|---|---|---|---|");
+    let path = dir.path();
+    compare(
+        "W1' parquet → filter → revenue → count",
+        runs,
+        || hand_w1(path, threads),
+        || aqueduct_w1(path),
+        rows,
     );
+    compare(
+        "W2 parquet → z-score, drop note → parquet",
+        runs,
+        || hand_w2(path, threads),
+        || aqueduct_w2(path),
+        rows,
+    );
+    compare(
+        "W4 CSV → filter → parquet",
+        runs,
+        || hand_w4(path, threads),
+        || aqueduct_w4(path),
+        rows,
+    );
+    if let Some(rss) = peak_rss_mib() {
+        println!("\npeak RSS of the whole benchmark process: {rss:.0} MiB");
+    }
 }
