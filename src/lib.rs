@@ -40,6 +40,39 @@ pub use aqueduct_macros::{Record, pipeline};
 pub use aqueduct_runtime::__private::chrono;
 pub use aqueduct_runtime::*;
 
+/// Turn a program into a standalone binary with a standard command line (see [`cli`]):
+/// `run` (the default), `explain [--graph mermaid|dot]`, `stats [--json]`, and
+/// `--input NAME=URL`, `--output NAME=URL`, `--threads`, `--memory`, `--preserve-order`,
+/// `--progress/--no-progress`.
+///
+/// ```no_run
+/// use aqueduct::prelude::*;
+///
+/// #[derive(Record, Debug, Clone)]
+/// struct Sale {
+///     id: i64,
+///     price: f64,
+/// }
+///
+/// aqueduct::main!(|job| {
+///     let sales = job.input("sales", "data/sales/*.parquet");
+///     let out = job.output("expensive", "out/expensive");
+///     job.run(pipeline! {
+///         read_parquet::<Sale>(sales)
+///         |> filter(price > 100.0)
+///         |> write_parquet(out)
+///     })
+/// });
+/// ```
+#[macro_export]
+macro_rules! main {
+    (|$job:ident| $body:expr) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::cli::main(|$job: &mut $crate::cli::Job| -> $crate::Result<()> { $body })
+        }
+    };
+}
+
 /// Everything a pipeline author needs: `use aqueduct::prelude::*;`.
 pub mod prelude {
     pub use aqueduct_macros::{Record, pipeline};

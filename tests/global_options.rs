@@ -14,7 +14,7 @@ fn datasets_take_the_process_wide_options_unless_they_set_their_own() {
         threads: 1,
         memory_budget: 123_456,
         preserve_order: true,
-        queue_blocks: 8,
+        ..aqueduct::ExecOptions::from_environment()
     };
     aqueduct::ExecOptions::set_global(global.clone());
     // Options are looked up when a dataset runs, so one built earlier follows too.

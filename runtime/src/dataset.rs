@@ -272,6 +272,28 @@ impl<R: Record> Write<R> {
         self.dataset.write(self.format, &self.location)
     }
 
+    /// Run with `options` instead of the dataset's own.
+    pub fn run_with(&self, options: ExecOptions) -> Result<WriteSummary> {
+        let dataset = self.dataset.clone().with_options(options);
+        dataset.write(self.format, &self.location)
+    }
+
+    /// Where the files go.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The sink as reports name it (`write_parquet("out/")`).
+    pub fn sink_name(&self) -> String {
+        sink::FileSink::new(
+            &self.location,
+            self.format,
+            self.dataset.plan.schema.clone(),
+        )
+        .map(|s| s.describe())
+        .unwrap_or_else(|_| self.location.clone())
+    }
+
     /// The same write to another location.
     pub fn to(mut self, location: impl Into<String>) -> Self {
         self.location = location.into();
@@ -285,14 +307,7 @@ impl<R: Record> Write<R> {
 
     /// The physical plan as a graph, ending in the sink.
     pub fn explain_graph(&self, format: GraphFormat) -> String {
-        let sink = sink::FileSink::new(
-            &self.location,
-            self.format,
-            self.dataset.plan.schema.clone(),
-        )
-        .map(|s| s.describe())
-        .unwrap_or_else(|_| self.location.clone());
-        crate::graph::render(&self.dataset.plan, &sink, format)
+        crate::graph::render(&self.dataset.plan, &self.sink_name(), format)
     }
 
     /// The dataset being written.

@@ -3,6 +3,7 @@
 //! `pipeline!` calls into [`__private`].
 
 mod budget;
+pub mod cli;
 mod dataset;
 mod error;
 mod executor;

@@ -1,7 +1,8 @@
 //! How a run uses the machine: threads, the memory budget and ordering. The defaults come,
 //! in this order, from what [`ExecOptions::set_global`] set for the process, from the
 //! environment (`AQUEDUCT_THREADS`, `AQUEDUCT_MEMORY` such as `512MiB` or `2GiB`,
-//! `AQUEDUCT_PRESERVE_ORDER=1`), and from the machine; each dataset can override them.
+//! `AQUEDUCT_PRESERVE_ORDER=1`, `AQUEDUCT_PROGRESS=0`), and from the machine; each dataset can
+//! override them.
 
 use std::sync::RwLock;
 
@@ -16,6 +17,9 @@ pub struct ExecOptions {
     /// Whether blocks reach the consumer in source order (default: off — blocks come as they
     /// are ready, which keeps every worker busy; on, the output is deterministic).
     pub preserve_order: bool,
+    /// Whether to draw a progress bar per operator on stderr (default: when stderr is a
+    /// terminal and `AQUEDUCT_PROGRESS` is not `0`).
+    pub progress: bool,
     /// Blocks buffered between workers and consumer before workers wait.
     pub queue_blocks: usize,
 }
@@ -43,10 +47,14 @@ impl ExecOptions {
                 "1" | "true" | "yes" | "on"
             )
         });
+        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && !env("AQUEDUCT_PROGRESS")
+                .is_some_and(|v| matches!(v.trim(), "0" | "false" | "no" | "off"));
         Self {
             threads,
             memory_budget,
             preserve_order,
+            progress,
             queue_blocks: 64,
         }
     }

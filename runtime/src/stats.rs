@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 
-/// One operator's figures.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One operator's figures. Durations serialize as seconds.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct OperatorStats {
     /// The operator, as `explain()` names it.
     pub name: String,
@@ -21,20 +21,25 @@ pub struct OperatorStats {
     pub blocks_in: u64,
     pub blocks_out: u64,
     /// Wall time spent in the operator's own work, summed over threads.
+    #[serde(serialize_with = "seconds")]
     pub wall: Duration,
     /// CPU time of that work.
+    #[serde(serialize_with = "seconds")]
     pub cpu: Duration,
     /// Time spent waiting for input.
+    #[serde(serialize_with = "seconds")]
     pub waiting_on_input: Duration,
     /// Time spent blocked handing output on (backpressure).
+    #[serde(serialize_with = "seconds")]
     pub blocked_on_output: Duration,
 }
 
 /// What a run did, operator by operator, in pipeline order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RunStats {
     pub operators: Vec<OperatorStats>,
     /// Wall time of the whole run.
+    #[serde(serialize_with = "seconds")]
     pub wall: Duration,
     /// The most bytes of blocks in flight at once.
     pub peak_bytes_in_flight: usize,
@@ -83,6 +88,10 @@ impl fmt::Display for RunStats {
             mib(self.peak_bytes_in_flight as u64)
         )
     }
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// Counters shared by the threads of a run.

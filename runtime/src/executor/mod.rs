@@ -13,6 +13,7 @@
 //! Every run records per-operator statistics (`../stats.rs`): operator 0 is the source, then
 //! one per stage, then the consumer (or the sink).
 
+mod progress;
 mod split_run;
 mod stream;
 mod worker;
@@ -170,7 +171,7 @@ pub fn execute_write(
     }
     parts.sort_by_key(|(split, _)| *split);
     let summary = sink.summarize(parts.into_iter().map(|(_, part)| part).collect());
-    shared.publish();
+    shared.stop(&messages, &tickets);
     summary
 }
 
@@ -234,6 +235,9 @@ fn start(
             worker::run(&shared, &tx, &ticket_rx, output_op);
             shared.active.fetch_sub(1, Ordering::Release);
         });
+    }
+    if options.progress {
+        progress::show(shared.clone());
     }
     Ok((shared, messages, tickets))
 }

@@ -1,0 +1,307 @@
+//! Standalone binaries: `aqueduct::main!` wraps a program's pipelines in a standard command
+//! line — `run` (the default), `explain [--graph mermaid|dot]`, `stats [--json]` — with flags
+//! to override named inputs and outputs (`--input NAME=URL`, `--output NAME=URL`), `--threads`,
+//! `--memory`, `--preserve-order` and `--progress/--no-progress`. Errors print as readable
+//! messages with their causes, and the exit code is non-zero.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::dataset::{Dataset, Write};
+use crate::error::Result;
+use crate::graph::GraphFormat;
+use crate::options::{ExecOptions, parse_bytes};
+use crate::record::Record;
+use crate::sink::WriteSummary;
+use crate::stats::RunStats;
+
+#[derive(Parser, Debug)]
+#[command(about = "A data pipeline compiled with aqueduct.")]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Read input NAME from URL instead of its default (repeatable).
+    #[arg(long = "input", value_name = "NAME=URL", global = true)]
+    inputs: Vec<String>,
+    /// Write output NAME to URL instead of its default (repeatable).
+    #[arg(long = "output", value_name = "NAME=URL", global = true)]
+    outputs: Vec<String>,
+    /// Worker threads.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Memory budget for blocks in flight, such as 512MiB or 2GiB.
+    #[arg(long, value_name = "BYTES", global = true)]
+    memory: Option<String>,
+    /// Deliver blocks in source order.
+    #[arg(long, global = true)]
+    preserve_order: bool,
+    /// Show a progress bar per operator (default: when stderr is a terminal).
+    #[arg(long, global = true, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never show progress bars.
+    #[arg(long, global = true)]
+    no_progress: bool,
+}
+
+#[derive(Subcommand, Debug, Clone, Default)]
+enum Command {
+    /// Run the pipelines (the default).
+    #[default]
+    Run,
+    /// Print the plans without running anything.
+    Explain {
+        /// Print the physical plan as a graph instead.
+        #[arg(long, value_name = "mermaid|dot")]
+        graph: Option<GraphFormat>,
+    },
+    /// Run the pipelines and print per-operator statistics.
+    Stats {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What a program's pipelines are run with: the command, the overrides and the options.
+pub struct Job {
+    command: Command,
+    inputs: BTreeMap<String, String>,
+    outputs: BTreeMap<String, String>,
+    asked: Vec<(String, &'static str)>,
+    options: ExecOptions,
+    progress: Option<bool>,
+    stats: Vec<(String, RunStats)>,
+    /// A dry pass only learns which inputs and outputs the program names.
+    dry: bool,
+}
+
+impl Job {
+    /// The URL of input `name`: `--input name=URL`, else `default`.
+    pub fn input(&mut self, name: &str, default: &str) -> String {
+        self.asked.push((name.to_owned(), "input"));
+        self.inputs
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    /// The URL of output `name`: `--output name=URL`, else `default`.
+    pub fn output(&mut self, name: &str, default: &str) -> String {
+        self.asked.push((name.to_owned(), "output"));
+        self.outputs
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    /// The execution options the command line asked for.
+    pub fn options(&self) -> ExecOptions {
+        let mut options = self.options.clone();
+        if let Some(progress) = self.progress {
+            options.progress = progress;
+        }
+        options
+    }
+
+    /// Do the command on `pipeline`: run it, explain it, or run it and report its statistics.
+    pub fn run(&mut self, pipeline: impl Runnable) -> Result<()> {
+        if self.dry {
+            return Ok(());
+        }
+        let name = pipeline.name();
+        match &self.command {
+            Command::Explain { graph: None } => println!("{}\n", pipeline.explain()),
+            Command::Explain {
+                graph: Some(format),
+            } => println!("{}", pipeline.graph(*format)),
+            Command::Run | Command::Stats { .. } => {
+                let options = self.options();
+                pipeline.execute(options)?;
+                if let Some(stats) = pipeline.stats() {
+                    self.stats.push((name, stats));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse overrides of inputs or outputs the program does not have.
+    fn check_overrides(&self, asked: &[(String, &'static str)]) -> std::result::Result<(), String> {
+        for (kind, given) in [("input", &self.inputs), ("output", &self.outputs)] {
+            for name in given.keys() {
+                if !asked.iter().any(|(n, k)| n == name && *k == kind) {
+                    let known: Vec<&str> = asked
+                        .iter()
+                        .filter(|(_, k)| *k == kind)
+                        .map(|(n, _)| n.as_str())
+                        .collect();
+                    return Err(format!(
+                        "this program has no {kind} `{name}`; its {kind}s: {}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> Result<()> {
+        if let Command::Stats { json } = self.command {
+            if json {
+                let report: BTreeMap<&str, &RunStats> =
+                    self.stats.iter().map(|(n, s)| (n.as_str(), s)).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("stats serialize")
+                );
+            } else {
+                for (name, stats) in &self.stats {
+                    println!("{name}\n{stats}\n");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A pipeline a [`Job`] can run: a [`Write`] (ends in a sink) or a [`Dataset`] (its rows are
+/// counted and the first ones shown).
+pub trait Runnable {
+    /// How reports name it.
+    fn name(&self) -> String;
+    /// Its plans.
+    fn explain(&self) -> String;
+    /// Its physical plan as a graph.
+    fn graph(&self, format: GraphFormat) -> String;
+    /// Run it with `options`.
+    fn execute(&self, options: ExecOptions) -> Result<()>;
+    /// The statistics of its last run.
+    fn stats(&self) -> Option<RunStats>;
+}
+
+impl<R: Record> Runnable for Write<R> {
+    fn name(&self) -> String {
+        self.sink_name()
+    }
+    fn explain(&self) -> String {
+        Write::explain(self)
+    }
+    fn graph(&self, format: GraphFormat) -> String {
+        self.explain_graph(format)
+    }
+    fn execute(&self, options: ExecOptions) -> Result<()> {
+        let WriteSummary { files, rows } = self.run_with(options)?;
+        eprintln!(
+            "wrote {rows} rows to {} file(s) in {}",
+            files.len(),
+            self.location()
+        );
+        Ok(())
+    }
+    fn stats(&self) -> Option<RunStats> {
+        self.dataset().stats()
+    }
+}
+
+impl<R: Record> Runnable for Dataset<R> {
+    fn name(&self) -> String {
+        "output".to_owned()
+    }
+    fn explain(&self) -> String {
+        Dataset::explain(self)
+    }
+    fn graph(&self, format: GraphFormat) -> String {
+        self.explain_graph(format)
+    }
+    fn execute(&self, options: ExecOptions) -> Result<()> {
+        let dataset = self.clone().with_options(options);
+        println!("{}", dataset.format_rows(20)?);
+        println!("{} rows", dataset.count()?);
+        Ok(())
+    }
+    fn stats(&self) -> Option<RunStats> {
+        Dataset::stats(self)
+    }
+}
+
+/// Parse the command line, let `build` create and run the program's pipelines through the
+/// [`Job`], and turn the outcome into an exit code: 0, 1 for a failed run, 2 for a usage error.
+/// `build` is called twice: once dry, to learn the names of inputs and outputs. Used by
+/// `aqueduct::main!`.
+pub fn main(build: impl Fn(&mut Job) -> Result<()>) -> ExitCode {
+    let args = Args::parse();
+    let usage = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    };
+    let mut job = match Job::from_args(args) {
+        Ok(job) => job,
+        Err(message) => return usage(message),
+    };
+    // A dry pass learns the inputs and outputs the program names (pipelines are lazy, so
+    // building them costs nothing), and an unknown override is refused before anything runs.
+    job.dry = true;
+    let _ = build(&mut job);
+    job.dry = false;
+    let asked = std::mem::take(&mut job.asked);
+    if let Err(message) = job.check_overrides(&asked) {
+        return usage(message);
+    }
+    match build(&mut job).and_then(|()| job.finish()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                eprintln!("  caused by: {inner}");
+                cause = inner.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl Job {
+    fn from_args(args: Args) -> std::result::Result<Self, String> {
+        let pairs = |given: &[String],
+                     flag: &str|
+         -> std::result::Result<BTreeMap<String, String>, String> {
+            given
+                .iter()
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+                        Ok((name.to_owned(), url.to_owned()))
+                    }
+                    _ => Err(format!("--{flag} takes NAME=URL, got `{pair}`")),
+                })
+                .collect()
+        };
+        let mut options = ExecOptions::default();
+        if let Some(threads) = args.threads {
+            options.threads = threads.max(1);
+        }
+        if let Some(memory) = &args.memory {
+            options.memory_budget = parse_bytes(memory)
+                .ok_or_else(|| format!("--memory takes a size such as 512MiB, got `{memory}`"))?;
+        }
+        options.preserve_order |= args.preserve_order;
+        Ok(Job {
+            command: args.command.unwrap_or_default(),
+            inputs: pairs(&args.inputs, "input")?,
+            outputs: pairs(&args.outputs, "output")?,
+            asked: Vec::new(),
+            options,
+            progress: if args.no_progress {
+                Some(false)
+            } else if args.progress {
+                Some(true)
+            } else {
+                None
+            },
+            stats: Vec::new(),
+            dry: false,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! The standalone binary of `examples/sales_report.rs`, built and run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Build the example (a no-op when it is up to date) and return its path.
+fn binary() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", "sales_report"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the example failed");
+    // target/<profile>/deps/<this test> → target/<profile>/examples/sales_report
+    let profile = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let debug = profile
+        .parent()
+        .unwrap()
+        .join("debug/examples/sales_report");
+    [profile.join("examples/sales_report"), debug]
+        .into_iter()
+        .find(|p| p.exists())
+        .expect("the built example")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(binary())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("AQUEDUCT_PROGRESS", "0")
+        .output()
+        .expect("the example runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_explain_and_stats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let report = format!("report={}", out.display());
+
+    let explain = run(&["explain"]);
+    assert!(explain.status.success());
+    assert!(text(&explain.stdout).contains("fused[filter → with_column → select]"));
+    assert!(!out.exists(), "explain runs nothing");
+
+    let graph = run(&["explain", "--graph", "dot", "--output", &report]);
+    assert!(
+        text(&graph.stdout).starts_with("digraph pipeline {"),
+        "{}",
+        text(&graph.stdout)
+    );
+
+    let ran = run(&["--output", &report, "--threads", "1", "--memory", "64MiB"]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    assert!(
+        text(&ran.stderr).contains("wrote 30327 rows"),
+        "{}",
+        text(&ran.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+
+    let stats = run(&["stats", "--json", "--output", &report]);
+    assert!(stats.status.success(), "{}", text(&stats.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let (_, run_stats) = json.as_object().unwrap().iter().next().unwrap();
+    let operators = run_stats["operators"].as_array().unwrap();
+    assert_eq!(operators.len(), 3);
+    assert_eq!(operators[1]["rows_in"], 40000);
+    assert_eq!(operators[2]["rows_in"], 30327);
+}
+
+#[test]
+fn overrides_and_bad_input_are_clear_errors() {
+    let unknown = run(&["--input", "nope=/tmp/x"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        text(&unknown.stderr).contains("no input `nope`; its inputs: sales"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    let missing = run(&["--input", "sales=/definitely/not/here.parquet"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let message = text(&missing.stderr);
+    assert!(
+        message.starts_with("error: ") && message.contains("/definitely/not/here.parquet"),
+        "{message}"
+    );
+
+    let memory = run(&["--memory", "lots"]);
+    assert_eq!(memory.status.code(), Some(2));
+    assert!(
+        text(&memory.stderr).contains("--memory takes a size"),
+        "{}",
+        text(&memory.stderr)
+    );
+
+    let flag = run(&["--frobnicate"]);
+    assert_eq!(flag.status.code(), Some(2));
+}
