@@ -422,3 +422,38 @@ fn a_limited_pipeline_writes_its_first_rows_in_order() {
         .collect();
     assert_eq!(back, (0..10).map(|i| i * 3).collect::<Vec<_>>());
 }
+
+#[test]
+fn filters_skip_parquet_row_groups_their_statistics_rule_out() {
+    let tmp = dir();
+    let file = path(tmp.path(), "sorted.parquet");
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1000))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        Sale::schema(),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(&Sale::to_batch(&sales(10_000))).unwrap();
+    writer.close().unwrap();
+
+    let ds = pipeline! { read_parquet::<Sale>(file.clone()) |> filter(id >= 9000 && id < 9100 && category != "x") };
+    assert!(
+        ds.explain()
+            .contains("skip row groups unless id >= 9000 && id < 9100"),
+        "{}",
+        ds.explain()
+    );
+    assert_eq!(ds.count().unwrap(), 100);
+    let stats = ds.stats().unwrap();
+    assert_eq!(
+        stats.operators[0].rows_out, 1000,
+        "only the row group holding ids 9000..9999 is read\n{stats}"
+    );
+
+    let nothing = pipeline! { read_parquet::<Sale>(file) |> filter(price > 1e9) };
+    assert_eq!(nothing.count().unwrap(), 0);
+    assert_eq!(nothing.stats().unwrap().operators[0].rows_out, 0);
+}

@@ -80,6 +80,7 @@ fn compile(pipeline: &Pipeline, records: &Records, fusion: bool) -> TokenStream 
         Ok(()) => {
             let mut plan = plan.expect("no errors means a plan");
             optimize::projection::run(&mut plan);
+            optimize::predicate::run(&mut plan);
             emit::pipeline(&plan)
         }
     }

@@ -37,6 +37,8 @@ pub struct SourceNode {
     pub include_paths: bool,
     /// The declared columns the pipeline reads (set by projection pushdown).
     pub columns: Vec<String>,
+    /// Comparisons the reader can use to skip row groups (set by predicate pushdown).
+    pub predicates: Vec<crate::optimize::predicate::Pushed>,
     /// The source as written, for explain.
     pub text: String,
 }

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 
 use crate::ctxt::Ctxt;
-use crate::optimize::{fusion, projection};
+use crate::optimize::{fusion, predicate, projection};
 use crate::plan::Plan;
 use crate::schema::Collected;
 use crate::syntax::Pipeline;
@@ -137,5 +137,45 @@ fn literals_take_the_type_of_the_other_side() {
     assert_eq!(
         errors,
         ["`len` does not apply to `Option<String>`: it measures strings, binaries and lists"]
+    );
+}
+
+#[test]
+fn predicates_before_any_reshaping_go_to_the_parquet_reader() {
+    let mut plan = checked(
+        "read_parquet::<Sale>(\"s\") |> filter(price > 10 && 2 <= qty && price * 2.0 < 500.0) |> with_column(price = price * 2.0) |> filter(price < 3.0 && id == -5) |> map(|s| -> Line { todo!() }) |> filter(total > 1.0)",
+    )
+    .unwrap();
+    assert!(predicate::run(&mut plan));
+    let pushed: Vec<String> = plan
+        .source
+        .predicates
+        .iter()
+        .map(|p| p.tokens.to_string().replace(' ', ""))
+        .collect();
+    assert_eq!(pushed.len(), 3, "{pushed:?}");
+    assert!(
+        pushed[0].contains(
+            "\"price\",::aqueduct::__private::CmpOp::Gt,::aqueduct::__private::Scalar::Float(10f64)"
+        ),
+        "{pushed:?}"
+    );
+    assert!(
+        pushed[1].contains(
+            "\"qty\",::aqueduct::__private::CmpOp::Ge,::aqueduct::__private::Scalar::Int(2i64)"
+        ),
+        "{pushed:?}"
+    );
+    assert!(
+        pushed[2].contains(
+            "\"id\",::aqueduct::__private::CmpOp::Eq,::aqueduct::__private::Scalar::Int(-5i64)"
+        ),
+        "{pushed:?}"
+    );
+
+    let mut csv = checked("read_csv::<Sale>(\"s\") |> filter(price > 10.0)").unwrap();
+    assert!(
+        !predicate::run(&mut csv),
+        "only parquet has row-group statistics"
     );
 }

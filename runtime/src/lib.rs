@@ -43,5 +43,7 @@ pub mod __private {
     pub use crate::plan::{Plan, Stage, StageError};
     pub use crate::record::{Field, Record, bind_column, finish};
     pub use crate::sink::WriteFormat;
-    pub use crate::source::{CsvOptions, FileFormat, FileSource, MemorySource};
+    pub use crate::source::{
+        CmpOp, CsvOptions, FileFormat, FileSource, MemorySource, Predicate, Scalar,
+    };
 }

@@ -43,13 +43,17 @@ pub fn emit(plan: &Plan) -> TokenStream {
     };
     let columns = &source.columns;
     let include_paths = source.include_paths;
+    let predicates = source.predicates.iter().map(|p| &p.tokens);
     quote! {
-        ::std::sync::Arc::new(#rt::FileSource::new(
-            #rt::location(&#input),
-            #format,
-            #record_name,
-            #rt::project(&#schema, &[#(#columns),*]),
-            #include_paths,
-        ))
+        ::std::sync::Arc::new(
+            #rt::FileSource::new(
+                #rt::location(&#input),
+                #format,
+                #record_name,
+                #rt::project(&#schema, &[#(#columns),*]),
+                #include_paths,
+            )
+            .with_predicates(::std::vec![#(#predicates),*]),
+        )
     }
 }

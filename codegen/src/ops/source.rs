@@ -117,6 +117,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             .filter(|n| !(include_paths && n == "path"))
             .collect(),
         text: compact(quote!(#call)),
+        predicates: Vec::new(),
     };
     Some((node, schema))
 }

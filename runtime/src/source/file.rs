@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 
-use super::{Source, Split};
+use super::{Predicate, Source, Split};
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
 use crate::storage::{Location, list_files};
@@ -69,6 +69,7 @@ pub struct FileSource {
     /// The declared columns the pipeline uses (projection pushdown happened at compile time).
     schema: SchemaRef,
     include_paths: bool,
+    predicates: Vec<Predicate>,
 }
 
 impl FileSource {
@@ -86,7 +87,14 @@ impl FileSource {
             record,
             schema,
             include_paths,
+            predicates: Vec::new(),
         }
+    }
+
+    /// Skip parquet row groups whose statistics rule out every row (see `predicate.rs`).
+    pub fn with_predicates(mut self, predicates: Vec<Predicate>) -> Self {
+        self.predicates = predicates;
+        self
     }
 }
 
@@ -98,13 +106,19 @@ impl Source for FileSource {
             .iter()
             .map(|f| f.name().as_str())
             .collect();
+        let predicates: Vec<String> = self.predicates.iter().map(|p| p.to_string()).collect();
         format!(
-            "{}(\"{}\") as {} columns=[{}]{}",
+            "{}(\"{}\") as {} columns=[{}]{}{}",
             self.format.name(),
             self.location,
             self.record,
             columns.join(", "),
-            if self.include_paths { " +path" } else { "" }
+            if self.include_paths { " +path" } else { "" },
+            if predicates.is_empty() {
+                String::new()
+            } else {
+                format!(" skip row groups unless {}", predicates.join(" && "))
+            }
         )
     }
 
@@ -114,6 +128,7 @@ impl Source for FileSource {
             record: self.record,
             schema: self.schema.clone(),
             include_paths: self.include_paths,
+            predicates: self.predicates.clone(),
         });
         Ok(list_files(&self.location)?
             .into_iter()
@@ -133,6 +148,7 @@ pub(super) struct FileConfig {
     pub record: &'static str,
     pub schema: SchemaRef,
     pub include_paths: bool,
+    pub predicates: Vec<Predicate>,
 }
 
 struct FileSplit {

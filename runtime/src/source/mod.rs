@@ -7,11 +7,13 @@ mod file;
 mod json;
 mod memory;
 mod parquet;
+mod predicate;
 mod text;
 
 pub use conform::conform;
 pub use file::{CsvOptions, FileFormat, FileSource};
 pub use memory::MemorySource;
+pub use predicate::{CmpOp, Predicate, Scalar};
 
 use std::sync::Arc;
 

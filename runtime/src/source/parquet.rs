@@ -64,6 +64,10 @@ fn prepare<T>(
     })?;
     let names = config.schema.fields().iter().map(|f| f.name().as_str());
     let mask = ProjectionMask::columns(builder.parquet_schema(), names);
+    let builder = match super::predicate::row_groups(builder.metadata(), &config.predicates) {
+        Some(groups) => builder.with_row_groups(groups),
+        None => builder,
+    };
     Ok(builder
         .with_projection(mask)
         .with_batch_size(DEFAULT_BLOCK_ROWS))
