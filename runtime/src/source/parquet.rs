@@ -273,6 +273,7 @@ mod tests {
             record: "Test",
             schema,
             include_paths: false,
+            predicates: Vec::new(),
         };
         let mut rows = 0;
         read_from(reader, "mem://sample.parquet", &config, &mut |b| {
