@@ -65,7 +65,7 @@ fn main() -> aqueduct::Result<()> {
         let dataset = pipeline! { from_items::<Sale>(rows) };
         let directory = format!("examples/data/sales/{file}");
         let written = dataset.write_parquet(&directory)?;
-        let from = format!("{directory}/part-00000.parquet");
+        let from = format!("{directory}/part-00000-00000.parquet");
         let to = format!("examples/data/sales/part-{file}.parquet");
         std::fs::rename(&from, &to).map_err(|e| aqueduct::Error::Write {
             url: to.clone(),

@@ -65,10 +65,11 @@ fn parquet_round_trip_through_directory_glob_and_file() {
     let from_glob =
         pipeline! { read_parquet::<Sale>(format!("{location}/*.parquet")) |> filter(id < 10) };
     assert_eq!(from_glob.count().unwrap(), 10);
-    let from_file = pipeline! { read_parquet::<Sale>(format!("{location}/part-00000.parquet")) };
+    let from_file =
+        pipeline! { read_parquet::<Sale>(format!("{location}/part-00000-00000.parquet")) };
     assert_eq!(from_file.count().unwrap(), 5000);
     let file_url =
-        pipeline! { read_parquet::<Sale>(format!("file://{location}/part-00000.parquet")) };
+        pipeline! { read_parquet::<Sale>(format!("file://{location}/part-00000-00000.parquet")) };
     assert_eq!(file_url.count().unwrap(), 5000);
 }
 
@@ -90,11 +91,11 @@ fn many_files_keep_their_order_and_paths() {
         (0..600).collect::<Vec<_>>()
     );
     assert!(
-        rows[0].path.ends_with("parts/0/part-00000.parquet"),
+        rows[0].path.ends_with("parts/0/part-00000-00000.parquet"),
         "{}",
         rows[0].path
     );
-    assert!(rows[599].path.ends_with("parts/5/part-00000.parquet"));
+    assert!(rows[599].path.ends_with("parts/5/part-00000-00000.parquet"));
 }
 
 #[test]
@@ -125,7 +126,7 @@ fn csv_json_and_text_sources_and_sinks() {
         .write_csv(&csv_dir)
         .unwrap();
     assert_eq!(written.rows, 300);
-    assert!(written.files[0].ends_with("csv/part-00000.csv"));
+    assert!(written.files[0].ends_with("csv/part-00000-00000.csv"));
     let from_csv = pipeline! { read_csv::<Sale>(csv_dir) };
     assert_eq!(from_csv.take_all().unwrap(), sales(300));
 
@@ -209,7 +210,7 @@ fn in_memory_object_store() {
             .unwrap(),
         sales(30)
     );
-    let lines = pipeline! { read_text("memory://tests/json/part-00000.json") };
+    let lines = pipeline! { read_text("memory://tests/json/part-00000-00000.json") };
     assert_eq!(lines.count().unwrap(), 30);
     let missing = pipeline! { read_parquet::<Sale>("memory://tests/nothing") };
     let error = missing.count().unwrap_err().to_string();
@@ -250,7 +251,7 @@ fn files_that_are_not_parquet_or_are_truncated() {
     );
 
     let location = write_sales(tmp.path(), "good", sales(2000));
-    let file = format!("{location}/part-00000.parquet");
+    let file = format!("{location}/part-00000-00000.parquet");
     let bytes = std::fs::read(&file).unwrap();
     let truncated = path(tmp.path(), "truncated.parquet");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
@@ -266,7 +267,7 @@ fn files_that_are_not_parquet_or_are_truncated() {
 fn files_whose_schema_does_not_match_the_record() {
     let tmp = dir();
     let location = write_sales(tmp.path(), "sales", sales(10));
-    let file = format!("{location}/part-00000.parquet");
+    let file = format!("{location}/part-00000-00000.parquet");
 
     #[derive(Record, Debug)]
     struct Extra {
@@ -364,10 +365,10 @@ fn each_split_writes_its_own_files_in_parallel() {
     assert_eq!(
         names,
         [
-            "part-00000.parquet",
-            "part-00001.parquet",
-            "part-00002.parquet",
-            "part-00003.parquet"
+            "part-00000-00000.parquet",
+            "part-00001-00000.parquet",
+            "part-00002-00000.parquet",
+            "part-00003-00000.parquet"
         ]
     );
     assert_eq!(written.rows, 200);
@@ -456,4 +457,64 @@ fn filters_skip_parquet_row_groups_their_statistics_rule_out() {
     let nothing = pipeline! { read_parquet::<Sale>(file) |> filter(price > 1e9) };
     assert_eq!(nothing.count().unwrap(), 0);
     assert_eq!(nothing.stats().unwrap().operators[0].rows_out, 0);
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Priced2 {
+    id: i64,
+    price: f64,
+    note: Option<String>,
+}
+
+#[test]
+fn files_are_cut_by_rows_and_bytes_and_partitioned_by_column() {
+    let tmp = dir();
+    let by_rows = path(tmp.path(), "by_rows");
+    let written = pipeline! {
+        from_items::<Sale>(sales(1000))
+        |> write_csv(by_rows.clone(), rows_per_file = 300)
+    }
+    .run()
+    .unwrap();
+    let names: Vec<&str> = written
+        .files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "part-00000-00000.csv",
+            "part-00000-00001.csv",
+            "part-00000-00002.csv",
+            "part-00000-00003.csv"
+        ]
+    );
+    let back = pipeline! { read_csv::<Sale>(by_rows) }.with_preserve_order(true);
+    assert_eq!(back.take_all().unwrap(), sales(1000));
+
+    let by_bytes = path(tmp.path(), "by_bytes");
+    let written = pipeline! { from_items::<Sale>(sales(20_000)) |> write_json(by_bytes, bytes_per_file = 100_000) }
+        .run()
+        .unwrap();
+    assert!(written.files.len() >= 5, "{} files", written.files.len());
+    assert_eq!(written.rows, 20_000);
+
+    let partitioned = path(tmp.path(), "partitioned");
+    let written = pipeline! {
+        from_items::<Sale>(sales(700))
+        |> filter(id < 70)
+        |> write_parquet(partitioned.clone(), partition_by = category)
+    }
+    .run()
+    .unwrap();
+    assert_eq!(written.files.len(), 7);
+    assert!(
+        written.files[0].ends_with("partitioned/category=c0/part-00000-00000.parquet"),
+        "{:?}",
+        written.files
+    );
+    let c3 = pipeline! { read_parquet::<Priced2>(path(tmp.path(), "partitioned/category=c3")) };
+    let ids: Vec<i64> = c3.take_all().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, (0..70).filter(|i| i % 7 == 3).collect::<Vec<_>>());
 }

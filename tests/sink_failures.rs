@@ -104,7 +104,7 @@ fn a_failed_put_fails_the_job_and_leaves_no_partial_file() {
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("failing://disk/out/part-00002.parquet"),
+        error.contains("failing://disk/out/part-00002-00000.parquet"),
         "{error}"
     );
     assert!(error.contains("no space left on device"), "{error}");

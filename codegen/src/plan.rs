@@ -109,6 +109,10 @@ pub struct SinkNode {
     /// `write_parquet`, `write_csv` or `write_json`.
     pub method: syn::Ident,
     pub location: Expr,
+    pub rows_per_file: Option<Expr>,
+    pub bytes_per_file: Option<Expr>,
+    /// Columns whose values become `column=value/` directories.
+    pub partition_by: Vec<String>,
     pub text: String,
 }
 

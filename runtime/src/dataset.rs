@@ -13,7 +13,7 @@ use crate::graph::GraphFormat;
 use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
 use crate::record::Record;
-use crate::sink::{self, WriteFormat, WriteSummary};
+use crate::sink::{self, WriteFormat, WriteOptions, WriteSummary};
 use crate::source::MemorySource;
 use crate::stats::RunStats;
 
@@ -222,7 +222,7 @@ impl<R: Record> Dataset<R> {
     }
 
     /// Write parquet files into the directory `location`: one or more per input split,
-    /// `part-<split>.parquet`, written in parallel, a new file every [`sink::ROWS_PER_FILE`]
+    /// `part-<split>-<n>.parquet`, written in parallel, a new file every [`sink::ROWS_PER_FILE`]
     /// rows, each put whole (never half-written).
     pub fn write_parquet(&self, location: &str) -> Result<WriteSummary> {
         self.write(WriteFormat::Parquet, location)
@@ -240,7 +240,19 @@ impl<R: Record> Dataset<R> {
 
     /// Write files of `format` into the directory `location`.
     pub fn write(&self, format: WriteFormat, location: &str) -> Result<WriteSummary> {
-        let sink = sink::FileSink::new(location, format, self.plan.schema.clone())?;
+        self.write_with(format, location, WriteOptions::default())
+    }
+
+    /// Write files of `format` into the directory `location`, cut and partitioned as `options`
+    /// say.
+    pub fn write_with(
+        &self,
+        format: WriteFormat,
+        location: &str,
+        options: WriteOptions,
+    ) -> Result<WriteSummary> {
+        let sink =
+            sink::FileSink::with_options(location, format, self.plan.schema.clone(), options)?;
         crate::executor::execute_write(
             &self.plan,
             &self.options(),
@@ -255,6 +267,7 @@ pub struct Write<R> {
     dataset: Dataset<R>,
     format: WriteFormat,
     location: String,
+    options: WriteOptions,
 }
 
 impl<R: Record> Write<R> {
@@ -264,18 +277,26 @@ impl<R: Record> Write<R> {
             dataset,
             format,
             location,
+            options: WriteOptions::default(),
         }
+    }
+
+    /// The same write, with files cut and partitioned as `options` say.
+    pub fn with_write_options(mut self, options: WriteOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Run the pipeline and write its output.
     pub fn run(&self) -> Result<WriteSummary> {
-        self.dataset.write(self.format, &self.location)
+        self.dataset
+            .write_with(self.format, &self.location, self.options.clone())
     }
 
     /// Run with `options` instead of the dataset's own.
     pub fn run_with(&self, options: ExecOptions) -> Result<WriteSummary> {
         let dataset = self.dataset.clone().with_options(options);
-        dataset.write(self.format, &self.location)
+        dataset.write_with(self.format, &self.location, self.options.clone())
     }
 
     /// Where the files go.

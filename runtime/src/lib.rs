@@ -26,7 +26,7 @@ pub use graph::GraphFormat;
 pub use options::{ExecOptions, parse_bytes};
 pub use plan::{BlockFn, Plan, Stage, StageError};
 pub use record::{Field, ListItem, ListRef, Record, bind_column, check_schema, finish};
-pub use sink::{WriteFormat, WriteSummary};
+pub use sink::{WriteFormat, WriteOptions, WriteSummary};
 pub use source::CsvOptions;
 pub use stats::{OperatorStats, RunStats};
 
@@ -42,7 +42,7 @@ pub mod __private {
     pub use crate::glue::*;
     pub use crate::plan::{Plan, Stage, StageError};
     pub use crate::record::{Field, Record, bind_column, finish};
-    pub use crate::sink::WriteFormat;
+    pub use crate::sink::{WriteFormat, WriteOptions};
     pub use crate::source::{
         CmpOp, CsvOptions, FileFormat, FileSource, MemorySource, Predicate, Scalar,
     };

@@ -1,13 +1,18 @@
 //! Sinks: files under a directory URL. Each input split's output goes to its own files, written
-//! by the worker that read the split: `part-00003.parquet` for split 3 (then
-//! `part-00003-1.parquet`, ... past [`ROWS_PER_FILE`] rows), so names are deterministic. A file
+//! by the worker that read the split: `part-00003-00000.parquet` for split 3 (then
+//! `part-00003-00001.parquet`, ... as [`WriteOptions`] cut them), so names are deterministic and
+//! sort in the output's order. A file
 //! is encoded in memory and put whole, so no half-written file is ever visible. An empty
 //! output still writes `part-00000` with the schema, so reading the directory gives an empty
 //! dataset, not a missing one.
 
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use object_store::{ObjectStoreExt, PutPayload};
 
@@ -64,20 +69,83 @@ pub struct WrittenPart {
     rows: usize,
 }
 
+/// How output is cut into files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// A new file starts after this many rows (default [`ROWS_PER_FILE`]).
+    pub rows_per_file: usize,
+    /// A new file starts once a file's encoded size reaches this many bytes.
+    pub bytes_per_file: Option<usize>,
+    /// Write each distinct value of these columns under its own `column=value/` directory
+    /// (Hive style); the columns themselves are not stored in the files.
+    pub partition_by: Vec<String>,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            rows_per_file: ROWS_PER_FILE,
+            bytes_per_file: None,
+            partition_by: Vec::new(),
+        }
+    }
+}
+
+/// The directory name of a null partition value (Hive's convention).
+const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
 /// Files of one format under one directory.
 pub struct FileSink {
     directory: Location,
     format: WriteFormat,
-    schema: SchemaRef,
+    options: WriteOptions,
+    /// The columns stored in the files (all but the partition columns).
+    file_schema: SchemaRef,
+    /// Indices of the stored columns in the incoming blocks.
+    stored: Vec<usize>,
+    /// Indices of the partition columns in the incoming blocks.
+    partitions: Vec<usize>,
 }
 
 impl FileSink {
     /// A sink writing `schema`'s rows as `format` under `location`.
     pub fn new(location: &str, format: WriteFormat, schema: SchemaRef) -> Result<Self> {
+        Self::with_options(location, format, schema, WriteOptions::default())
+    }
+
+    /// A sink cutting files as `options` say.
+    pub fn with_options(
+        location: &str,
+        format: WriteFormat,
+        schema: SchemaRef,
+        options: WriteOptions,
+    ) -> Result<Self> {
+        let directory = resolve(location)?;
+        let mut partitions = Vec::new();
+        for name in &options.partition_by {
+            let index = schema.index_of(name).map_err(|_| Error::Write {
+                url: location.to_owned(),
+                reason: format!("cannot partition by `{name}`: no such column"),
+            })?;
+            partitions.push(index);
+        }
+        let stored: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| !partitions.contains(i))
+            .collect();
+        if stored.is_empty() {
+            return Err(Error::Write {
+                url: location.to_owned(),
+                reason: "partitioning by every column leaves nothing to store".into(),
+            });
+        }
+        let file_schema = Arc::new(schema.project(&stored)?);
         Ok(Self {
-            directory: resolve(location)?,
+            directory,
             format,
-            schema,
+            options,
+            file_schema,
+            stored,
+            partitions,
         })
     }
 
@@ -96,9 +164,8 @@ impl FileSink {
         PartWriter {
             sink: self,
             split,
-            encoder: None,
+            files: BTreeMap::new(),
             written: WrittenPart::default(),
-            rows_in_file: 0,
         }
     }
 
@@ -114,41 +181,88 @@ impl FileSink {
             summary.rows += part.rows;
         }
         if summary.files.is_empty() {
-            let mut empty = self.part(0);
+            let mut empty = FileWriter::new(self.directory.clone());
             empty.encoder = Some(
-                Encoder::new(self.format, &self.schema)
-                    .map_err(|reason| self.failed(0, 0, reason))?,
+                Encoder::new(self.format, &self.file_schema)
+                    .map_err(|reason| self.failed(&empty.directory, empty.sequence, 0, reason))?,
             );
-            empty.flush()?;
-            summary.files = empty.written.files;
+            summary.files.extend(empty.flush(self, 0)?);
         }
         Ok(summary)
     }
 
-    fn file(&self, split: usize, sequence: usize) -> Location {
+    fn file(&self, directory: &Location, split: usize, sequence: usize) -> Location {
         let extension = self.format.extension();
-        let name = match sequence {
-            0 => format!("part-{split:05}.{extension}"),
-            n => format!("part-{split:05}-{n}.{extension}"),
-        };
-        self.directory.child(&name)
+        // Split, then sequence within the split: names sort in the output's order.
+        directory.child(&format!("part-{split:05}-{sequence:05}.{extension}"))
     }
 
-    fn failed(&self, split: usize, sequence: usize, reason: String) -> Error {
+    fn failed(&self, directory: &Location, sequence: usize, split: usize, reason: String) -> Error {
         Error::Write {
-            url: self.file(split, sequence).url.to_string(),
+            url: self.file(directory, split, sequence).url.to_string(),
             reason,
         }
     }
+
+    /// `batch` cut by partition: (directory below the sink's, rows), in first-seen order.
+    fn partition(&self, batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>> {
+        if self.partitions.is_empty() {
+            return Ok(vec![(String::new(), batch.project(&self.stored)?)]);
+        }
+        let keys: Vec<StringArray> = self
+            .partitions
+            .iter()
+            .map(|&i| {
+                Ok(cast(batch.column(i), &DataType::Utf8)?
+                    .as_string::<i32>()
+                    .clone())
+            })
+            .collect::<Result<_>>()?;
+        let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for row in 0..batch.num_rows() {
+            let directory: Vec<String> = self
+                .options
+                .partition_by
+                .iter()
+                .zip(&keys)
+                .map(|(name, values)| {
+                    let value = if values.is_null(row) {
+                        NULL_PARTITION
+                    } else {
+                        values.value(row)
+                    };
+                    format!("{name}={value}")
+                })
+                .collect();
+            let directory = directory.join("/");
+            let slot = *index.entry(directory.clone()).or_insert_with(|| {
+                groups.push((directory, Vec::new()));
+                groups.len() - 1
+            });
+            groups[slot].1.push(row as u32);
+        }
+        let stored = batch.project(&self.stored)?;
+        groups
+            .into_iter()
+            .map(|(directory, rows)| {
+                let rows = arrow::array::UInt32Array::from(rows);
+                Ok((
+                    directory,
+                    arrow::compute::take_record_batch(&stored, &rows)?,
+                ))
+            })
+            .collect()
+    }
 }
 
-/// Writes one split's output, starting a new file every [`ROWS_PER_FILE`] rows.
+/// Writes one split's output, starting a new file as [`WriteOptions`] say.
 pub struct PartWriter<'a> {
     sink: &'a FileSink,
     split: usize,
-    encoder: Option<Encoder>,
+    /// One writer per partition directory ("" without partitions).
+    files: BTreeMap<String, FileWriter>,
     written: WrittenPart,
-    rows_in_file: usize,
 }
 
 impl PartWriter<'_> {
@@ -157,59 +271,120 @@ impl PartWriter<'_> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        let sequence = self.written.files.len();
         let (sink, split) = (self.sink, self.split);
-        let encoder = match &mut self.encoder {
-            Some(encoder) => encoder,
-            None => self.encoder.insert(
-                Encoder::new(sink.format, &sink.schema)
-                    .map_err(|r| sink.failed(split, sequence, r))?,
-            ),
-        };
-        encoder
-            .write(batch)
-            .map_err(|r| sink.failed(split, sequence, r))?;
-        self.rows_in_file += batch.num_rows();
-        self.written.rows += batch.num_rows();
-        if self.rows_in_file >= ROWS_PER_FILE {
-            self.flush()?;
+        for (directory, rows) in sink.partition(batch)? {
+            let writer = self.files.entry(directory.clone()).or_insert_with(|| {
+                let mut location = sink.directory.clone();
+                for segment in directory.split('/').filter(|s| !s.is_empty()) {
+                    location = location.child(segment);
+                }
+                FileWriter::new(location)
+            });
+            // A block may straddle files: cut it where the row limit falls.
+            let mut rest = rows;
+            while rest.num_rows() > 0 {
+                let mut room = sink
+                    .options
+                    .rows_per_file
+                    .saturating_sub(writer.rows_in_file)
+                    .max(1);
+                if let Some(limit) = sink.options.bytes_per_file {
+                    // Rows that fit the byte target, estimated from what this file holds so
+                    // far, or from the block's in-memory size for a new file.
+                    let used = writer.encoder.as_ref().map_or(0, Encoder::size);
+                    let per_row = match writer.rows_in_file {
+                        0 => rest.get_array_memory_size() / rest.num_rows().max(1),
+                        rows => used / rows,
+                    };
+                    room = room.min((limit.saturating_sub(used) / per_row.max(1)).max(1));
+                }
+                let now = rest.slice(0, room.min(rest.num_rows()));
+                rest = rest.slice(now.num_rows(), rest.num_rows() - now.num_rows());
+                if writer.encoder.is_none() {
+                    writer.encoder =
+                        Some(Encoder::new(sink.format, &sink.file_schema).map_err(|r| {
+                            sink.failed(&writer.directory, writer.sequence, split, r)
+                        })?);
+                }
+                let encoder = writer.encoder.as_mut().expect("just made");
+                encoder
+                    .write(&now)
+                    .map_err(|r| sink.failed(&writer.directory, writer.sequence, split, r))?;
+                writer.rows_in_file += now.num_rows();
+                self.written.rows += now.num_rows();
+                let full = writer.rows_in_file >= sink.options.rows_per_file
+                    || sink
+                        .options
+                        .bytes_per_file
+                        .is_some_and(|limit| encoder.size() >= limit);
+                if full {
+                    self.written.files.extend(writer.flush(sink, split)?);
+                }
+            }
         }
         Ok(())
     }
 
-    /// Put the current file, if any rows went into it.
-    fn flush(&mut self) -> Result<()> {
+    /// Put the last files and say what was written.
+    pub fn finish(mut self) -> Result<WrittenPart> {
+        for writer in self.files.values_mut() {
+            self.written
+                .files
+                .extend(writer.flush(self.sink, self.split)?);
+        }
+        Ok(std::mem::take(&mut self.written))
+    }
+}
+
+/// The file being written in one directory, and how many came before it.
+struct FileWriter {
+    directory: Location,
+    encoder: Option<Encoder>,
+    sequence: usize,
+    rows_in_file: usize,
+}
+
+impl FileWriter {
+    fn new(directory: Location) -> Self {
+        FileWriter {
+            directory,
+            encoder: None,
+            sequence: 0,
+            rows_in_file: 0,
+        }
+    }
+
+    /// Put the current file whole, if there is one; its URL.
+    fn flush(&mut self, sink: &FileSink, split: usize) -> Result<Option<String>> {
         let Some(encoder) = self.encoder.take() else {
-            return Ok(());
+            return Ok(None);
         };
-        let sequence = self.written.files.len();
-        let file = self.sink.file(self.split, sequence);
+        let file = sink.file(&self.directory, split, self.sequence);
         let bytes = encoder
             .finish()
-            .map_err(|r| self.sink.failed(self.split, sequence, r))?;
+            .map_err(|r| sink.failed(&self.directory, self.sequence, split, r))?;
         block_on(file.store.put(&file.path, PutPayload::from(bytes))).map_err(|source| {
             Error::Storage {
                 url: file.url.to_string(),
                 source,
             }
         })?;
-        self.written.files.push(file.url.to_string());
+        self.sequence += 1;
         self.rows_in_file = 0;
-        Ok(())
-    }
-
-    /// Put the last file and say what was written.
-    pub fn finish(mut self) -> Result<WrittenPart> {
-        self.flush()?;
-        Ok(std::mem::take(&mut self.written))
+        Ok(Some(file.url.to_string()))
     }
 }
 
 /// One file being encoded in memory.
 enum Encoder {
     Parquet(parquet::arrow::ArrowWriter<Vec<u8>>),
-    Csv(arrow_csv::Writer<Vec<u8>>),
-    Json(arrow_json::LineDelimitedWriter<Vec<u8>>),
+    /// CSV text so far; the header goes in with the first rows (or alone, for an empty file).
+    Csv {
+        text: Vec<u8>,
+        schema: SchemaRef,
+        header: bool,
+    },
+    Json(Vec<u8>),
 }
 
 impl Encoder {
@@ -227,36 +402,54 @@ impl Encoder {
                 .map_err(|e| e.to_string())?;
                 Encoder::Parquet(writer)
             }
-            WriteFormat::Csv => {
-                let mut writer = arrow_csv::WriterBuilder::new()
-                    .with_header(true)
-                    .build(Vec::new());
-                // The header comes with the first batch; an empty file still gets one.
-                writer
-                    .write(&RecordBatch::new_empty(Arc::clone(schema)))
-                    .map_err(|e| e.to_string())?;
-                Encoder::Csv(writer)
-            }
-            WriteFormat::Json => Encoder::Json(arrow_json::LineDelimitedWriter::new(Vec::new())),
+            WriteFormat::Csv => Encoder::Csv {
+                text: Vec::new(),
+                schema: Arc::clone(schema),
+                header: false,
+            },
+            WriteFormat::Json => Encoder::Json(Vec::new()),
         })
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
         match self {
             Encoder::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
-            Encoder::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
-            Encoder::Json(w) => w.write(batch).map_err(|e| e.to_string()),
+            Encoder::Csv { text, header, .. } => {
+                let mut writer = arrow_csv::WriterBuilder::new()
+                    .with_header(!*header)
+                    .build(text);
+                *header = true;
+                writer.write(batch).map_err(|e| e.to_string())
+            }
+            Encoder::Json(text) => {
+                let mut writer = arrow_json::LineDelimitedWriter::new(text);
+                writer.write(batch).map_err(|e| e.to_string())?;
+                writer.finish().map_err(|e| e.to_string())
+            }
         }
     }
 
-    fn finish(self) -> Result<Vec<u8>, String> {
+    /// Bytes encoded so far (for parquet, including the row group being built).
+    fn size(&self) -> usize {
+        match self {
+            Encoder::Parquet(w) => w.bytes_written() + w.in_progress_size(),
+            Encoder::Csv { text, .. } | Encoder::Json(text) => text.len(),
+        }
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>, String> {
+        if let Encoder::Csv {
+            header: false,
+            schema,
+            ..
+        } = &self
+        {
+            let empty = RecordBatch::new_empty(Arc::clone(schema));
+            self.write(&empty)?;
+        }
         match self {
             Encoder::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
-            Encoder::Csv(w) => Ok(w.into_inner()),
-            Encoder::Json(mut w) => {
-                w.finish().map_err(|e| e.to_string())?;
-                Ok(w.into_inner())
-            }
+            Encoder::Csv { text, .. } | Encoder::Json(text) => Ok(text),
         }
     }
 }

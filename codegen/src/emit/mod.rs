@@ -53,7 +53,26 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
         Some(sink) => {
             let method = &sink.method;
             let location = &sink.location;
-            quote!(#rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #rt::location(&#location)))
+            let rows = match &sink.rows_per_file {
+                Some(rows) => quote!(((#rows) as usize).max(1)),
+                None => quote!(#rt::WriteOptions::default().rows_per_file),
+            };
+            let bytes = match &sink.bytes_per_file {
+                Some(bytes) => quote!(::std::option::Option::Some((#bytes) as usize)),
+                None => quote!(::std::option::Option::None),
+            };
+            let partition_by = &sink.partition_by;
+            let options = quote! {
+                #rt::WriteOptions {
+                    rows_per_file: #rows,
+                    bytes_per_file: #bytes,
+                    partition_by: ::std::vec![#(::std::string::String::from(#partition_by)),*],
+                }
+            };
+            quote! {
+                #rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #rt::location(&#location))
+                    .with_write_options(#options)
+            }
         }
         None => dataset,
     };

@@ -1,6 +1,7 @@
 //! Sinks ending a pipeline: `write_parquet(location)`, `write_csv(location)`,
-//! `write_json(location)`. `write_parquet::<R>(..)` states the record the files must hold, and
-//! the pipeline's output is checked against it.
+//! `write_json(location)`, with `rows_per_file = N`, `bytes_per_file = N` and
+//! `partition_by = column` or `(a, b)`. `write_parquet::<R>(..)` states the record the files
+//! must hold, and the pipeline's output is checked against it.
 
 use quote::quote;
 
@@ -20,7 +21,30 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
         generics_tokens: None,
         ..call.clone()
     };
-    if !check_args(ck.cx, &plain, &["location"], &[]) {
+    let args_ok = check_args(
+        ck.cx,
+        &plain,
+        &["location"],
+        &["rows_per_file", "bytes_per_file", "partition_by"],
+    );
+    let partition_by = match call.named("partition_by") {
+        None => Vec::new(),
+        Some(syn::Expr::Tuple(tuple)) => tuple
+            .elems
+            .iter()
+            .map(|e| super::column_name(ck.cx, e, input))
+            .collect::<Option<Vec<_>>>()?,
+        Some(syn::Expr::Paren(single)) => vec![super::column_name(ck.cx, &single.expr, input)?],
+        Some(single) => vec![super::column_name(ck.cx, single, input)?],
+    };
+    if !args_ok {
+        return None;
+    }
+    if !partition_by.is_empty() && partition_by.len() >= input.columns.len() {
+        ck.cx.error_spanned_by(
+            call.named("partition_by"),
+            "partitioning by every column leaves nothing to store in the files",
+        );
         return None;
     }
     if let [ty] = call.generics.as_slice() {
@@ -42,6 +66,9 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
     Some(SinkNode {
         method: call.name.clone(),
         location: call.positional().next()?.clone(),
+        rows_per_file: call.named("rows_per_file").cloned(),
+        bytes_per_file: call.named("bytes_per_file").cloned(),
+        partition_by,
         text: compact(quote!(#call)),
     })
 }

@@ -1,0 +1,14 @@
+use aqueduct::prelude::*;
+
+#[derive(Record)]
+struct Sale {
+    id: i64,
+    category: String,
+}
+
+fn main() {
+    let _job = pipeline! {
+        from_items::<Sale>(Vec::new())
+        |> write_parquet("out/", partition_by = categroy, rows_per_fille = 10)
+    };
+}
