@@ -377,7 +377,7 @@ impl FileWriter {
 
 /// One file being encoded in memory.
 enum Encoder {
-    Parquet(parquet::arrow::ArrowWriter<Vec<u8>>),
+    Parquet(Box<parquet::arrow::ArrowWriter<Vec<u8>>>),
     /// CSV text so far; the header goes in with the first rows (or alone, for an empty file).
     Csv {
         text: Vec<u8>,
@@ -400,7 +400,7 @@ impl Encoder {
                     Some(props),
                 )
                 .map_err(|e| e.to_string())?;
-                Encoder::Parquet(writer)
+                Encoder::Parquet(Box::new(writer))
             }
             WriteFormat::Csv => Encoder::Csv {
                 text: Vec::new(),
