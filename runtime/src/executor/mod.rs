@@ -73,6 +73,8 @@ struct Shared {
     report: Option<StatsSlot>,
     /// Workers still running.
     active: AtomicUsize,
+    /// Whether the final statistics went out.
+    published: AtomicBool,
 }
 
 impl Shared {
@@ -103,9 +105,19 @@ impl Shared {
 
     /// Leave the statistics where the dataset can find them.
     fn publish(&self) {
+        if self.published.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let stats = self.stats.snapshot(self.budget.high_water());
+        if let Some(last) = stats.operators.last() {
+            tracing::info!(
+                rows = last.rows_in,
+                wall_ms = stats.wall.as_millis() as u64,
+                "run finished"
+            );
+        }
         if let Some(slot) = &self.report {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(self.stats.snapshot(self.budget.high_water()));
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
         }
     }
 }
@@ -199,6 +211,7 @@ fn start(
     let stats = Recorder::new(names);
     let splits = plan.source.splits()?;
     let threads = options.threads.max(1).min(splits.len().max(1));
+    tracing::info!(source = %plan.source.describe(), splits = splits.len(), threads, "run started");
     let window = 2 * threads;
     let shared = Arc::new(Shared {
         splits,
@@ -212,6 +225,7 @@ fn start(
         stats,
         report,
         active: AtomicUsize::new(threads),
+        published: AtomicBool::new(false),
     });
     let (tx, messages) = bounded(options.queue_blocks.max(1));
     let (tickets, ticket_rx) = bounded(window);

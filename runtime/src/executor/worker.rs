@@ -28,7 +28,10 @@ pub(super) fn run(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>,
         let message = match run_split(shared, tx, index, split.as_ref(), output_op) {
             Ok(Some(part)) => Message::Written { split: index, part },
             Ok(None) => Message::SplitDone { split: index },
-            Err(e) => Message::Failed(e),
+            Err(e) => {
+                tracing::warn!(split = index, error = %e, "split failed");
+                Message::Failed(e)
+            }
         };
         let failed = matches!(message, Message::Failed(_));
         if tx.send(message).is_err() || failed {
@@ -47,6 +50,7 @@ fn run_split(
 ) -> Result<Option<WrittenPart>> {
     let stats = &shared.stats;
     let name = split.name();
+    let _span = tracing::debug_span!("split", split = %name).entered();
     let mut block = 0;
     let mut run = SplitRun::new(&shared.stages, stats, 1);
     // The operator whose output waits when the budget is full.
