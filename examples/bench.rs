@@ -5,7 +5,7 @@
 //! W1' : parquet → filter(price > 10 && qty >= 2) → revenue = price × qty → count
 //! W2  : parquet → z = (price − 100) / 50, drop note → parquet
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -62,66 +62,92 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// The baseline: files taken by worker threads from an atomic counter, each opened on its own,
-/// only the needed columns decoded, one plain loop over slices per batch.
-fn hand_w1(dir: &Path, threads: usize) -> usize {
-    let files = files(dir);
+/// The baselines' parallelism: files claimed by `threads` threads from an atomic counter,
+/// each opened on its own; returns the sum of what `work` returns per file.
+fn each_file(
+    files: &[PathBuf],
+    threads: usize,
+    work: impl Fn(usize, &Path) -> usize + Sync,
+) -> usize {
     let next = AtomicUsize::new(0);
     let total = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let file = std::fs::File::open(path).unwrap();
-                    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-                    let mask = ProjectionMask::columns(
-                        builder.parquet_schema(),
-                        ["id", "category", "price", "qty"],
-                    );
-                    for batch in builder
-                        .with_projection(mask)
-                        .with_batch_size(8192)
-                        .build()
-                        .unwrap()
-                    {
-                        let batch = batch.unwrap();
-                        let price = batch
-                            .column_by_name("price")
-                            .unwrap()
-                            .as_primitive::<Float64Type>()
-                            .values();
-                        let qty = batch
-                            .column_by_name("qty")
-                            .unwrap()
-                            .as_primitive::<Int32Type>()
-                            .values();
-                        let mut keep = Vec::new();
-                        let mut revenue = Vec::new();
-                        for i in 0..batch.num_rows() {
-                            if price[i] > 10.0 && qty[i] >= 2 {
-                                keep.push(i as u32);
-                                revenue.push(price[i] * qty[i] as f64);
-                            }
-                        }
-                        let keep = UInt32Array::from(keep);
-                        let id =
-                            arrow::compute::take(batch.column_by_name("id").unwrap(), &keep, None)
-                                .unwrap();
-                        let category = arrow::compute::take(
-                            batch.column_by_name("category").unwrap(),
-                            &keep,
-                            None,
-                        )
-                        .unwrap();
-                        let revenue: ArrayRef = Arc::new(Float64Array::from(revenue));
-                        std::hint::black_box((id, category, revenue));
-                        total.fetch_add(keep.len(), Ordering::Relaxed);
-                    }
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(index) else { return };
+                    total.fetch_add(work(index, path), Ordering::Relaxed);
                 }
             });
         }
     });
     total.into_inner()
+}
+
+/// The same writer settings aqueduct uses: snappy pages.
+fn writer(
+    path: PathBuf,
+    schema: arrow::datatypes::SchemaRef,
+) -> parquet::arrow::ArrowWriter<std::fs::File> {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, Some(props))
+        .unwrap()
+}
+
+fn projected(
+    path: &Path,
+    columns: &[&str],
+) -> parquet::arrow::arrow_reader::ParquetRecordBatchReader {
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+    builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .unwrap()
+}
+
+/// W1' by hand: only the needed columns decoded, one plain loop over value slices, `take` for
+/// the pass-through columns.
+fn hand_w1(dir: &Path, threads: usize) -> usize {
+    each_file(&files(dir), threads, |_, path| {
+        let mut kept_rows = 0;
+        for batch in projected(path, &["id", "category", "price", "qty"]) {
+            let batch = batch.unwrap();
+            let price = batch
+                .column_by_name("price")
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .values();
+            let qty = batch
+                .column_by_name("qty")
+                .unwrap()
+                .as_primitive::<Int32Type>()
+                .values();
+            let mut keep = Vec::new();
+            let mut revenue = Vec::new();
+            for i in 0..batch.num_rows() {
+                if price[i] > 10.0 && qty[i] >= 2 {
+                    keep.push(i as u32);
+                    revenue.push(price[i] * qty[i] as f64);
+                }
+            }
+            let keep = UInt32Array::from(keep);
+            let id =
+                arrow::compute::take(batch.column_by_name("id").unwrap(), &keep, None).unwrap();
+            let category =
+                arrow::compute::take(batch.column_by_name("category").unwrap(), &keep, None)
+                    .unwrap();
+            let revenue: ArrayRef = Arc::new(Float64Array::from(revenue));
+            std::hint::black_box((id, category, revenue));
+            kept_rows += keep.len();
+        }
+        kept_rows
+    })
 }
 
 fn aqueduct_w1(dir: &Path) -> usize {
@@ -135,76 +161,46 @@ fn aqueduct_w1(dir: &Path) -> usize {
     ds.count().unwrap()
 }
 
+/// W2 by hand: the new column by a unary kernel, one output file per input file.
 fn hand_w2(dir: &Path, threads: usize) -> usize {
-    let files = files(dir);
     let out = dir.join("hand_w2");
     std::fs::create_dir_all(&out).unwrap();
-    let next = AtomicUsize::new(0);
-    let total = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                while let Some(index) =
-                    Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < files.len())
-                {
-                    let file = std::fs::File::open(&files[index]).unwrap();
-                    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-                    let mask = ProjectionMask::columns(
-                        builder.parquet_schema(),
-                        ["id", "user_id", "category", "price", "qty"],
-                    );
-                    let reader = builder
-                        .with_projection(mask)
-                        .with_batch_size(8192)
-                        .build()
-                        .unwrap();
-                    let mut writer = None;
-                    for batch in reader {
-                        let batch = batch.unwrap();
-                        let price = batch
-                            .column_by_name("price")
-                            .unwrap()
-                            .as_primitive::<Float64Type>();
-                        let z: Float64Array = price.unary(|p| (p - 100.0) / 50.0);
-                        let mut columns = batch.columns().to_vec();
-                        let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
-                        columns.push(Arc::new(z));
-                        fields.push(Arc::new(arrow::datatypes::Field::new(
-                            "z",
-                            arrow::datatypes::DataType::Float64,
-                            false,
-                        )));
-                        let out_batch = RecordBatch::try_new(
-                            Arc::new(arrow::datatypes::Schema::new(fields)),
-                            columns,
-                        )
-                        .unwrap();
-                        let writer = writer.get_or_insert_with(|| {
-                            let file =
-                                std::fs::File::create(out.join(format!("part-{index:05}.parquet")))
-                                    .unwrap();
-                            // The same writer settings aqueduct uses: snappy pages.
-                            let props = parquet::file::properties::WriterProperties::builder()
-                                .set_compression(parquet::basic::Compression::SNAPPY)
-                                .build();
-                            parquet::arrow::ArrowWriter::try_new(
-                                file,
-                                out_batch.schema(),
-                                Some(props),
-                            )
-                            .unwrap()
-                        });
-                        writer.write(&out_batch).unwrap();
-                        total.fetch_add(out_batch.num_rows(), Ordering::Relaxed);
-                    }
-                    if let Some(writer) = writer {
-                        writer.close().unwrap();
-                    }
-                }
-            });
+    each_file(&files(dir), threads, |index, path| {
+        let mut rows = 0;
+        let mut file = None;
+        for batch in projected(path, &["id", "user_id", "category", "price", "qty"]) {
+            let batch = batch.unwrap();
+            let price = batch
+                .column_by_name("price")
+                .unwrap()
+                .as_primitive::<Float64Type>();
+            let z: Float64Array = price.unary(|p| (p - 100.0) / 50.0);
+            let mut columns = batch.columns().to_vec();
+            let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+            columns.push(Arc::new(z));
+            fields.push(Arc::new(arrow::datatypes::Field::new(
+                "z",
+                arrow::datatypes::DataType::Float64,
+                false,
+            )));
+            let out_batch =
+                RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns)
+                    .unwrap();
+            file.get_or_insert_with(|| {
+                writer(
+                    out.join(format!("part-{index:05}.parquet")),
+                    out_batch.schema(),
+                )
+            })
+            .write(&out_batch)
+            .unwrap();
+            rows += out_batch.num_rows();
         }
-    });
-    total.into_inner()
+        if let Some(file) = file {
+            file.close().unwrap();
+        }
+        rows
+    })
 }
 
 fn aqueduct_w2(dir: &Path) -> usize {
@@ -240,61 +236,42 @@ fn csv_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// The baseline for W4: each CSV file parsed with the declared schema, the filter as one loop
-/// building a mask, the kept rows written with the same writer settings.
+/// W4 by hand: each CSV file parsed with the declared schema, the filter as one loop building
+/// a mask, the kept rows written with the same writer settings.
 fn hand_w4(dir: &Path, threads: usize) -> usize {
-    let files = csv_files(dir);
     let out = dir.join("hand_w4");
     std::fs::create_dir_all(&out).unwrap();
     let schema = Sale::schema();
-    let next = AtomicUsize::new(0);
-    let total = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                while let Some(index) =
-                    Some(next.fetch_add(1, Ordering::Relaxed)).filter(|i| *i < files.len())
-                {
-                    let file = std::fs::File::open(&files[index]).unwrap();
-                    let reader = arrow_csv::ReaderBuilder::new(schema.clone())
-                        .with_header(true)
-                        .with_batch_size(8192)
-                        .build(file)
-                        .unwrap();
-                    let props = parquet::file::properties::WriterProperties::builder()
-                        .set_compression(parquet::basic::Compression::SNAPPY)
-                        .build();
-                    let target =
-                        std::fs::File::create(out.join(format!("part-{index:05}.parquet")))
-                            .unwrap();
-                    let mut writer =
-                        parquet::arrow::ArrowWriter::try_new(target, schema.clone(), Some(props))
-                            .unwrap();
-                    for batch in reader {
-                        let batch = batch.unwrap();
-                        let price = batch
-                            .column_by_name("price")
-                            .unwrap()
-                            .as_primitive::<Float64Type>()
-                            .values();
-                        let qty = batch
-                            .column_by_name("qty")
-                            .unwrap()
-                            .as_primitive::<Int32Type>()
-                            .values();
-                        let mask: arrow::array::BooleanArray = (0..batch.num_rows())
-                            .map(|i| Some(price[i] > 10.0 && qty[i] >= 2))
-                            .collect();
-                        let kept = arrow::compute::filter_record_batch(&batch, &mask).unwrap();
-                        total.fetch_add(kept.num_rows(), Ordering::Relaxed);
-                        writer.write(&kept).unwrap();
-                    }
-                    writer.close().unwrap();
-                }
-            });
+    each_file(&csv_files(dir), threads, |index, path| {
+        let reader = arrow_csv::ReaderBuilder::new(schema.clone())
+            .with_header(true)
+            .with_batch_size(8192)
+            .build(std::fs::File::open(path).unwrap())
+            .unwrap();
+        let mut file = writer(out.join(format!("part-{index:05}.parquet")), schema.clone());
+        let mut rows = 0;
+        for batch in reader {
+            let batch = batch.unwrap();
+            let price = batch
+                .column_by_name("price")
+                .unwrap()
+                .as_primitive::<Float64Type>()
+                .values();
+            let qty = batch
+                .column_by_name("qty")
+                .unwrap()
+                .as_primitive::<Int32Type>()
+                .values();
+            let mask: arrow::array::BooleanArray = (0..batch.num_rows())
+                .map(|i| Some(price[i] > 10.0 && qty[i] >= 2))
+                .collect();
+            let kept = arrow::compute::filter_record_batch(&batch, &mask).unwrap();
+            rows += kept.num_rows();
+            file.write(&kept).unwrap();
         }
-    });
-    total.into_inner()
+        file.close().unwrap();
+        rows
+    })
 }
 
 fn aqueduct_w4(dir: &Path) -> usize {
