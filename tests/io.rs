@@ -515,3 +515,37 @@ fn files_are_cut_by_rows_and_bytes_and_partitioned_by_column() {
     let ids: Vec<i64> = c3.take_all().unwrap().iter().map(|r| r.id).collect();
     assert_eq!(ids, (0..70).filter(|i| i % 7 == 3).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_large_parquet_file_is_read_in_row_group_splits() {
+    let tmp = dir();
+    let file = path(tmp.path(), "large.parquet");
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(100_000))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&file).unwrap(),
+        Sale::schema(),
+        Some(props),
+    )
+    .unwrap();
+    for chunk in sales(600_000).chunks(100_000) {
+        writer.write(&Sale::to_batch(chunk)).unwrap();
+    }
+    writer.close().unwrap();
+
+    let ordered =
+        pipeline! { read_parquet::<Sale>(file.clone()) |> select(id) }.with_preserve_order(true);
+    let ids: Vec<i64> = ordered.take_all().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, (0..600_000).collect::<Vec<_>>());
+
+    let failing = pipeline! {
+        read_parquet::<Sale>(file)
+        |> map(|s| -> Priced { assert!(s.id != 450_000, "bad row"); Priced { id: s.id, price: s.price } })
+    };
+    let error = failing.count().unwrap_err().to_string();
+    assert!(
+        error.contains("large.parquet, row groups 3..6"),
+        "the error names the split: {error}"
+    );
+}

@@ -130,17 +130,38 @@ impl Source for FileSource {
             include_paths: self.include_paths,
             predicates: self.predicates.clone(),
         });
-        Ok(list_files(&self.location)?
-            .into_iter()
-            .map(|location| {
-                Box::new(FileSplit {
+        let files = list_files(&self.location)?;
+        // A few large parquet files are cut by row groups, so that every worker has work; with
+        // many files, reading every footer here would delay the first block for nothing.
+        let cut = matches!(self.format, FileFormat::Parquet) && files.len() < CUT_FILES_BELOW;
+        let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(files.len());
+        for location in files {
+            let ranges = if cut {
+                super::parquet::row_group_ranges(&location)?
+            } else {
+                None
+            };
+            match ranges {
+                Some(ranges) => splits.extend(ranges.into_iter().map(|range| {
+                    Box::new(FileSplit {
+                        location: location.clone(),
+                        config: config.clone(),
+                        row_groups: Some(range),
+                    }) as Box<dyn Split>
+                })),
+                None => splits.push(Box::new(FileSplit {
                     location,
                     config: config.clone(),
-                }) as Box<dyn Split>
-            })
-            .collect())
+                    row_groups: None,
+                })),
+            }
+        }
+        Ok(splits)
     }
 }
+
+/// Parquet sources with fewer files than this are cut into row-group splits.
+const CUT_FILES_BELOW: usize = 16;
 
 /// What every split of one file source shares.
 pub(super) struct FileConfig {
@@ -154,11 +175,20 @@ pub(super) struct FileConfig {
 struct FileSplit {
     location: Location,
     config: Arc<FileConfig>,
+    /// For a parquet file cut by row groups: the row groups of this split.
+    row_groups: Option<std::ops::Range<usize>>,
 }
 
 impl Split for FileSplit {
     fn name(&self) -> Arc<str> {
-        self.location.url.clone()
+        match &self.row_groups {
+            None => self.location.url.clone(),
+            Some(range) => format!(
+                "{}, row groups {}..{}",
+                self.location.url, range.start, range.end
+            )
+            .into(),
+        }
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
@@ -172,9 +202,12 @@ impl Split for FileSplit {
             }
         };
         match &config.format {
-            FileFormat::Parquet => {
-                super::parquet::read(&self.location, config, &mut emit_with_path)
-            }
+            FileFormat::Parquet => super::parquet::read(
+                &self.location,
+                self.row_groups.clone(),
+                config,
+                &mut emit_with_path,
+            ),
             FileFormat::Csv(options) => {
                 super::csv::read(&self.location, options, config, &mut emit_with_path)
             }

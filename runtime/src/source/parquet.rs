@@ -25,11 +25,18 @@ use crate::storage::Location;
 
 pub(super) fn read(
     location: &Location,
+    row_groups: Option<Range<usize>>,
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
     let Some(path) = &location.local else {
-        return read_from(ObjectReader(location.clone()), &location.url, config, emit);
+        return read_from(
+            ObjectReader(location.clone()),
+            &location.url,
+            row_groups,
+            config,
+            emit,
+        );
     };
     // A local file is read synchronously, opened once per split (PERFORMANCE.md: a shared
     // `File` would share its position between threads).
@@ -39,7 +46,7 @@ pub(super) fn read(
         source: e,
     })?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(url, e))?;
-    let reader = prepare(builder, url, config)?
+    let reader = prepare(builder, url, row_groups, config)?
         .build()
         .map_err(|e| corrupt(url, e))?;
     for (block, batch) in reader.enumerate() {
@@ -51,10 +58,12 @@ pub(super) fn read(
     Ok(())
 }
 
-/// Check the file's schema against the declared columns, then ask for those columns only.
+/// Check the file's schema against the declared columns, then ask for those columns only, in
+/// the row groups of the split that the pushed predicates do not rule out.
 fn prepare<T>(
     builder: ArrowReaderBuilder<T>,
     url: &str,
+    row_groups: Option<Range<usize>>,
     config: &FileConfig,
 ) -> Result<ArrowReaderBuilder<T>> {
     check_schema(&config.schema, builder.schema()).map_err(|reason| Error::SchemaMismatch {
@@ -64,7 +73,16 @@ fn prepare<T>(
     })?;
     let names = config.schema.fields().iter().map(|f| f.name().as_str());
     let mask = ProjectionMask::columns(builder.parquet_schema(), names);
-    let builder = match super::predicate::row_groups(builder.metadata(), &config.predicates) {
+    let matching = super::predicate::row_groups(builder.metadata(), &config.predicates);
+    let groups: Option<Vec<usize>> = match (row_groups, matching) {
+        (None, None) => None,
+        (Some(range), None) => Some(range.collect()),
+        (None, Some(matching)) => Some(matching),
+        (Some(range), Some(matching)) => {
+            Some(matching.into_iter().filter(|g| range.contains(g)).collect())
+        }
+    };
+    let builder = match groups {
         Some(groups) => builder.with_row_groups(groups),
         None => builder,
     };
@@ -105,6 +123,37 @@ fn corrupt(url: &str, e: parquet::errors::ParquetError) -> Error {
             reason: format!("not a readable parquet file: {other}"),
         },
     }
+}
+
+/// Rows per row-group split: consecutive row groups are grouped until they hold this many.
+const SPLIT_ROWS: i64 = 256 * 1024;
+
+/// The row-group ranges a local parquet file is cut into, or `None` when one split will do
+/// (one range, or not a local file). A footer that cannot be read is left for the split's read
+/// to report.
+pub(super) fn row_group_ranges(location: &Location) -> Result<Option<Vec<Range<usize>>>> {
+    let Some(path) = &location.local else {
+        return Ok(None);
+    };
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(None);
+    };
+    let Ok(metadata) = ParquetMetaDataReader::new().parse_and_finish(&file) else {
+        return Ok(None);
+    };
+    let mut ranges = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (index, group) in metadata.row_groups().iter().enumerate() {
+        rows += group.num_rows();
+        if rows >= SPLIT_ROWS {
+            ranges.push(start..index + 1);
+            (start, rows) = (index + 1, 0);
+        }
+    }
+    if start < metadata.num_row_groups() {
+        ranges.push(start..metadata.num_row_groups());
+    }
+    Ok((ranges.len() > 1).then_some(ranges))
 }
 
 /// Reads byte ranges of one object; the footer is found with one `head` for the size.
@@ -166,6 +215,7 @@ fn external(e: object_store::Error) -> parquet::errors::ParquetError {
 pub(super) fn read_from<R: AsyncFileReader + Unpin + Send + 'static>(
     reader: R,
     url: &str,
+    row_groups: Option<Range<usize>>,
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
@@ -173,7 +223,7 @@ pub(super) fn read_from<R: AsyncFileReader + Unpin + Send + 'static>(
         let builder = ParquetRecordBatchStreamBuilder::new(reader)
             .await
             .map_err(|e| corrupt(url, e))?;
-        let mut stream = prepare(builder, url, config)?
+        let mut stream = prepare(builder, url, row_groups, config)?
             .build()
             .map_err(|e| corrupt(url, e))?;
         let mut block = 0;
@@ -276,7 +326,7 @@ mod tests {
             predicates: Vec::new(),
         };
         let mut rows = 0;
-        read_from(reader, "mem://sample.parquet", &config, &mut |b| {
+        read_from(reader, "mem://sample.parquet", None, &config, &mut |b| {
             assert_eq!(b.num_columns(), columns.len());
             rows += b.num_rows();
             Ok(true)
