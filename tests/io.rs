@@ -549,3 +549,68 @@ fn a_large_parquet_file_is_read_in_row_group_splits() {
         "the error names the split: {error}"
     );
 }
+
+#[test]
+fn large_line_files_are_cut_into_byte_ranges_at_line_boundaries() {
+    let tmp = dir();
+    let csv_dir = path(tmp.path(), "csv");
+    let json_dir = path(tmp.path(), "json");
+    pipeline! { from_items::<Sale>(sales(20_000)) }
+        .write_csv(&csv_dir)
+        .unwrap();
+    pipeline! { from_items::<Sale>(sales(20_000)) }
+        .write_json(&json_dir)
+        .unwrap();
+    let store = Arc::new(object_store::memory::InMemory::new());
+    aqueduct::storage::register_store("memory://ranges", store);
+    pipeline! { from_items::<Sale>(sales(20_000)) }
+        .write_csv("memory://ranges/csv")
+        .unwrap();
+
+    // Ranges of 7,777 bytes: ~100 splits per file, most starting mid-line.
+    let small = |ds: Dataset<Sale>| {
+        ds.with_preserve_order(true)
+            .with_options(aqueduct::ExecOptions {
+                split_bytes: 7_777,
+                preserve_order: true,
+                ..aqueduct::ExecOptions::from_environment()
+            })
+    };
+    let from_csv = small(pipeline! { read_csv::<Sale>(csv_dir) });
+    assert_eq!(from_csv.take_all().unwrap(), sales(20_000));
+    assert!(
+        from_csv.stats().unwrap().operators[0].blocks_out > 20,
+        "{}",
+        from_csv.stats().unwrap()
+    );
+    let from_json = small(pipeline! { read_json::<Sale>(json_dir.clone()) });
+    assert_eq!(from_json.take_all().unwrap(), sales(20_000));
+    let remote = small(pipeline! { read_csv::<Sale>("memory://ranges/csv") });
+    assert_eq!(remote.take_all().unwrap(), sales(20_000));
+    let lines = pipeline! { read_text(json_dir) }.with_options(aqueduct::ExecOptions {
+        split_bytes: 5_000,
+        ..aqueduct::ExecOptions::from_environment()
+    });
+    assert_eq!(lines.count().unwrap(), 20_000);
+
+    // A bad value deep in a large file is found in its split, by line and byte.
+    let bad = path(tmp.path(), "bad.csv");
+    let mut text = String::from("id,price\n");
+    for i in 0..5000 {
+        text.push_str(&if i == 4321 {
+            format!("{i},cheap\n")
+        } else {
+            format!("{i},{i}.5\n")
+        });
+    }
+    std::fs::write(&bad, text).unwrap();
+    let ds = pipeline! { read_csv::<Priced>(bad) }.with_options(aqueduct::ExecOptions {
+        split_bytes: 10_000,
+        ..aqueduct::ExecOptions::from_environment()
+    });
+    let error = error_of(ds);
+    assert!(
+        error.contains("after byte") && error.contains("column `price`") && error.contains("cheap"),
+        "{error}"
+    );
+}

@@ -20,6 +20,10 @@ pub struct ExecOptions {
     /// Whether to draw a progress bar per operator on stderr (default: when stderr is a
     /// terminal and `AQUEDUCT_PROGRESS` is not `0`).
     pub progress: bool,
+    /// Bytes of a CSV, JSON-lines or text file one read task takes: larger files are cut at
+    /// line boundaries into ranges of about this size, read in parallel (default 64 MiB,
+    /// `AQUEDUCT_SPLIT_BYTES`).
+    pub split_bytes: usize,
     /// Blocks buffered between workers and consumer before workers wait.
     pub queue_blocks: usize,
 }
@@ -50,11 +54,16 @@ impl ExecOptions {
         let progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
             && !env("AQUEDUCT_PROGRESS")
                 .is_some_and(|v| matches!(v.trim(), "0" | "false" | "no" | "off"));
+        let split_bytes = env("AQUEDUCT_SPLIT_BYTES")
+            .and_then(|b| parse_bytes(&b))
+            .filter(|b| *b > 0)
+            .unwrap_or(64 << 20);
         Self {
             threads,
             memory_budget,
             preserve_order,
             progress,
+            split_bytes,
             queue_blocks: 64,
         }
     }

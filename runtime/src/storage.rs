@@ -25,6 +25,8 @@ pub struct Location {
     /// The file on the local filesystem, when the store is the local filesystem: readers
     /// open it directly, which is faster than going through the async store.
     pub local: Option<std::path::PathBuf>,
+    /// The object's size, when listing told it.
+    pub size: Option<u64>,
 }
 
 impl std::fmt::Debug for Location {
@@ -61,6 +63,7 @@ pub fn resolve(location: &str) -> Result<Location> {
             local: Some(absolute),
             path,
             url: location.into(),
+            size: None,
         });
     }
     let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
@@ -76,6 +79,7 @@ pub fn resolve(location: &str) -> Result<Location> {
             path,
             url: location.into(),
             local: None,
+            size: None,
         });
     }
     let (store, path) = object_store::parse_url_opts(&url, std::env::vars()).map_err(|e| {
@@ -91,6 +95,7 @@ pub fn resolve(location: &str) -> Result<Location> {
         path,
         url: location.into(),
         local,
+        size: None,
     })
 }
 
@@ -121,6 +126,7 @@ impl Location {
             path: child.clone(),
             url: url.into(),
             local,
+            size: None,
         }
     }
 
@@ -141,7 +147,12 @@ pub fn list_files(location: &str) -> Result<Vec<Location>> {
     };
     let mut files: Vec<Location> = match pattern {
         None => match block_on(root.store.head(&root.path)) {
-            Ok(_) => return Ok(vec![root]),
+            Ok(meta) => {
+                return Ok(vec![Location {
+                    size: Some(meta.size),
+                    ..root
+                }]);
+            }
             Err(object_store::Error::NotFound { .. }) => list_under(&root)?
                 .into_iter()
                 .filter(|f| !is_hidden(&root.path, &f.path))
@@ -191,7 +202,10 @@ fn list_under(root: &Location) -> Result<Vec<Location>> {
         })?;
     Ok(listed
         .iter()
-        .map(|meta| root.join(&meta.location))
+        .map(|meta| Location {
+            size: Some(meta.size),
+            ..root.join(&meta.location)
+        })
         .collect())
 }
 

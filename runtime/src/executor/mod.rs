@@ -209,7 +209,7 @@ fn start(
     names.extend(plan.stages.iter().map(Stage::name));
     names.push(output.to_owned());
     let stats = Recorder::new(names);
-    let splits = plan.source.splits()?;
+    let splits = plan.source.splits(options)?;
     let threads = options.threads.max(1).min(splits.len().max(1));
     tracing::info!(source = %plan.source.describe(), splits = splits.len(), threads, "run started");
     let window = 2 * threads;

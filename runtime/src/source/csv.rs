@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::file::{CsvOptions, DEFAULT_BLOCK_ROWS, FileConfig, open};
+use super::lines::Lines;
 use crate::error::{Error, Result};
 use crate::storage::Location;
 use arrow::datatypes::{DataType, Field, Schema};
@@ -11,6 +12,7 @@ use arrow_csv::reader::Format;
 
 pub(super) fn read(
     location: &Location,
+    lines: Lines,
     options: &CsvOptions,
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
@@ -18,6 +20,10 @@ pub(super) fn read(
     let url: &str = &location.url;
     let format = Format::default()
         .with_header(options.header)
+        .with_delimiter(options.delimiter);
+    // Only the split at the start of the file holds the header line.
+    let data_format = Format::default()
+        .with_header(options.header && lines.start == 0)
         .with_delimiter(options.delimiter);
     let mismatch = |reason: String| Error::SchemaMismatch {
         url: url.to_owned(),
@@ -64,17 +70,19 @@ pub(super) fn read(
         })
         .collect::<Result<Vec<_>>>()?;
     let file_schema = Arc::new(file_schema);
+    let start = lines.start;
+    let position = move |line: usize| super::lines::locate(start, line);
     let reader = arrow_csv::ReaderBuilder::new(file_schema.clone())
-        .with_format(format)
+        .with_format(data_format)
         .with_batch_size(DEFAULT_BLOCK_ROWS)
         .with_projection(projection)
-        .build_buffered(open(location)?)
+        .build_buffered(lines.reader)
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
     for (block, batch) in reader.enumerate() {
-        let batch = batch.map_err(|e| parse_error(url, block, &file_schema, e))?;
+        let batch = batch.map_err(|e| parse_error(url, block, &file_schema, &position, e))?;
         let batch =
             super::conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
                 url: format!("{url}, block {block}"),
@@ -88,9 +96,15 @@ pub(super) fn read(
     Ok(())
 }
 
-/// A parse error naming the file's line (1-based, the header is line 1) and the column.
-/// arrow-csv reports "... for column N at line L" with L counted from 0 at the first line.
-fn parse_error(url: &str, block: usize, schema: &Schema, error: arrow::error::ArrowError) -> Error {
+/// A parse error naming the line (1-based; the header is line 1; in a later split, counted
+/// from the split's first line) and the column.
+fn parse_error(
+    url: &str,
+    block: usize,
+    schema: &Schema,
+    position: &dyn Fn(usize) -> String,
+    error: arrow::error::ArrowError,
+) -> Error {
     let message = error.to_string();
     let number_after = |key: &str| -> Option<usize> {
         let rest = &message[message.find(key)? + key.len()..];
@@ -105,7 +119,9 @@ fn parse_error(url: &str, block: usize, schema: &Schema, error: arrow::error::Ar
                 .fields()
                 .get(column)
                 .map_or("?", |f| f.name().as_str());
-            format!("line {}, column `{name}`", line + 1)
+            // With a header arrow counts it as line 0; without, L is the 0-based record of
+            // the split: either way the 1-based line is L + 1.
+            format!("{}, column `{name}`", position(line + 1))
         }
         _ => format!("block {block}"),
     };

@@ -122,7 +122,7 @@ impl Source for FileSource {
         )
     }
 
-    fn splits(&self) -> Result<Vec<Box<dyn Split>>> {
+    fn splits(&self, options: &crate::options::ExecOptions) -> Result<Vec<Box<dyn Split>>> {
         let config = Arc::new(FileConfig {
             format: self.format.clone(),
             record: self.record,
@@ -133,31 +133,48 @@ impl Source for FileSource {
         let files = list_files(&self.location)?;
         // A few large parquet files are cut by row groups, so that every worker has work; with
         // many files, reading every footer here would delay the first block for nothing.
-        let cut = matches!(self.format, FileFormat::Parquet) && files.len() < CUT_FILES_BELOW;
+        let cut_parquet =
+            matches!(self.format, FileFormat::Parquet) && files.len() < CUT_FILES_BELOW;
+        let split_bytes = options.split_bytes.max(1) as u64;
         let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(files.len());
         for location in files {
-            let ranges = if cut {
-                super::parquet::row_group_ranges(&location)?
-            } else {
-                None
+            let parts: Vec<Part> = match (&self.format, location.size) {
+                (FileFormat::Parquet, _) if cut_parquet => {
+                    match super::parquet::row_group_ranges(&location)? {
+                        Some(ranges) => ranges.into_iter().map(Part::RowGroups).collect(),
+                        None => vec![Part::Whole],
+                    }
+                }
+                // Line-oriented formats are cut into byte ranges at line boundaries.
+                (FileFormat::Csv(_) | FileFormat::Json | FileFormat::Text, Some(size))
+                    if size > split_bytes =>
+                {
+                    (0..size.div_ceil(split_bytes))
+                        .map(|i| Part::Bytes(i * split_bytes..((i + 1) * split_bytes).min(size)))
+                        .collect()
+                }
+                _ => vec![Part::Whole],
             };
-            match ranges {
-                Some(ranges) => splits.extend(ranges.into_iter().map(|range| {
-                    Box::new(FileSplit {
-                        location: location.clone(),
-                        config: config.clone(),
-                        row_groups: Some(range),
-                    }) as Box<dyn Split>
-                })),
-                None => splits.push(Box::new(FileSplit {
-                    location,
+            splits.extend(parts.into_iter().map(|part| {
+                Box::new(FileSplit {
+                    location: location.clone(),
                     config: config.clone(),
-                    row_groups: None,
-                })),
-            }
+                    part,
+                }) as Box<dyn Split>
+            }));
         }
         Ok(splits)
     }
+}
+
+/// The part of a file one split reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Part {
+    Whole,
+    /// Parquet row groups.
+    RowGroups(std::ops::Range<usize>),
+    /// The lines that start in this byte range.
+    Bytes(std::ops::Range<u64>),
 }
 
 /// Parquet sources with fewer files than this are cut into row-group splits.
@@ -175,19 +192,17 @@ pub(super) struct FileConfig {
 struct FileSplit {
     location: Location,
     config: Arc<FileConfig>,
-    /// For a parquet file cut by row groups: the row groups of this split.
-    row_groups: Option<std::ops::Range<usize>>,
+    part: Part,
 }
 
 impl Split for FileSplit {
     fn name(&self) -> Arc<str> {
-        match &self.row_groups {
-            None => self.location.url.clone(),
-            Some(range) => format!(
-                "{}, row groups {}..{}",
-                self.location.url, range.start, range.end
-            )
-            .into(),
+        match &self.part {
+            Part::Whole => self.location.url.clone(),
+            Part::RowGroups(r) => {
+                format!("{}, row groups {}..{}", self.location.url, r.start, r.end).into()
+            }
+            Part::Bytes(r) => format!("{}, bytes {}..{}", self.location.url, r.start, r.end).into(),
         }
     }
 
@@ -201,18 +216,30 @@ impl Split for FileSplit {
                 emit(batch)
             }
         };
+        let row_groups = match &self.part {
+            Part::RowGroups(range) => Some(range.clone()),
+            _ => None,
+        };
+        let bytes = match &self.part {
+            Part::Bytes(range) => Some(range.clone()),
+            _ => None,
+        };
+        let lines = || super::lines::open(&self.location, bytes.clone());
         match &config.format {
-            FileFormat::Parquet => super::parquet::read(
+            FileFormat::Parquet => {
+                super::parquet::read(&self.location, row_groups, config, &mut emit_with_path)
+            }
+            FileFormat::Csv(options) => super::csv::read(
                 &self.location,
-                self.row_groups.clone(),
+                lines()?,
+                options,
                 config,
                 &mut emit_with_path,
             ),
-            FileFormat::Csv(options) => {
-                super::csv::read(&self.location, options, config, &mut emit_with_path)
+            FileFormat::Json => {
+                super::json::read(&self.location, &lines, config, &mut emit_with_path)
             }
-            FileFormat::Json => super::json::read(&self.location, config, &mut emit_with_path),
-            FileFormat::Text => super::text::read(url, open(&self.location)?, &mut emit_with_path),
+            FileFormat::Text => super::text::read(url, lines()?, &mut emit_with_path),
         }
     }
 }
@@ -231,17 +258,25 @@ pub(super) fn open(location: &Location) -> Result<Box<dyn BufRead + Send>> {
         url: location.url.to_string(),
         source,
     })?;
-    let chunks = ObjectChunks {
-        stream: result.into_stream(),
-        current: Bytes::new(),
-    };
+    let chunks = ObjectChunks::new(result.into_stream());
     Ok(Box::new(BufReader::with_capacity(1 << 20, chunks)))
 }
 
 /// `Read` over an object's byte stream, pulling one chunk at a time on the IO runtime.
-struct ObjectChunks {
+pub(super) struct ObjectChunks {
     stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
     current: Bytes,
+}
+
+impl ObjectChunks {
+    pub(super) fn new(
+        stream: futures::stream::BoxStream<'static, object_store::Result<Bytes>>,
+    ) -> Self {
+        ObjectChunks {
+            stream,
+            current: Bytes::new(),
+        }
+    }
 }
 
 impl Read for ObjectChunks {

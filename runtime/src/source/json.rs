@@ -4,22 +4,28 @@ use std::io::BufRead;
 
 use arrow::record_batch::RecordBatch;
 
-use super::file::{DEFAULT_BLOCK_ROWS, FileConfig, open};
+use super::file::{DEFAULT_BLOCK_ROWS, FileConfig};
+use super::lines::Lines;
 use crate::error::{Error, Result};
 use crate::storage::Location;
 
 pub(super) fn read(
     location: &Location,
+    lines: &dyn Fn() -> Result<Lines>,
     config: &FileConfig,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
     let url: &str = &location.url;
-    // arrow-json does not say which line failed: find it ourselves, only on the error path.
+    // arrow-json does not say which line failed: find it ourselves (reading the split again),
+    // only on the error path.
     let locate = |block: usize, reason: String| {
-        let location = open(location)
+        let location = lines()
             .ok()
-            .and_then(first_bad_line)
-            .map(|(line, why)| format!("line {line} ({why})"))
+            .and_then(|again| {
+                let start = again.start;
+                let (line, why) = first_bad_line(again.reader)?;
+                Some(format!("{} ({why})", super::lines::locate(start, line)))
+            })
             .unwrap_or_else(|| format!("block {block}"));
         Error::Parse {
             url: url.to_owned(),
@@ -29,7 +35,7 @@ pub(super) fn read(
     };
     let reader = arrow_json::ReaderBuilder::new(config.schema.clone())
         .with_batch_size(DEFAULT_BLOCK_ROWS)
-        .build(open(location)?)
+        .build(lines()?.reader)
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
             reason: e.to_string(),

@@ -65,7 +65,7 @@ impl Source for MemorySource {
         format!("{} ({} blocks, {rows} rows)", self.label, self.blocks.len())
     }
 
-    fn splits(&self) -> Result<Vec<Box<dyn Split>>> {
+    fn splits(&self, _options: &crate::options::ExecOptions) -> Result<Vec<Box<dyn Split>>> {
         let splits = self.blocks.len().div_ceil(self.blocks_per_split);
         Ok((0..splits)
             .map(|index| {

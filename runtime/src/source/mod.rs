@@ -5,6 +5,7 @@ mod conform;
 mod csv;
 mod file;
 mod json;
+mod lines;
 mod memory;
 mod parquet;
 mod predicate;
@@ -20,13 +21,14 @@ use std::sync::Arc;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
+use crate::options::ExecOptions;
 
 /// A source of blocks: cheap to describe, lists its splits when a run starts.
 pub trait Source: Send + Sync {
     /// One line for `explain()`.
     fn describe(&self) -> String;
     /// The splits to read, in order. Listing happens here, when a run starts.
-    fn splits(&self) -> Result<Vec<Box<dyn Split>>>;
+    fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>>;
 }
 
 /// One independently readable part of a source.

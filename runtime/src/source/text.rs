@@ -8,13 +8,15 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
 use super::file::DEFAULT_BLOCK_ROWS;
+use super::lines::Lines;
 use crate::error::{Error, Result};
 
 pub(super) fn read(
     url: &str,
-    mut reader: Box<dyn BufRead + Send>,
+    lines: Lines,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
+    let (mut reader, start) = (lines.reader, lines.start);
     let schema = Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]));
     let mut builder = StringBuilder::new();
     let mut line = Vec::new();
@@ -33,7 +35,7 @@ pub(super) fn read(
         let content = content.strip_suffix(b"\r").unwrap_or(content);
         let text = std::str::from_utf8(content).map_err(|e| Error::Parse {
             url: url.to_owned(),
-            location: format!("line {number}"),
+            location: super::lines::locate(start, number),
             reason: format!("not UTF-8: {e}"),
         })?;
         builder.append_value(text);
