@@ -166,3 +166,33 @@ fn options_come_from_the_process_then_the_dataset() {
     assert_eq!((options.threads, options.memory_budget), (3, 1 << 20));
     assert_eq!(aqueduct::parse_bytes("2GiB"), Some(2 << 30));
 }
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Wide {
+    id: i64,
+    payload: String,
+}
+
+#[test]
+fn blocks_bigger_than_the_target_are_cut() {
+    // flat_map makes blocks of ~8 MB; a 1 MB target cuts them into slices.
+    let ds = pipeline! {
+        from_items::<Reading>(readings(100))
+        |> flat_map(|r| -> Vec<Wide> { (0..1000).map(|k| Wide { id: r.id * 1000 + k, payload: "x".repeat(80) }).collect() })
+    }
+    .with_options(aqueduct::ExecOptions { target_block_bytes: 1 << 20, ..aqueduct::ExecOptions::from_environment() });
+    let mut blocks = 0;
+    let mut rows = 0;
+    for block in ds.iter_blocks().unwrap() {
+        let block = block.unwrap();
+        blocks += 1;
+        rows += block.num_rows();
+        assert!(
+            aqueduct::block_bytes(&block) <= 1 << 20,
+            "{} bytes",
+            aqueduct::block_bytes(&block)
+        );
+    }
+    assert_eq!(rows, 100_000);
+    assert!(blocks >= 8, "{blocks} blocks");
+}

@@ -15,6 +15,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+/// The bytes a block holds, counting only the rows it covers: a slice of a big block (from
+/// `limit`, `map_batches` batching or cutting) counts its share, not the whole buffers.
+pub fn block_bytes(block: &arrow::record_batch::RecordBatch) -> usize {
+    block
+        .columns()
+        .iter()
+        .map(|column| {
+            column
+                .to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| column.get_array_memory_size())
+        })
+        .sum()
+}
+
 /// Bytes of blocks in flight, bounded.
 pub struct MemoryBudget {
     limit: usize,

@@ -19,6 +19,7 @@ pub mod source;
 mod stats;
 pub mod storage;
 
+pub use budget::block_bytes;
 pub use dataset::{Dataset, Write};
 pub use error::{BlockId, Error, Result};
 pub use executor::BlockStream;

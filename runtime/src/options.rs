@@ -20,6 +20,11 @@ pub struct ExecOptions {
     /// Whether to draw a progress bar per operator on stderr (default: when stderr is a
     /// terminal and `AQUEDUCT_PROGRESS` is not `0`).
     pub progress: bool,
+    /// Largest block handed on: a bigger one (from `flat_map` or `map_batches`, say) is cut
+    /// into slices of at most this many bytes, without copying (default 128 MiB,
+    /// `AQUEDUCT_BLOCK_BYTES`). Smaller blocks are not merged: readers make cache-sized blocks,
+    /// which the fused loops run fastest on.
+    pub target_block_bytes: usize,
     /// Bytes of a CSV, JSON-lines or text file one read task takes: larger files are cut at
     /// line boundaries into ranges of about this size, read in parallel (default 64 MiB,
     /// `AQUEDUCT_SPLIT_BYTES`).
@@ -58,11 +63,16 @@ impl ExecOptions {
             .and_then(|b| parse_bytes(&b))
             .filter(|b| *b > 0)
             .unwrap_or(64 << 20);
+        let target_block_bytes = env("AQUEDUCT_BLOCK_BYTES")
+            .and_then(|b| parse_bytes(&b))
+            .filter(|b| *b > 0)
+            .unwrap_or(128 << 20);
         Self {
             threads,
             memory_budget,
             preserve_order,
             progress,
+            target_block_bytes,
             split_bytes,
             queue_blocks: 64,
         }

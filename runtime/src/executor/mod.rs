@@ -69,6 +69,7 @@ struct Shared {
     /// The split the consumer needs next, when it takes blocks in source order.
     head: AtomicUsize,
     preserve_order: bool,
+    target_block_bytes: usize,
     stats: Recorder,
     report: Option<StatsSlot>,
     /// Workers still running.
@@ -222,6 +223,7 @@ fn start(
         budget: MemoryBudget::new(options.memory_budget),
         head: AtomicUsize::new(0),
         preserve_order: options.preserve_order,
+        target_block_bytes: options.target_block_bytes.max(1),
         stats,
         report,
         active: AtomicUsize::new(threads),

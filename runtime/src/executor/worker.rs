@@ -58,7 +58,10 @@ fn run_split(
     let mut out = Vec::new();
     let mut part = shared.sink.as_ref().map(|sink| sink.part(index));
     let mut deliver = |out: &mut Vec<RecordBatch>| -> Result<bool> {
-        for batch in out.drain(..) {
+        for batch in out
+            .drain(..)
+            .flat_map(|b| cut(b, shared.target_block_bytes))
+        {
             match &mut part {
                 Some(part) => {
                     let timer = Timer::start();
@@ -66,7 +69,7 @@ fn run_split(
                     stats.work(output_op, Some(&batch), &[], timer.stop());
                 }
                 None => {
-                    let bytes = batch.get_array_memory_size();
+                    let bytes = crate::budget::block_bytes(&batch);
                     let is_head = || shared.is_head(index);
                     let waiting = Instant::now();
                     let admitted = shared.budget.acquire(bytes, is_head, &shared.cancelled);
@@ -115,4 +118,18 @@ fn run_split(
     let written = part.finish()?;
     stats.busy(output_op, timer.stop());
     Ok(Some(written))
+}
+
+/// `block` in slices of at most `target` bytes (by its average row size), sharing its buffers.
+fn cut(block: RecordBatch, target: usize) -> Vec<RecordBatch> {
+    let bytes = crate::budget::block_bytes(&block);
+    let rows = block.num_rows();
+    if bytes <= target || rows <= 1 {
+        return vec![block];
+    }
+    let per_slice = (rows * target / bytes).max(1);
+    (0..rows)
+        .step_by(per_slice)
+        .map(|start| block.slice(start, per_slice.min(rows - start)))
+        .collect()
 }
