@@ -122,9 +122,13 @@ fn run_split(
 
 /// `block` in slices of at most `target` bytes (by its average row size), sharing its buffers.
 fn cut(block: RecordBatch, target: usize) -> Vec<RecordBatch> {
+    // The buffers' size bounds the rows' size from above: most blocks stop here.
+    if block.get_array_memory_size() <= target || block.num_rows() <= 1 {
+        return vec![block];
+    }
     let bytes = crate::budget::block_bytes(&block);
     let rows = block.num_rows();
-    if bytes <= target || rows <= 1 {
+    if bytes <= target {
         return vec![block];
     }
     let per_slice = (rows * target / bytes).max(1);
