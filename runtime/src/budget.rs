@@ -106,7 +106,7 @@ impl MemoryBudget {
         self.freed.notify_all();
     }
 
-    /// Wake waiting workers: the head moved on.
+    /// Wake waiting workers: the head moved on, or the run stops.
     pub fn head_changed(&self) {
         self.freed.notify_all();
     }

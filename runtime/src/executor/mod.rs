@@ -76,6 +76,8 @@ struct Shared {
     active: AtomicUsize,
     /// Whether the final statistics went out.
     published: AtomicBool,
+    /// Each worker says here when it leaves, so stopping does not poll.
+    exited: (Sender<()>, Receiver<()>),
 }
 
 impl Shared {
@@ -93,12 +95,18 @@ impl Shared {
     /// draining what they still send; then publish the statistics, which are final.
     fn stop(&self, messages: &Receiver<Message>, tickets: &Sender<()>) {
         self.cancelled.store(true, Ordering::Relaxed);
+        // Wake workers waiting for room in the budget or for a ticket.
+        self.budget.head_changed();
         while self.active.load(Ordering::Acquire) > 0 {
             let _ = tickets.try_send(());
-            if let Ok(Message::Block { admitted, .. }) =
-                messages.recv_timeout(std::time::Duration::from_millis(1))
-            {
-                self.budget.release(admitted);
+            crossbeam_channel::select! {
+                recv(messages) -> message => {
+                    if let Ok(Message::Block { admitted, .. }) = message {
+                        self.budget.release(admitted);
+                    }
+                }
+                recv(self.exited.1) -> _ => {}
+                default(std::time::Duration::from_millis(10)) => {}
             }
         }
         self.publish();
@@ -228,6 +236,7 @@ fn start(
         report,
         active: AtomicUsize::new(threads),
         published: AtomicBool::new(false),
+        exited: crossbeam_channel::unbounded(),
     });
     let (tx, messages) = bounded(options.queue_blocks.max(1));
     let (tickets, ticket_rx) = bounded(window);
@@ -250,6 +259,7 @@ fn start(
         pool.spawn(move || {
             worker::run(&shared, &tx, &ticket_rx, output_op);
             shared.active.fetch_sub(1, Ordering::Release);
+            let _ = shared.exited.0.send(());
         });
     }
     if options.progress {
