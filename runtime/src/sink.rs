@@ -183,8 +183,12 @@ impl FileSink {
         if summary.files.is_empty() {
             let mut empty = FileWriter::new(self.directory.clone());
             empty.encoder = Some(
-                Encoder::new(self.format, &self.file_schema)
-                    .map_err(|reason| self.failed(&empty.directory, empty.sequence, 0, reason))?,
+                Encoder::new(
+                    self.format,
+                    &self.file_schema,
+                    &self.file(&empty.directory, 0, 0),
+                )
+                .map_err(|reason| self.failed(&empty.directory, empty.sequence, 0, reason))?,
             );
             summary.files.extend(empty.flush(self, 0)?);
         }
@@ -301,10 +305,14 @@ impl PartWriter<'_> {
                 let now = rest.slice(0, room.min(rest.num_rows()));
                 rest = rest.slice(now.num_rows(), rest.num_rows() - now.num_rows());
                 if writer.encoder.is_none() {
-                    writer.encoder =
-                        Some(Encoder::new(sink.format, &sink.file_schema).map_err(|r| {
-                            sink.failed(&writer.directory, writer.sequence, split, r)
-                        })?);
+                    writer.encoder = Some(
+                        Encoder::new(
+                            sink.format,
+                            &sink.file_schema,
+                            &sink.file(&writer.directory, split, writer.sequence),
+                        )
+                        .map_err(|r| sink.failed(&writer.directory, writer.sequence, split, r))?,
+                    );
                 }
                 let encoder = writer.encoder.as_mut().expect("just made");
                 encoder
@@ -360,84 +368,167 @@ impl FileWriter {
             return Ok(None);
         };
         let file = sink.file(&self.directory, split, self.sequence);
-        let bytes = encoder
+        let output = encoder
             .finish()
             .map_err(|r| sink.failed(&self.directory, self.sequence, split, r))?;
-        block_on(file.store.put(&file.path, PutPayload::from(bytes))).map_err(|source| {
-            Error::Storage {
-                url: file.url.to_string(),
-                source,
+        match output {
+            // A local file was written under a hidden temporary name: renaming it is atomic.
+            Output::Local(temp) => temp
+                .commit()
+                .map_err(|r| sink.failed(&self.directory, self.sequence, split, r))?,
+            Output::Memory(bytes) => {
+                block_on(file.store.put(&file.path, PutPayload::from(bytes))).map_err(
+                    |source| Error::Storage {
+                        url: file.url.to_string(),
+                        source,
+                    },
+                )?;
             }
-        })?;
+        }
         self.sequence += 1;
         self.rows_in_file = 0;
         Ok(Some(file.url.to_string()))
     }
 }
 
-/// One file being encoded in memory.
+/// Where a file's bytes go while it is encoded: a hidden temporary file beside the final one
+/// when the directory is local (streamed, then renamed), else memory (then put whole).
+enum Output {
+    Local(TempFile),
+    Memory(Vec<u8>),
+}
+
+impl Output {
+    fn open(file: &Location) -> Result<Self, String> {
+        let Some(path) = &file.local else {
+            return Ok(Output::Memory(Vec::new()));
+        };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
+        let temp = path.with_file_name(format!(".{name}.inprogress"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        let handle = std::fs::File::create(&temp).map_err(|e| e.to_string())?;
+        Ok(Output::Local(TempFile {
+            file: Some(std::io::BufWriter::with_capacity(1 << 20, handle)),
+            temp,
+            path: path.clone(),
+        }))
+    }
+}
+
+impl std::io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Output::Local(temp) => temp.file.as_mut().expect("open until committed").write(buf),
+            Output::Memory(bytes) => bytes.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Local(temp) => temp.file.as_mut().expect("open until committed").flush(),
+            Output::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// A file written under a temporary name; removed unless committed.
+struct TempFile {
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    temp: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl TempFile {
+    /// Flush and give the file its final name.
+    fn commit(mut self) -> Result<(), String> {
+        let file = self.file.take().expect("committed once");
+        file.into_inner().map_err(|e| e.to_string())?;
+        std::fs::rename(&self.temp, &self.path).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// One file being encoded.
 enum Encoder {
-    Parquet(Box<parquet::arrow::ArrowWriter<Vec<u8>>>),
-    /// CSV text so far; the header goes in with the first rows (or alone, for an empty file).
+    Parquet(Box<parquet::arrow::ArrowWriter<Output>>),
+    /// CSV so far; the header goes in with the first rows (or alone, for an empty file).
     Csv {
-        text: Vec<u8>,
+        out: Output,
+        bytes: usize,
         schema: SchemaRef,
         header: bool,
     },
-    Json(Vec<u8>),
+    Json {
+        out: Output,
+        bytes: usize,
+    },
 }
 
 impl Encoder {
-    fn new(format: WriteFormat, schema: &SchemaRef) -> Result<Self, String> {
+    fn new(format: WriteFormat, schema: &SchemaRef, file: &Location) -> Result<Self, String> {
+        let out = Output::open(file)?;
         Ok(match format {
             WriteFormat::Parquet => {
                 let props = parquet::file::properties::WriterProperties::builder()
                     .set_compression(parquet::basic::Compression::SNAPPY)
                     .build();
-                let writer = parquet::arrow::ArrowWriter::try_new(
-                    Vec::new(),
-                    Arc::clone(schema),
-                    Some(props),
-                )
-                .map_err(|e| e.to_string())?;
+                let writer =
+                    parquet::arrow::ArrowWriter::try_new(out, Arc::clone(schema), Some(props))
+                        .map_err(|e| e.to_string())?;
                 Encoder::Parquet(Box::new(writer))
             }
             WriteFormat::Csv => Encoder::Csv {
-                text: Vec::new(),
+                out,
+                bytes: 0,
                 schema: Arc::clone(schema),
                 header: false,
             },
-            WriteFormat::Json => Encoder::Json(Vec::new()),
+            WriteFormat::Json => Encoder::Json { out, bytes: 0 },
         })
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let mut text = Vec::new();
         match self {
-            Encoder::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
-            Encoder::Csv { text, header, .. } => {
+            Encoder::Parquet(w) => return w.write(batch).map_err(|e| e.to_string()),
+            Encoder::Csv { header, .. } => {
                 let mut writer = arrow_csv::WriterBuilder::new()
                     .with_header(!*header)
-                    .build(text);
+                    .build(&mut text);
                 *header = true;
-                writer.write(batch).map_err(|e| e.to_string())
-            }
-            Encoder::Json(text) => {
-                let mut writer = arrow_json::LineDelimitedWriter::new(text);
                 writer.write(batch).map_err(|e| e.to_string())?;
-                writer.finish().map_err(|e| e.to_string())
+            }
+            Encoder::Json { .. } => {
+                let mut writer = arrow_json::LineDelimitedWriter::new(&mut text);
+                writer.write(batch).map_err(|e| e.to_string())?;
+                writer.finish().map_err(|e| e.to_string())?;
             }
         }
+        let (Encoder::Csv { out, bytes, .. } | Encoder::Json { out, bytes }) = self else {
+            unreachable!("parquet returned above")
+        };
+        *bytes += text.len();
+        std::io::Write::write_all(out, &text).map_err(|e| e.to_string())
     }
 
     /// Bytes encoded so far (for parquet, including the row group being built).
     fn size(&self) -> usize {
         match self {
             Encoder::Parquet(w) => w.bytes_written() + w.in_progress_size(),
-            Encoder::Csv { text, .. } | Encoder::Json(text) => text.len(),
+            Encoder::Csv { bytes, .. } | Encoder::Json { bytes, .. } => *bytes,
         }
     }
 
-    fn finish(mut self) -> Result<Vec<u8>, String> {
+    fn finish(mut self) -> Result<Output, String> {
         if let Encoder::Csv {
             header: false,
             schema,
@@ -449,7 +540,7 @@ impl Encoder {
         }
         match self {
             Encoder::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
-            Encoder::Csv { text, .. } | Encoder::Json(text) => Ok(text),
+            Encoder::Csv { out, .. } | Encoder::Json { out, .. } => Ok(out),
         }
     }
 }
