@@ -45,6 +45,20 @@ fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().unwrap().to_owned()
 }
 
+/// One parquet file of `rows` sales in row groups of `group_rows`.
+fn write_row_groups(file: &str, rows: i64, group_rows: usize) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let target = std::fs::File::create(file).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(target, Sale::schema(), Some(props)).unwrap();
+    for chunk in sales(rows).chunks(group_rows) {
+        writer.write(&Sale::to_batch(chunk)).unwrap();
+    }
+    writer.close().unwrap();
+}
+
 fn write_sales(dir: &Path, name: &str, rows: Vec<Sale>) -> String {
     let location = path(dir, name);
     pipeline! { from_items::<Sale>(rows) }
@@ -425,17 +439,7 @@ fn a_limited_pipeline_writes_its_first_rows_in_order() {
 fn filters_skip_parquet_row_groups_their_statistics_rule_out() {
     let tmp = dir();
     let file = path(tmp.path(), "sorted.parquet");
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(1000))
-        .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&file).unwrap(),
-        Sale::schema(),
-        Some(props),
-    )
-    .unwrap();
-    writer.write(&Sale::to_batch(&sales(10_000))).unwrap();
-    writer.close().unwrap();
+    write_row_groups(&file, 10_000, 1000);
 
     let ds = pipeline! { read_parquet::<Sale>(file.clone()) |> filter(id >= 9000 && id < 9100 && category != "x") };
     assert!(
@@ -520,19 +524,7 @@ fn files_are_cut_by_rows_and_bytes_and_partitioned_by_column() {
 fn a_large_parquet_file_is_read_in_row_group_splits() {
     let tmp = dir();
     let file = path(tmp.path(), "large.parquet");
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(100_000))
-        .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        std::fs::File::create(&file).unwrap(),
-        Sale::schema(),
-        Some(props),
-    )
-    .unwrap();
-    for chunk in sales(600_000).chunks(100_000) {
-        writer.write(&Sale::to_batch(chunk)).unwrap();
-    }
-    writer.close().unwrap();
+    write_row_groups(&file, 600_000, 100_000);
 
     let ordered =
         pipeline! { read_parquet::<Sale>(file.clone()) |> select(id) }.with_preserve_order(true);
