@@ -79,6 +79,8 @@ fn main() -> aqueduct::Result<()> {
     }
     let first = sales(0, &mut Lcg(7));
     let csv = pipeline! { from_items::<Sale>(first) |> limit(2_000) |> drop(ts) };
+    // Clear old output first: the sink adds files, it does not delete any.
+    let _ = std::fs::remove_dir_all("examples/data/sales_csv");
     let written = csv.write_csv("examples/data/sales_csv")?;
     println!("wrote {:?} ({} rows)", written.files, written.rows);
     Ok(())
