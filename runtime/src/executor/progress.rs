@@ -1,5 +1,6 @@
 //! Progress bars: one line per operator on stderr, redrawn from the run's statistics until the
-//! run stops. A stalled operator shows whether it waits on input or is blocked on output.
+//! run stops, for runs that last more than half a second. A stalled operator shows whether it
+//! waits on input or is blocked on output.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,13 @@ use super::Shared;
 /// Draw the bars of `shared`'s run on a thread of their own.
 pub(super) fn show(shared: Arc<Shared>) {
     let spawned = std::thread::Builder::new().name("aqueduct-progress".into()).spawn(move || {
+        // Short runs draw nothing: bars appear once a run has lasted half a second.
+        for _ in 0..10 {
+            if shared.cancelled.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         let style = ProgressStyle::with_template("{spinner} {prefix:<42!} {msg}").expect("a valid template");
         let lines: Vec<ProgressBar> = shared
