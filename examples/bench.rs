@@ -111,6 +111,19 @@ fn projected(
         .unwrap()
 }
 
+/// The two columns the filters read, as value slices.
+fn price_and_qty(batch: &RecordBatch) -> (&[f64], &[i32]) {
+    let price = batch
+        .column_by_name("price")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let qty = batch
+        .column_by_name("qty")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    (price.values(), qty.values())
+}
+
 /// W1' by hand: only the needed columns decoded, one plain loop over value slices, `take` for
 /// the pass-through columns.
 fn hand_w1(dir: &Path, threads: usize) -> usize {
@@ -118,16 +131,7 @@ fn hand_w1(dir: &Path, threads: usize) -> usize {
         let mut kept_rows = 0;
         for batch in projected(path, &["id", "category", "price", "qty"]) {
             let batch = batch.unwrap();
-            let price = batch
-                .column_by_name("price")
-                .unwrap()
-                .as_primitive::<Float64Type>()
-                .values();
-            let qty = batch
-                .column_by_name("qty")
-                .unwrap()
-                .as_primitive::<Int32Type>()
-                .values();
+            let (price, qty) = price_and_qty(&batch);
             let mut keep = Vec::new();
             let mut revenue = Vec::new();
             for i in 0..batch.num_rows() {
@@ -252,16 +256,7 @@ fn hand_w4(dir: &Path, threads: usize) -> usize {
         let mut rows = 0;
         for batch in reader {
             let batch = batch.unwrap();
-            let price = batch
-                .column_by_name("price")
-                .unwrap()
-                .as_primitive::<Float64Type>()
-                .values();
-            let qty = batch
-                .column_by_name("qty")
-                .unwrap()
-                .as_primitive::<Int32Type>()
-                .values();
+            let (price, qty) = price_and_qty(&batch);
             let mask: arrow::array::BooleanArray = (0..batch.num_rows())
                 .map(|i| Some(price[i] > 10.0 && qty[i] >= 2))
                 .collect();

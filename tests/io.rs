@@ -41,6 +41,13 @@ fn dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// A file named `name` in `dir` holding `contents`; its path.
+fn file_with(dir: &tempfile::TempDir, name: &str, contents: impl AsRef<[u8]>) -> String {
+    let file = path(dir.path(), name);
+    std::fs::write(&file, contents).unwrap();
+    file
+}
+
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().unwrap().to_owned()
 }
@@ -144,8 +151,7 @@ fn csv_json_and_text_sources_and_sinks() {
     let from_csv = pipeline! { read_csv::<Sale>(csv_dir) };
     assert_eq!(from_csv.take_all().unwrap(), sales(300));
 
-    let semicolons = path(tmp.path(), "semi.csv");
-    std::fs::write(&semicolons, "price;extra;id\n1.5;x;7\n2.5;y;8\n").unwrap();
+    let semicolons = file_with(&tmp, "semi.csv", "price;extra;id\n1.5;x;7\n2.5;y;8\n");
     let ds = pipeline! { read_csv::<Priced>(semicolons, delimiter = b';') };
     assert_eq!(
         ds.take_all().unwrap(),
@@ -159,8 +165,7 @@ fn csv_json_and_text_sources_and_sinks() {
     let from_json = pipeline! { read_json::<Sale>(json_dir) };
     assert_eq!(from_json.take_all().unwrap(), sales(200));
 
-    let text = path(tmp.path(), "lines.txt");
-    std::fs::write(&text, "alpha\nbeta\r\n\ngamma\n").unwrap();
+    let text = file_with(&tmp, "lines.txt", "alpha\nbeta\r\n\ngamma\n");
     let lines =
         pipeline! { read_text(text) |> filter(text.len() > 0) |> with_column(size = text.len()) };
     let got: Vec<(String, u64)> = lines
@@ -256,8 +261,7 @@ fn missing_files_and_empty_directories() {
 #[test]
 fn files_that_are_not_parquet_or_are_truncated() {
     let tmp = dir();
-    let fake = path(tmp.path(), "fake.parquet");
-    std::fs::write(&fake, "id,price\n1,2\n").unwrap();
+    let fake = file_with(&tmp, "fake.parquet", "id,price\n1,2\n");
     let error = error_of(pipeline! { read_parquet::<Sale>(fake.clone()) });
     assert!(
         error.contains(&fake) && error.contains("parquet"),
@@ -267,12 +271,10 @@ fn files_that_are_not_parquet_or_are_truncated() {
     let location = write_sales(tmp.path(), "good", sales(2000));
     let file = format!("{location}/part-00000-00000.parquet");
     let bytes = std::fs::read(&file).unwrap();
-    let truncated = path(tmp.path(), "truncated.parquet");
-    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let truncated = file_with(&tmp, "truncated.parquet", &bytes[..bytes.len() / 2]);
     let error = error_of(pipeline! { read_parquet::<Sale>(truncated.clone()) });
     assert!(error.contains(&truncated), "{error}");
-    let cut_footer = path(tmp.path(), "cut_footer.parquet");
-    std::fs::write(&cut_footer, &bytes[..bytes.len() - 3]).unwrap();
+    let cut_footer = file_with(&tmp, "cut_footer.parquet", &bytes[..bytes.len() - 3]);
     let error = error_of(pipeline! { read_parquet::<Sale>(cut_footer.clone()) });
     assert!(error.contains(&cut_footer), "{error}");
 }
@@ -310,8 +312,7 @@ fn files_whose_schema_does_not_match_the_record() {
         "{error}"
     );
 
-    let csv = path(tmp.path(), "no_price.csv");
-    std::fs::write(&csv, "id,cost\n1,2.0\n").unwrap();
+    let csv = file_with(&tmp, "no_price.csv", "id,cost\n1,2.0\n");
     let error = error_of(pipeline! { read_csv::<Priced>(csv.clone()) });
     assert!(error.contains(&csv) && error.contains("`price`"), "{error}");
 }
@@ -319,8 +320,7 @@ fn files_whose_schema_does_not_match_the_record() {
 #[test]
 fn csv_rows_and_json_lines_that_do_not_parse() {
     let tmp = dir();
-    let csv = path(tmp.path(), "bad.csv");
-    std::fs::write(&csv, "id,price\n1,2.0\n2,3.5\n3,cheap\n").unwrap();
+    let csv = file_with(&tmp, "bad.csv", "id,price\n1,2.0\n2,3.5\n3,cheap\n");
     let error = error_of(pipeline! { read_csv::<Priced>(csv.clone()) });
     assert!(error.contains(&csv) && error.contains("cheap"), "{error}");
     assert!(error.contains("line 4, column `price`"), "{error}");
@@ -334,8 +334,7 @@ fn csv_rows_and_json_lines_that_do_not_parse() {
     let error = error_of(pipeline! { read_json::<Priced>(json.clone()) });
     assert!(error.contains(&json) && error.contains("line 2"), "{error}");
 
-    let wrong = path(tmp.path(), "wrong.json");
-    std::fs::write(&wrong, "{\"id\": 1, \"price\": \"free\"}\n").unwrap();
+    let wrong = file_with(&tmp, "wrong.json", "{\"id\": 1, \"price\": \"free\"}\n");
     let error = error_of(pipeline! { read_json::<Priced>(wrong.clone()) });
     assert!(error.contains(&wrong) && error.contains("free"), "{error}");
 }
@@ -343,8 +342,7 @@ fn csv_rows_and_json_lines_that_do_not_parse() {
 #[test]
 fn error_messages_read_well() {
     let tmp = dir();
-    let csv = path(tmp.path(), "bad.csv");
-    std::fs::write(&csv, "id,price\n1,2.0\n3,cheap\n").unwrap();
+    let csv = file_with(&tmp, "bad.csv", "id,price\n1,2.0\n3,cheap\n");
     let error = error_of(pipeline! { read_csv::<Priced>(csv.clone()) });
     assert_eq!(
         error,

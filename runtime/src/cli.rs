@@ -216,15 +216,29 @@ impl<R: Record> Runnable for Dataset<R> {
         self.explain_graph(format)
     }
     fn execute(&self, options: ExecOptions) -> Result<()> {
+        // One run: the first rows are kept for display while every block is counted.
         let dataset = self.clone().with_options(options);
-        println!("{}", dataset.format_rows(20)?);
-        println!("{} rows", dataset.count()?);
+        let (mut first, mut shown, mut rows) = (Vec::new(), 0, 0);
+        for block in dataset.iter_blocks()? {
+            let block = block?;
+            rows += block.num_rows();
+            if shown < SHOWN_ROWS {
+                let take = block.num_rows().min(SHOWN_ROWS - shown);
+                first.push(block.slice(0, take));
+                shown += take;
+            }
+        }
+        println!("{}", arrow::util::pretty::pretty_format_batches(&first)?);
+        println!("{rows} rows");
         Ok(())
     }
     fn stats(&self) -> Option<RunStats> {
         Dataset::stats(self)
     }
 }
+
+/// Rows a `run` of a dataset (not a sink) prints.
+const SHOWN_ROWS: usize = 20;
 
 /// Parse the command line, let `build` create and run the program's pipelines through the
 /// [`Job`], and turn the outcome into an exit code: 0, 1 for a failed run, 2 for a usage error.
