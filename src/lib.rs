@@ -77,5 +77,7 @@ macro_rules! main {
 pub mod prelude {
     pub use aqueduct_macros::{Record, pipeline};
     pub use aqueduct_runtime::__private::RecordBatch;
-    pub use aqueduct_runtime::{CsvOptions, Dataset, Error, Record, Result, Write, WriteSummary};
+    pub use aqueduct_runtime::{
+        Aggregator, CsvOptions, Dataset, Error, Record, Result, Write, WriteSummary,
+    };
 }

@@ -97,9 +97,30 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
     let mut schemas = vec![schema];
     let mut stages = Vec::new();
     let mut sink = None;
+    // A `groupby` waiting for the `aggregate` or `map_groups` it configures.
+    let mut grouping: Option<(&syntax::Call, Option<Vec<String>>)> = None;
     for (index, call) in rest.iter().enumerate() {
         let name = call.name.to_string();
         let current = schemas.last().expect("at least the source's").clone();
+        let keys = match grouping.take() {
+            Some((_, keys)) if name == "aggregate" || name == "map_groups" => match keys {
+                Some(keys) => Some(keys),
+                // The keys were wrong (reported): skip the grouped stage.
+                None => continue,
+            },
+            Some((groupby, _)) => {
+                cx.error_spanned_by(
+                    &groupby.name,
+                    "`groupby` must be followed by `aggregate(...)` or `map_groups(...)`",
+                );
+                None
+            }
+            None => None,
+        };
+        if name == "groupby" {
+            grouping = Some((call, ops::check_groupby(&ck, call, &current)));
+            continue;
+        }
         if ops::SINKS.contains(&name.as_str()) {
             if index + 1 != rest.len() {
                 cx.error_spanned_by(
@@ -111,10 +132,20 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
             continue;
         }
         // After an error, later stages are still checked against the last schema known.
-        if let Some((node, schema)) = ops::check_stage(&ck, call, &current) {
+        let grouped = keys.clone();
+        if let Some((mut node, schema)) = ops::check_stage(&ck, call, &current, keys) {
+            if let Some(keys) = grouped {
+                node.text = format!("groupby({}) |> {}", keys.join(", "), node.text);
+            }
             stages.push(node);
             schemas.push(schema);
         }
+    }
+    if let Some((groupby, _)) = grouping {
+        cx.error_spanned_by(
+            &groupby.name,
+            "`groupby` must be followed by `aggregate(...)` or `map_groups(...)`",
+        );
     }
     Some(Plan {
         source,

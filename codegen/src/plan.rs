@@ -95,12 +95,75 @@ pub enum NodeKind {
     },
     /// The first n rows.
     Limit(Expr),
+    /// `groupby(keys) |> aggregate(...)`, `aggregate(...)` (no keys) or `unique(column)`.
+    Aggregate {
+        keys: Vec<String>,
+        aggregates: Vec<Aggregate>,
+    },
+    /// `groupby(keys) |> map_groups(f)`.
+    MapGroups {
+        keys: Vec<String>,
+        func: Expr,
+        input: Option<Path>,
+    },
+    /// An all-to-all operator over whole rows that keeps the columns.
+    Rows(RowsOp),
+}
+
+/// All-to-all operators that move rows without computing.
+pub enum RowsOp {
+    /// Columns with (descending, nulls first).
+    Sort(Vec<(String, bool, bool)>),
+    RandomShuffle(Expr),
+    RandomizeBlockOrder(Expr),
+    Repartition(Expr),
+}
+
+/// One output column of an aggregate.
+pub struct Aggregate {
+    /// The output column.
+    pub output: crate::schema::Column,
+    pub func: AggregateFn,
+    /// The input column (`None` for `count()`).
+    pub input: Option<crate::schema::Column>,
+}
+
+/// Which aggregate.
+pub enum AggregateFn {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Mean,
+    Std(Option<Expr>),
+    AbsMax,
+    Quantile(Expr),
+    Unique,
+    First,
+    Last,
+    /// A user's `Aggregator` value.
+    Custom(Expr),
 }
 
 impl NodeKind {
     /// Whether the stage works row by row (and can join a fused loop).
     pub fn is_row_wise(&self) -> bool {
-        !matches!(self, NodeKind::MapBatches { .. } | NodeKind::Limit(_))
+        !matches!(
+            self,
+            NodeKind::MapBatches { .. }
+                | NodeKind::Limit(_)
+                | NodeKind::Aggregate { .. }
+                | NodeKind::MapGroups { .. }
+                | NodeKind::Rows(_)
+        )
+    }
+
+    /// Whether the stage needs all of its input before it yields output.
+    pub fn is_all_to_all(&self) -> bool {
+        matches!(
+            self,
+            NodeKind::Aggregate { .. } | NodeKind::MapGroups { .. } | NodeKind::Rows(_)
+        )
     }
 }
 

@@ -95,6 +95,14 @@ pub enum Error {
     #[error("cannot write `{url}`: {reason}")]
     Write { url: String, reason: String },
 
+    /// Spilling to local disk, or reading a spill back, failed.
+    #[error("cannot spill to `{path}`: {reason}")]
+    Spill { path: String, reason: String },
+
+    /// An all-to-all operator's input does not fit what it needs (zip of unequal lengths, ...).
+    #[error("`{stage}`: {reason}")]
+    Exchange { stage: String, reason: String },
+
     /// An Arrow kernel failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

@@ -166,3 +166,41 @@ pub fn project(schema: &SchemaRef, columns: &[&str]) -> SchemaRef {
 pub fn text_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]))
 }
+
+/// The inner type of a nullable column (`Option<T>` → `T`), for naming types in generated code.
+pub trait Nullable {
+    type Inner;
+}
+
+impl<T> Nullable for Option<T> {
+    type Inner = T;
+}
+
+/// The loop feeding an aggregate's table, its state type fixed by `init` (generated code
+/// cannot name it: a custom aggregator's type is only known to rustc).
+pub fn feed_fn<K, S, F>(_init: &impl Fn() -> S, feed: F) -> F
+where
+    K: crate::aggregate::GroupKey,
+    F: Fn(&RecordBatch, &mut crate::aggregate::GroupTable<K, S>) -> Result<(), StageError>,
+{
+    feed
+}
+
+/// An aggregate's merge of two states, typed by `init`.
+pub fn merge_fn<S, F: Fn(&mut S, S)>(_init: &impl Fn() -> S, merge: F) -> F {
+    merge
+}
+
+/// An aggregate's output from finished groups, typed by `init`.
+pub fn finish_fn<K, S, F>(_init: &impl Fn() -> S, finish: F) -> F
+where
+    F: Fn(Vec<(K, S)>) -> Result<RecordBatch, String>,
+{
+    finish
+}
+
+/// A seed for a shuffle given none: different every run.
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}

@@ -1,7 +1,7 @@
 //! How a run uses the machine: threads, the memory budget and ordering. The defaults come,
 //! in this order, from what [`ExecOptions::set_global`] set for the process, from the
 //! environment (`AQUEDUCT_THREADS`, `AQUEDUCT_MEMORY` such as `512MiB` or `2GiB`,
-//! `AQUEDUCT_PRESERVE_ORDER=1`, `AQUEDUCT_PROGRESS=0`), and from the machine; each dataset can
+//! `AQUEDUCT_PRESERVE_ORDER=1`, `AQUEDUCT_PROGRESS=0`, `AQUEDUCT_SPILL_DIR`), and from the machine; each dataset can
 //! override them.
 
 use std::sync::RwLock;
@@ -31,6 +31,10 @@ pub struct ExecOptions {
     pub split_bytes: usize,
     /// Blocks buffered between workers and consumer before workers wait.
     pub queue_blocks: usize,
+    /// Where all-to-all operators spill what exceeds the memory budget (default: the system's
+    /// temporary directory, `AQUEDUCT_SPILL_DIR`). Each run spills into its own fresh
+    /// subdirectory, removed when the run ends, also on error.
+    pub spill_dir: std::path::PathBuf,
 }
 
 static GLOBAL: RwLock<Option<ExecOptions>> = RwLock::new(None);
@@ -67,6 +71,7 @@ impl ExecOptions {
             .and_then(|b| parse_bytes(&b))
             .filter(|b| *b > 0)
             .unwrap_or(128 << 20);
+        let spill_dir = env("AQUEDUCT_SPILL_DIR").map_or_else(std::env::temp_dir, Into::into);
         Self {
             threads,
             memory_budget,
@@ -75,6 +80,7 @@ impl ExecOptions {
             target_block_bytes,
             split_bytes,
             queue_blocks: 64,
+            spill_dir,
         }
     }
 }

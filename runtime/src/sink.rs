@@ -544,3 +544,23 @@ impl Encoder {
         }
     }
 }
+
+impl crate::collect::Collector for FileSink {
+    fn describe(&self) -> String {
+        FileSink::describe(self)
+    }
+
+    fn part(&self, split: usize) -> Box<dyn crate::collect::CollectPart + '_> {
+        Box::new(FileSink::part(self, split))
+    }
+}
+
+impl crate::collect::CollectPart for PartWriter<'_> {
+    fn push(&mut self, batch: RecordBatch) -> Result<(), crate::collect::PartError> {
+        Ok(self.write(&batch)?)
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn std::any::Any + Send>> {
+        Ok(Box::new(PartWriter::finish(*self)?))
+    }
+}

@@ -1,5 +1,6 @@
 //! Emission: the checked, optimised plan as Rust tokens building the runtime's `Plan`.
 
+mod exchange;
 mod records;
 mod row_loop;
 mod source;
@@ -14,28 +15,73 @@ use crate::explain;
 use crate::optimize::fusion::{self, Segment};
 use crate::plan::{NodeKind, Plan};
 
-/// The expression a pipeline expands to.
+/// The expression a pipeline expands to. A pipeline with all-to-all operators becomes a
+/// chain of runtime plans: each operator reads the plan of the stages before it and is the
+/// source of the stages after it.
 pub fn pipeline(plan: &Plan) -> TokenStream {
     let segments = fusion::run(plan);
     let mut records = GeneratedRecords::default();
     let mut prelude = Vec::new();
-    let mut stages = Vec::new();
+    let rt = quote!(::aqueduct::__private);
+    let mut source = source::emit(plan);
+    // The current plan's stages (setup, stage) and the fused range each came from.
+    let mut stages: Vec<(TokenStream, TokenStream, Option<(usize, usize)>)> = Vec::new();
     for segment in &segments {
         match *segment {
             Segment::Fused { start, end } => {
                 let (setup, stage) = row_loop::emit(plan, start, end, &mut records);
+                stages.push((setup, stage, Some((start, end))));
+            }
+            Segment::Single(index) if plan.stages[index].kind.is_all_to_all() => {
+                let name = &plan.stages[index].text;
+                let (setup, exchange, input_end) = match &plan.stages[index].kind {
+                    NodeKind::Aggregate { .. } => {
+                        // The loop of the stages just before feeds the aggregate's table.
+                        let start = match stages.last() {
+                            Some((_, _, Some((start, end)))) if *end == index => {
+                                let start = *start;
+                                stages.pop();
+                                start
+                            }
+                            _ => index,
+                        };
+                        let (setup, exchange) =
+                            exchange::aggregate(plan, start, index, name, &mut records);
+                        (setup, exchange, start)
+                    }
+                    _ => (quote!(), exchange::rows(plan, index, &mut records), index),
+                };
+                let input_ty = records.type_of(&plan.schemas[input_end], None);
+                let (setups, tokens): (Vec<_>, Vec<_>) = stages
+                    .drain(..)
+                    .map(|(setup, stage, _)| (setup, stage))
+                    .unzip();
+                prelude.extend(setups);
                 prelude.push(setup);
-                stages.push(stage);
+                source = quote! {
+                    ::std::sync::Arc::new(#rt::ExchangeSource::new(
+                        #rt::Plan {
+                            source: #source,
+                            stages: ::std::vec![#(#tokens),*],
+                            schema: <#input_ty as #rt::Record>::schema(),
+                            logical: ::std::string::String::new(),
+                            physical: ::std::string::String::new(),
+                        },
+                        #exchange,
+                    ))
+                };
             }
             Segment::Single(index) => {
                 let (setup, stage) = single(plan, index, &mut records);
-                prelude.push(setup);
-                stages.push(stage);
+                stages.push((setup, stage, None));
             }
         }
     }
-    let rt = quote!(::aqueduct::__private);
-    let source = source::emit(plan);
+    let (setups, stages): (Vec<_>, Vec<_>) = stages
+        .into_iter()
+        .map(|(setup, stage, _)| (setup, stage))
+        .unzip();
+    prelude.extend(setups);
     let output = records.type_of(plan.output(), None);
     let logical = explain::logical(plan);
     let physical = explain::physical(plan, &segments);
@@ -83,7 +129,7 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
     }}
 }
 
-/// A stage that is not fused: `map_batches` or `limit`.
+/// A stage that is not fused and not all-to-all: `map_batches` or `limit`.
 fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
     let rt = quote!(::aqueduct::__private);
     match &plan.stages[index].kind {

@@ -212,14 +212,14 @@ impl Scope for TypeScope<'_> {
     }
 }
 
-/// Compile stages `start..end` of `plan` into (setup statements, a runtime `Stage`).
-pub fn emit(
+/// A loop over the rows of a block with `plan.schemas[start]`'s columns, running stages
+/// `start..end`; `Err` holds the errors (already reported when the plan was checked).
+fn open<'a>(
     plan: &Plan,
     start: usize,
     end: usize,
-    records: &mut GeneratedRecords,
-) -> (TokenStream, TokenStream) {
-    let rt = rt();
+    records: &'a mut GeneratedRecords,
+) -> Result<RowLoop<'a>, TokenStream> {
     let input = &plan.schemas[start];
     let mut lp = RowLoop {
         records,
@@ -243,9 +243,66 @@ pub fn emit(
     for index in start..end {
         stage(&mut lp, &cx, plan, index);
     }
-    if let Err(errors) = cx.check() {
-        return (quote!(), errors);
+    cx.check()?;
+    Ok(lp)
+}
+
+impl RowLoop<'_> {
+    /// The loop's frames nested into one body.
+    fn body(&mut self) -> TokenStream {
+        let mut body = TokenStream::new();
+        for (header, statements) in self.frames.drain(..).rev() {
+            body = quote!(#header { #(#statements)* #body });
+        }
+        body
     }
+
+    /// Statements binding the typed readers of the input columns the loop reads.
+    fn reader_statements(&self) -> Vec<TokenStream> {
+        let rt = rt();
+        self.readers
+            .iter()
+            .map(|(ident, column)| {
+                let ty = &column.ty;
+                let name = &column.name;
+                quote!(let #ident = #rt::bind_column::<#ty>(&__aq_batch, #name)?;)
+            })
+            .collect()
+    }
+
+    /// The value of column `name` in the borrowed form `Field::Ref` of `ty` (`value_ty` when
+    /// the column is nullable and `inner` asks for the value inside the `Option`).
+    fn borrowed(&mut self, name: &str, via: TokenStream) -> TokenStream {
+        let binding = self
+            .bindings
+            .iter()
+            .find(|b| b.column.name == name)
+            .expect("checked column")
+            .clone();
+        let copy = binding.column.ltype.is_copy();
+        let v = self.value(&binding, Span::call_site());
+        let tokens = v.tokens;
+        match v.held {
+            Held::Ref => tokens,
+            Held::Owned if copy => tokens,
+            Held::Owned => quote!(#via(&(#tokens))),
+            Held::Borrowed => quote!(#via(#tokens)),
+        }
+    }
+}
+
+/// Compile stages `start..end` of `plan` into (setup statements, a runtime `Stage`).
+pub fn emit(
+    plan: &Plan,
+    start: usize,
+    end: usize,
+    records: &mut GeneratedRecords,
+) -> (TokenStream, TokenStream) {
+    let rt = rt();
+    let mut lp = match open(plan, start, end, records) {
+        Ok(lp) => lp,
+        Err(errors) => return (quote!(), errors),
+    };
     let output = &plan.schemas[end];
     let output_ty = lp.records.type_of(output, None);
 
@@ -282,15 +339,8 @@ pub fn emit(
         __aq_rows += 1;
     });
 
-    let mut body = TokenStream::new();
-    for (header, statements) in lp.frames.drain(..).rev() {
-        body = quote!(#header { #(#statements)* #body });
-    }
-    let readers = lp.readers.iter().map(|(ident, column)| {
-        let ty = &column.ty;
-        let name = &column.name;
-        quote!(let #ident = #rt::bind_column::<#ty>(&__aq_batch, #name)?;)
-    });
+    let body = lp.body();
+    let readers = lp.reader_statements();
     let setup = &lp.setup;
     let filters = lp.filters;
     let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
@@ -320,6 +370,109 @@ pub fn emit(
     };
     let stage = quote!(#rt::Stage::Map { name: #name.into(), func: ::std::sync::Arc::new(#func) });
     (setup, stage)
+}
+
+/// The loop of stages `start..end` feeding aggregate `index` (`start == index` when no stage
+/// runs before it in the loop): (setup statements, the feed closure). Each kept row finds its
+/// group in the table and updates every aggregate's state in place: no block is built
+/// between the stages and the aggregate.
+pub fn feed(
+    plan: &Plan,
+    start: usize,
+    index: usize,
+    records: &mut GeneratedRecords,
+) -> (TokenStream, TokenStream) {
+    let rt = rt();
+    let NodeKind::Aggregate { keys, aggregates } = &plan.stages[index].kind else {
+        unreachable!("feeds aggregates")
+    };
+    let mut lp = match open(plan, start, index, records) {
+        Ok(lp) => lp,
+        Err(errors) => return (quote!(), errors),
+    };
+    let keys: Vec<TokenStream> = keys
+        .iter()
+        .map(|name| {
+            let ty = plan.schemas[index]
+                .column(name)
+                .expect("checked")
+                .ty
+                .clone();
+            lp.borrowed(name, quote!(<#ty as #rt::KeyField>::borrow))
+        })
+        .collect();
+    let mut updates = Vec::new();
+    for (i, aggregate) in aggregates.iter().enumerate() {
+        let at = syn::Index::from(i);
+        let Some(column) = &aggregate.input else {
+            updates.push(
+                quote!(#rt::Aggregator::<bool>::update(&__aq_aggs.#at, &mut __aq_s.#at, true);),
+            );
+            continue;
+        };
+        let nullable = matches!(column.ltype, LType::Nullable(_));
+        let value_ty = super::exchange::value_type(column);
+        if matches!(aggregate.func, crate::plan::AggregateFn::Count) {
+            if nullable {
+                let v = lp.borrowed(&column.name, quote!(::std::convert::identity));
+                updates.push(quote! {
+                    if ::std::option::Option::is_some(&(#v)) {
+                        #rt::Aggregator::<bool>::update(&__aq_aggs.#at, &mut __aq_s.#at, true);
+                    }
+                });
+            } else {
+                updates.push(
+                    quote!(#rt::Aggregator::<bool>::update(&__aq_aggs.#at, &mut __aq_s.#at, true);),
+                );
+            }
+            continue;
+        }
+        if nullable {
+            let binding = lp
+                .bindings
+                .iter()
+                .find(|b| b.column.name == column.name)
+                .expect("checked")
+                .clone();
+            let v = lp.value(&binding, Span::call_site());
+            let tokens = v.tokens;
+            updates.push(match v.held {
+                Held::Ref => quote! {
+                    if let ::std::option::Option::Some(__aq_v) = #tokens {
+                        #rt::Aggregator::<#value_ty>::update(&__aq_aggs.#at, &mut __aq_s.#at, __aq_v);
+                    }
+                },
+                _ => quote! {
+                    if let ::std::option::Option::Some(__aq_v) = &(#tokens) {
+                        #rt::Aggregator::<#value_ty>::update(&__aq_aggs.#at, &mut __aq_s.#at, <#value_ty as #rt::Ordered>::borrow(__aq_v));
+                    }
+                },
+            });
+        } else {
+            let v = lp.borrowed(&column.name, quote!(<#value_ty as #rt::Ordered>::borrow));
+            updates.push(
+                quote!(#rt::Aggregator::<#value_ty>::update(&__aq_aggs.#at, &mut __aq_s.#at, #v);),
+            );
+        }
+    }
+    lp.push(quote! {
+        let __aq_s = __aq_table.entry((#(#keys,)*), &__aq_init_feed);
+        #(#updates)*
+    });
+    let body = lp.body();
+    let readers = lp.reader_statements();
+    let setup = &lp.setup;
+    let closure = quote! {{
+        let __aq_init_feed = ::std::clone::Clone::clone(&__aq_init);
+        let __aq_aggs = ::std::clone::Clone::clone(&__aq_aggs);
+        #rt::feed_fn(&__aq_init, move |__aq_batch: &#rt::RecordBatch, __aq_table| -> ::std::result::Result<(), #rt::StageError> {
+            let __aq_n = __aq_batch.num_rows();
+            #(#readers)*
+            #body
+            ::std::result::Result::Ok(())
+        })
+    }};
+    (quote!(#(#setup)*), closure)
 }
 
 /// Add stage `index` to the loop.
@@ -423,6 +576,10 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
             }
             lp.rows_of(&row, output);
         }
-        NodeKind::MapBatches { .. } | NodeKind::Limit(_) => unreachable!("not row-wise"),
+        NodeKind::MapBatches { .. }
+        | NodeKind::Limit(_)
+        | NodeKind::Aggregate { .. }
+        | NodeKind::MapGroups { .. }
+        | NodeKind::Rows(_) => unreachable!("not row-wise"),
     }
 }

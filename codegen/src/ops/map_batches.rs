@@ -13,24 +13,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
     if !check_args(ck.cx, call, &["f"], &["batch_size", "args"]) {
         return None;
     }
-    let func = call.positional().next()?;
-    if call.generics.len() > 1 {
-        ck.cx.error_spanned_by(
-            &call.generics_tokens,
-            "`map_batches` takes one type argument: the record it produces",
-        );
-        return None;
-    }
-    let declared = call
-        .generics
-        .first()
-        .or_else(|| closure::return_type(func))
-        .and_then(closure::record_path);
-    let output = match declared {
-        Some(path) => ck.records.schema(&path)?,
-        None => input.clone(),
-    };
-    let record = closure::input_record(ck, "map_batches", func, input).ok()?;
+    let (func, record, output) = batch_function(ck, call, input)?;
     Some((
         NodeKind::MapBatches {
             func: func.clone(),
@@ -51,4 +34,33 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         },
         output,
     ))
+}
+
+/// A function over batches (`map_batches`, `map_groups`): the function, the record it takes
+/// (when not the input's own) and the schema it produces.
+pub fn batch_function<'a>(
+    ck: &Checker,
+    call: &'a Call,
+    input: &Schema,
+) -> Option<(&'a syn::Expr, Option<syn::Path>, Schema)> {
+    let op = call.name.to_string();
+    let func = call.positional().next()?;
+    if call.generics.len() > 1 {
+        ck.cx.error_spanned_by(
+            &call.generics_tokens,
+            format!("`{op}` takes one type argument: the record it produces"),
+        );
+        return None;
+    }
+    let declared = call
+        .generics
+        .first()
+        .or_else(|| closure::return_type(func))
+        .and_then(closure::record_path);
+    let output = match declared {
+        Some(path) => ck.records.schema(&path)?,
+        None => input.clone(),
+    };
+    let record = closure::input_record(ck, &op, func, input).ok()?;
+    Some((func, record, output))
 }

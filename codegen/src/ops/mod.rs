@@ -2,16 +2,19 @@
 //! operator means one file here, one line in [`STAGES`] (or [`SOURCES`] / [`SINKS`]) and one
 //! arm in [`check_stage`]; row-wise operators also get an arm in `emit::row_loop`.
 
+mod aggregate;
 mod closure;
 mod columns;
 mod filter;
 mod limit;
 mod map;
 mod map_batches;
+mod rows;
 pub mod sink;
 pub mod source;
 mod with_column;
 
+pub use aggregate::builtin_path;
 pub use closure::referenced_records;
 
 use crate::ctxt::{Ctxt, did_you_mean};
@@ -39,6 +42,14 @@ pub const STAGES: &[&str] = &[
     "flat_map",
     "map_batches",
     "limit",
+    "groupby",
+    "aggregate",
+    "map_groups",
+    "unique",
+    "sort",
+    "random_shuffle",
+    "randomize_block_order",
+    "repartition",
 ];
 /// The names of the sinks, which may end a pipeline.
 pub const SINKS: &[&str] = &["write_parquet", "write_csv", "write_json"];
@@ -49,10 +60,34 @@ pub struct Checker<'a> {
     pub records: &'a Records,
 }
 
-/// Check one stage against its input schema: the node and its output schema.
-pub fn check_stage(ck: &Checker, call: &Call, input: &Schema) -> Option<(Node, Schema)> {
+/// Check `groupby(keys)`, which only says how the next stage groups.
+pub fn check_groupby(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
+    aggregate::check_keys(ck, call, input)
+}
+
+/// Check one stage against its input schema: the node and its output schema. `keys` are the
+/// columns of a `groupby` just before it.
+pub fn check_stage(
+    ck: &Checker,
+    call: &Call,
+    input: &Schema,
+    keys: Option<Vec<String>>,
+) -> Option<(Node, Schema)> {
     let name = call.name.to_string();
     let checked = match name.as_str() {
+        "aggregate" => aggregate::check(ck, call, input, keys.unwrap_or_default()),
+        "map_groups" => match keys {
+            Some(keys) => rows::check_map_groups(ck, call, input, keys),
+            None => {
+                ck.cx
+                    .error_spanned_by(&call.name, "`map_groups` needs a `groupby(...)` before it");
+                None
+            }
+        },
+        "unique" => aggregate::check_unique(ck, call, input),
+        "sort" => rows::check_sort(ck, call, input),
+        "random_shuffle" | "randomize_block_order" => rows::check_seeded(ck, call, input),
+        "repartition" => rows::check_repartition(ck, call, input),
         "filter" => filter::check(ck, call, input),
         "with_column" => with_column::check(ck, call, input),
         "select" => columns::check_select(ck, call, input),
@@ -153,7 +188,10 @@ pub fn check_named(cx: &Ctxt, call: &Call, named: &[&str]) -> bool {
         }
     }
     if !call.generics.is_empty()
-        && !matches!(op.to_string().as_str(), "map" | "flat_map" | "map_batches")
+        && !matches!(
+            op.to_string().as_str(),
+            "map" | "flat_map" | "map_batches" | "map_groups" | "aggregate"
+        )
     {
         cx.error_spanned_by(
             &call.generics_tokens,

@@ -25,10 +25,23 @@ pub fn run(plan: &mut Plan) -> bool {
                     }
                 }
             }
+            NodeKind::Aggregate { keys, aggregates } => {
+                needed = keys.iter().cloned().collect();
+                needed.extend(
+                    aggregates
+                        .iter()
+                        .filter_map(|a| a.input.as_ref().map(|c| c.name.clone())),
+                );
+            }
+            NodeKind::Rows(crate::plan::RowsOp::Sort(keys)) => {
+                needed.extend(keys.iter().map(|(name, _, _)| name.clone()));
+            }
+            NodeKind::Rows(_) => {}
             NodeKind::FilterFn { .. }
             | NodeKind::Map { .. }
             | NodeKind::FlatMap { .. }
-            | NodeKind::MapBatches { .. } => {
+            | NodeKind::MapBatches { .. }
+            | NodeKind::MapGroups { .. } => {
                 needed = input.names().map(str::to_owned).collect();
             }
         }

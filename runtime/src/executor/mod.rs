@@ -25,9 +25,11 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 pub use split_run::SplitRun;
+pub(crate) use split_run::panic_message;
 pub use stream::BlockStream;
 
 use crate::budget::{Admitted, MemoryBudget};
+use crate::collect::Collector;
 use crate::error::{Error, Result};
 use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
@@ -47,10 +49,10 @@ enum Message {
     SplitDone {
         split: usize,
     },
-    /// In write mode: the split's output went to files instead of the channel.
-    Written {
+    /// In collect mode: what the split's part made of its output.
+    Collected {
         split: usize,
-        part: WrittenPart,
+        part: Box<dyn std::any::Any + Send>,
     },
     Failed(Error),
 }
@@ -60,8 +62,8 @@ struct Shared {
     splits: Vec<Box<dyn Split>>,
     /// The stages the workers run (all of them, or those before the first `limit`).
     stages: Vec<Stage>,
-    /// When set, workers write each split's output to its own files.
-    sink: Option<Arc<FileSink>>,
+    /// When set, workers hand each split's output to its own part of this collector.
+    collector: Option<Arc<dyn Collector>>,
     next_split: AtomicUsize,
     cancelled: AtomicBool,
     /// Bytes of blocks between the workers and the consumer.
@@ -164,19 +166,44 @@ pub fn execute_write(
         }
         return sink.summarize(vec![part.finish()?]);
     }
-    let name = sink.describe();
+    let parts = execute_collect(plan, options, sink.clone(), report)?;
+    let parts = parts
+        .into_iter()
+        .map(|part| {
+            *part
+                .downcast::<WrittenPart>()
+                .expect("a file sink makes written parts")
+        })
+        .collect();
+    sink.summarize(parts)
+}
+
+/// Run `plan` (which must not hold a `limit`), handing each split's output to its own part of
+/// `collector` on the worker that reads it; returns what the parts made, in split order.
+pub fn execute_collect(
+    plan: &Plan,
+    options: &ExecOptions,
+    collector: Arc<dyn Collector>,
+    report: Option<StatsSlot>,
+) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
+    debug_assert_eq!(
+        first_limit(plan),
+        plan.stages.len(),
+        "limits run on a consumer"
+    );
+    let name = collector.describe();
     let (shared, messages, tickets) = start(
         plan,
         options,
         plan.stages.len(),
-        Some(sink.clone()),
+        Some(collector),
         &name,
         report,
     )?;
     let mut parts = Vec::with_capacity(shared.splits.len());
     while parts.len() < shared.splits.len() {
         match messages.recv() {
-            Ok(Message::Written { split, part }) => {
+            Ok(Message::Collected { split, part }) => {
                 parts.push((split, part));
                 let _ = tickets.try_send(());
             }
@@ -185,15 +212,14 @@ pub fn execute_write(
                 return Err(error);
             }
             Ok(Message::Block { .. } | Message::SplitDone { .. }) => {
-                unreachable!("workers write in write mode")
+                unreachable!("workers collect in collect mode")
             }
             Err(_) => break,
         }
     }
     parts.sort_by_key(|(split, _)| *split);
-    let summary = sink.summarize(parts.into_iter().map(|(_, part)| part).collect());
     shared.stop(&messages, &tickets);
-    summary
+    Ok(parts.into_iter().map(|(_, part)| part).collect())
 }
 
 fn first_limit(plan: &Plan) -> usize {
@@ -210,7 +236,7 @@ fn start(
     plan: &Plan,
     options: &ExecOptions,
     worker_stages: usize,
-    sink: Option<Arc<FileSink>>,
+    collector: Option<Arc<dyn Collector>>,
     output: &str,
     report: Option<StatsSlot>,
 ) -> Result<Started> {
@@ -225,7 +251,7 @@ fn start(
     let shared = Arc::new(Shared {
         splits,
         stages: plan.stages[..worker_stages].to_vec(),
-        sink,
+        collector,
         next_split: AtomicUsize::new(0),
         cancelled: AtomicBool::new(false),
         budget: MemoryBudget::new(options.memory_budget),

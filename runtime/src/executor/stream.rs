@@ -100,7 +100,9 @@ impl BlockStream {
                     self.splits_done += 1;
                     let _ = self.tickets.try_send(());
                 }
-                Ok(Message::Written { .. }) => unreachable!("workers stream blocks in stream mode"),
+                Ok(Message::Collected { .. }) => {
+                    unreachable!("workers stream blocks in stream mode")
+                }
                 Ok(Message::Failed(error)) => return Some(Err(error)),
                 Err(_) => return None,
             }
@@ -147,7 +149,9 @@ impl BlockStream {
                     .0
                     .push_back((batch, admitted)),
                 Ok(Message::SplitDone { split }) => self.pending.entry(split).or_default().1 = true,
-                Ok(Message::Written { .. }) => unreachable!("workers stream blocks in stream mode"),
+                Ok(Message::Collected { .. }) => {
+                    unreachable!("workers stream blocks in stream mode")
+                }
                 Ok(Message::Failed(error)) => return Some(Err(error)),
                 Err(_) => return None,
             }

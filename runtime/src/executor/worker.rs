@@ -1,5 +1,6 @@
 //! A worker: claims splits in order, reads each, runs the stages over its blocks, and hands the
-//! results on — to the consumer under the memory budget, or in write mode to the split's files.
+//! results on — to the consumer under the memory budget, or in collect mode to the split's part
+//! of a collector.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -8,8 +9,8 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::{Message, Shared, SplitRun};
-use crate::error::{BlockId, Result};
-use crate::sink::WrittenPart;
+use crate::collect::PartError;
+use crate::error::{BlockId, Error, Result};
 use crate::source::Split;
 use crate::stats::Timer;
 
@@ -26,7 +27,7 @@ pub(super) fn run(shared: &Shared, tx: &Sender<Message>, tickets: &Receiver<()>,
             return;
         };
         let message = match run_split(shared, tx, index, split.as_ref(), output_op) {
-            Ok(Some(part)) => Message::Written { split: index, part },
+            Ok(Some(part)) => Message::Collected { split: index, part },
             Ok(None) => Message::SplitDone { split: index },
             Err(e) => {
                 tracing::warn!(split = index, error = %e, "split failed");
@@ -47,7 +48,7 @@ fn run_split(
     index: usize,
     split: &dyn Split,
     output_op: usize,
-) -> Result<Option<WrittenPart>> {
+) -> Result<Option<Box<dyn std::any::Any + Send>>> {
     let stats = &shared.stats;
     let name = split.name();
     let _span = tracing::debug_span!("split", split = %name).entered();
@@ -56,8 +57,15 @@ fn run_split(
     // The operator whose output waits when the budget is full.
     let last_op = shared.stages.len();
     let mut out = Vec::new();
-    let mut part = shared.sink.as_ref().map(|sink| sink.part(index));
-    let mut deliver = |out: &mut Vec<RecordBatch>| -> Result<bool> {
+    let mut part = shared.collector.as_ref().map(|c| c.part(index));
+    let collector_name = || {
+        shared
+            .collector
+            .as_ref()
+            .map(|c| c.describe())
+            .unwrap_or_default()
+    };
+    let mut deliver = |out: &mut Vec<RecordBatch>, id: &BlockId| -> Result<bool> {
         for batch in out
             .drain(..)
             .flat_map(|b| cut(b, shared.target_block_bytes))
@@ -65,8 +73,21 @@ fn run_split(
             match &mut part {
                 Some(part) => {
                     let timer = Timer::start();
-                    part.write(&batch)?;
-                    stats.work(output_op, Some(&batch), &[], timer.stop());
+                    let (rows, bytes) = (batch.num_rows(), batch.get_array_memory_size());
+                    let pushed =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part.push(batch)));
+                    stats.work_sized(output_op, (rows, bytes), &[], timer.stop());
+                    match pushed {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => return Err(part_error(error, collector_name(), id)),
+                        Err(panic) => {
+                            return Err(Error::Panic {
+                                stage: collector_name(),
+                                block: id.clone(),
+                                message: super::split_run::panic_message(&panic),
+                            });
+                        }
+                    }
                 }
                 None => {
                     let bytes = crate::budget::block_bytes(&batch);
@@ -100,7 +121,7 @@ fn run_split(
         };
         block += 1;
         run.push(batch, &id, &mut out)?;
-        let go_on = deliver(&mut out)? && !shared.cancelled.load(Ordering::Relaxed);
+        let go_on = deliver(&mut out, &id)? && !shared.cancelled.load(Ordering::Relaxed);
         reading = Timer::start();
         Ok(go_on)
     })?;
@@ -110,14 +131,38 @@ fn run_split(
         block: block.saturating_sub(1),
     };
     run.finish(&id, &mut out)?;
-    deliver(&mut out)?;
+    deliver(&mut out, &id)?;
     let Some(part) = part else {
         return Ok(None);
     };
     let timer = Timer::start();
-    let written = part.finish()?;
+    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part.finish()))
+        .unwrap_or_else(|panic| {
+            Err(Error::Panic {
+                stage: collector_name(),
+                block: id.clone(),
+                message: super::split_run::panic_message(&panic),
+            })
+        })?;
     stats.busy(output_op, timer.stop());
-    Ok(Some(written))
+    Ok(Some(finished))
+}
+
+/// A part's error with the stage and block it happened at.
+fn part_error(error: PartError, stage: String, id: &BlockId) -> Error {
+    match error {
+        PartError::Done(error) => error,
+        PartError::Stage(crate::plan::StageError::Columns(reason)) => Error::Block {
+            stage,
+            block: id.clone(),
+            reason,
+        },
+        PartError::Stage(crate::plan::StageError::User(source)) => Error::User {
+            stage,
+            block: id.clone(),
+            source,
+        },
+    }
 }
 
 /// `block` in slices of at most `target` bytes (by its average row size), sharing its buffers.

@@ -29,6 +29,10 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> String;
     /// The splits to read, in order. Listing happens here, when a run starts.
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>>;
+    /// The all-to-all operator this source is the output of, if it is one.
+    fn upstream(&self) -> Option<&crate::exchange::ExchangeSource> {
+        None
+    }
 }
 
 /// One independently readable part of a source.

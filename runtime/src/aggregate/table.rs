@@ -1,0 +1,107 @@
+//! The hash table of groups: keys and states in one vector, found through a table of indices
+//! hashed from the borrowed key.
+
+use std::hash::BuildHasher;
+
+use hashbrown::DefaultHashBuilder;
+use hashbrown::HashTable;
+
+use super::GroupKey;
+
+/// Groups and their states.
+pub struct GroupTable<K, S> {
+    index: HashTable<u32>,
+    /// (hash, key, state) per group, in the order groups were first seen.
+    groups: Vec<(u64, K, S)>,
+    hasher: DefaultHashBuilder,
+    /// Bytes the keys hold on the heap.
+    key_heap: usize,
+}
+
+impl<K: GroupKey, S> Default for GroupTable<K, S> {
+    fn default() -> Self {
+        Self {
+            index: HashTable::new(),
+            groups: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+            key_heap: 0,
+        }
+    }
+}
+
+impl<K: GroupKey, S> GroupTable<K, S> {
+    /// The hash of a borrowed key (the same for every table).
+    #[inline(always)]
+    pub fn hash(&self, key: K::Ref<'_>) -> u64 {
+        let mut state = self.hasher.build_hasher();
+        K::hash_ref(key, &mut state);
+        std::hash::Hasher::finish(&state)
+    }
+
+    /// The state of `key`'s group, made with `init` when the group is new.
+    #[inline(always)]
+    pub fn entry(&mut self, key: K::Ref<'_>, init: impl FnOnce() -> S) -> &mut S {
+        let hash = self.hash(key);
+        let groups = &self.groups;
+        let found = self
+            .index
+            .find(hash, |&i| groups[i as usize].1.equals(key))
+            .copied();
+        let at = match found {
+            Some(at) => at as usize,
+            None => self.insert(hash, K::to_owned(key), init()),
+        };
+        &mut self.groups[at].2
+    }
+
+    /// Merge `state` into `key`'s group (a partial state from elsewhere).
+    pub fn merge(&mut self, hash: u64, key: K, state: S, merge: impl FnOnce(&mut S, S)) {
+        let groups = &self.groups;
+        let borrowed = key.borrow();
+        let found = self
+            .index
+            .find(hash, |&i| groups[i as usize].1.equals(borrowed))
+            .copied();
+        match found {
+            Some(at) => merge(&mut self.groups[at as usize].2, state),
+            None => {
+                self.insert(hash, key, state);
+            }
+        }
+    }
+
+    #[cold]
+    fn insert(&mut self, hash: u64, key: K, state: S) -> usize {
+        let at = self.groups.len();
+        self.key_heap += key.heap_bytes();
+        self.groups.push((hash, key, state));
+        let groups = &self.groups;
+        self.index
+            .insert_unique(hash, at as u32, |&i| groups[i as usize].0);
+        at
+    }
+
+    /// Number of groups.
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Whether there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Bytes the table holds (states' own heap allocations are not counted).
+    pub fn bytes(&self) -> usize {
+        self.groups.capacity() * std::mem::size_of::<(u64, K, S)>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.key_heap
+    }
+
+    /// Take every group out: (hash, key, state), in the order first seen.
+    pub fn drain(&mut self) -> Vec<(u64, K, S)> {
+        self.index.clear();
+        self.key_heap = 0;
+        std::mem::take(&mut self.groups)
+    }
+}

@@ -1,0 +1,85 @@
+//! All-to-all operators (groupby, sort, shuffles, ...): each consumes every block of the
+//! pipeline before it, then serves its output as the splits of a new source, which the
+//! pipeline after it reads like any other. A pipeline with such operators is a chain of
+//! plans, each reading the one before through an [`ExchangeSource`]; nothing runs until the
+//! last one is consumed.
+//!
+//! The first phase runs in the workers of the upstream run (collect mode): each split's
+//! blocks go to its own part, which aggregates, partitions or buffers them. What exceeds the
+//! memory budget spills to Arrow IPC files in a directory of its own (`spill.rs`), removed
+//! when the output is dropped, also after an error.
+
+mod aggregate;
+mod rows;
+mod spill;
+
+pub use aggregate::HashAggregate;
+pub use rows::{RowExchange, RowOp, SortKey};
+pub use spill::{SpillDir, SpillFile};
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::Result;
+use crate::options::ExecOptions;
+use crate::plan::Plan;
+use crate::source::{Source, Split};
+use crate::stats::RunStats;
+
+/// An all-to-all operator.
+pub trait Exchange: Send + Sync {
+    /// The operator's name in plans, statistics and messages.
+    fn describe(&self) -> String;
+    /// Consume every block of `input` and make the output splits.
+    fn run(
+        &self,
+        input: &Plan,
+        options: &ExecOptions,
+        report: &Mutex<Option<RunStats>>,
+    ) -> Result<Vec<Box<dyn Split>>>;
+}
+
+/// The output of an all-to-all operator over the pipeline before it, as a source.
+pub struct ExchangeSource {
+    input: Arc<Plan>,
+    exchange: Arc<dyn Exchange>,
+    /// The statistics of the last run of the input pipeline.
+    upstream: Arc<Mutex<Option<RunStats>>>,
+}
+
+impl ExchangeSource {
+    /// `exchange` over the output of `input`.
+    pub fn new(input: Plan, exchange: impl Exchange + 'static) -> Self {
+        Self {
+            input: Arc::new(input),
+            exchange: Arc::new(exchange),
+            upstream: Arc::default(),
+        }
+    }
+
+    /// The pipeline this operator reads.
+    pub fn input(&self) -> &Plan {
+        &self.input
+    }
+
+    /// The statistics of the last run of the input pipeline.
+    pub fn upstream_stats(&self) -> Option<RunStats> {
+        self.upstream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Source for ExchangeSource {
+    fn describe(&self) -> String {
+        self.exchange.describe()
+    }
+
+    fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
+        self.exchange.run(&self.input, options, &self.upstream)
+    }
+
+    fn upstream(&self) -> Option<&ExchangeSource> {
+        Some(self)
+    }
+}

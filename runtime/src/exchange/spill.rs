@@ -1,0 +1,116 @@
+//! Spilling: blocks written to Arrow IPC files in a run's own temporary directory, read back
+//! in the order written. The directory goes when the last handle to it is dropped.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{Error, Result};
+
+/// A run's spill directory, removed when dropped.
+pub struct SpillDir {
+    dir: tempfile::TempDir,
+    next: AtomicUsize,
+}
+
+impl SpillDir {
+    /// A fresh directory under `parent`.
+    pub fn new(parent: &std::path::Path) -> Result<Arc<Self>> {
+        let dir = tempfile::Builder::new()
+            .prefix("aqueduct-spill-")
+            .tempdir_in(parent)
+            .map_err(|e| Error::Spill {
+                path: parent.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        tracing::debug!(dir = %dir.path().display(), "spilling");
+        Ok(Arc::new(Self {
+            dir,
+            next: AtomicUsize::new(0),
+        }))
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Write `batches` (all of one schema) to a new file.
+    pub fn write(self: &Arc<Self>, batches: &[RecordBatch]) -> Result<SpillFile> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.path().join(format!("{n:06}.arrow"));
+        let failed = |reason: String| Error::Spill {
+            path: path.display().to_string(),
+            reason,
+        };
+        let schema = batches
+            .first()
+            .map(|b| b.schema())
+            .ok_or_else(|| failed("nothing to spill".into()))?;
+        let file = File::create(&path).map_err(|e| failed(e.to_string()))?;
+        let mut writer = FileWriter::try_new(BufWriter::new(file), &schema)
+            .map_err(|e| failed(e.to_string()))?;
+        let mut rows = 0;
+        for batch in batches {
+            writer.write(batch).map_err(|e| failed(e.to_string()))?;
+            rows += batch.num_rows();
+        }
+        writer.finish().map_err(|e| failed(e.to_string()))?;
+        Ok(SpillFile {
+            path,
+            rows,
+            _dir: self.clone(),
+        })
+    }
+}
+
+/// One spilled file; keeps its directory alive.
+pub struct SpillFile {
+    path: PathBuf,
+    rows: usize,
+    _dir: Arc<SpillDir>,
+}
+
+impl SpillFile {
+    /// Rows in the file.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Read the blocks back, in the order written.
+    pub fn read(&self) -> Result<Vec<RecordBatch>> {
+        self.blocks(0..usize::MAX)?.collect()
+    }
+
+    /// Blocks `range` of the file, read one at a time.
+    pub fn blocks(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<'_>> {
+        let failed = move |reason: String| Error::Spill {
+            path: self.path.display().to_string(),
+            reason,
+        };
+        let file = File::open(&self.path).map_err(|e| failed(e.to_string()))?;
+        let mut reader = FileReader::try_new(std::io::BufReader::new(file), None)
+            .map_err(|e| failed(e.to_string()))?;
+        let end = range.end.min(reader.num_batches());
+        let start = range.start.min(end);
+        reader.set_index(start).map_err(|e| failed(e.to_string()))?;
+        Ok(reader
+            .take(end - start)
+            .map(move |batch| batch.map_err(|e| failed(e.to_string()))))
+    }
+}
+
+impl Drop for SpillFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
