@@ -35,11 +35,12 @@ fn sales(n: usize, seed: u64) -> Vec<Sale> {
 
 #[test]
 fn groupby_aggregate_matches_a_reference() {
-    let rows = sales(50_000, 1);
+    // Several splits: partial states of one group meet in the merge.
+    let rows = sales(200_000, 1);
     let ds = pipeline! {
         from_items::<Sale>(rows.clone())
         |> filter(price > 10.0 && qty >= 2)
-        |> with_column(revenue = price * (qty as f64))
+        |> with_column(revenue = price * qty as f64)
         |> groupby(category)
         |> aggregate(total = sum(revenue), n = count(), top = max(qty), avg = mean(price), notes = count(note))
     };

@@ -24,11 +24,49 @@ pub fn logical(plan: &Plan) -> String {
     lines.join("\n")
 }
 
+/// The name of a segment in statistics and messages.
+pub fn segment_name(plan: &Plan, segment: &Segment) -> String {
+    match *segment {
+        Segment::Fused { start, end } => {
+            let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
+            if names.len() == 1 {
+                plan.stages[start].text.clone()
+            } else {
+                format!("fused[{}]", names.join(" → "))
+            }
+        }
+        Segment::Single(index) => plan.stages[index].text.clone(),
+        Segment::Aggregate { start, index } => {
+            let names: Vec<&str> = plan.stages[start..index].iter().map(|n| n.name).collect();
+            if names.is_empty() {
+                plan.stages[index].text.clone()
+            } else {
+                format!("fused[{}] → {}", names.join(" → "), plan.stages[index].text)
+            }
+        }
+    }
+}
+
 /// The physical plan after the source (the runtime adds the source's own line).
 pub fn physical(plan: &Plan, segments: &[Segment]) -> String {
     let mut lines = Vec::new();
     for (number, segment) in segments.iter().enumerate() {
         let line = match *segment {
+            Segment::Aggregate { start, index } => format!(
+                "{}: {} (hash aggregate: {}partial per split, merged per partition, spills past the budget)",
+                number + 1,
+                segment_name(plan, segment),
+                if start < index {
+                    "one loop per block updates the table, "
+                } else {
+                    ""
+                }
+            ),
+            Segment::Single(index) if plan.stages[index].kind.is_all_to_all() => format!(
+                "{}: {} (all-to-all: buffered per split, spills past the budget)",
+                number + 1,
+                plan.stages[index].text
+            ),
             Segment::Fused { start, end } => {
                 let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
                 if names.len() == 1 {

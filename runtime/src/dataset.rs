@@ -96,7 +96,21 @@ impl<R: Record> Dataset<R> {
     /// Per-operator statistics of the last run of this dataset (any consumer), or `None`
     /// before the first run. `Display` prints them as a table.
     pub fn stats(&self) -> Option<RunStats> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let last = self
+            .stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        // A pipeline with all-to-all operators ran in phases: each one's input ran first.
+        let mut stats = last;
+        let mut source = self.plan.source.upstream();
+        while let Some(exchange) = source {
+            if let Some(earlier) = exchange.upstream_stats() {
+                stats = RunStats::chain(earlier, stats);
+            }
+            source = exchange.input().source.upstream();
+        }
+        Some(stats)
     }
 
     /// The physical plan as a graph (mermaid or Graphviz dot).

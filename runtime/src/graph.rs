@@ -26,10 +26,20 @@ impl std::str::FromStr for GraphFormat {
     }
 }
 
+/// The labels of `plan`'s nodes; when its source is an all-to-all operator, the pipeline
+/// before the operator comes first.
+fn push_labels(plan: &Plan, labels: &mut Vec<String>) {
+    if let Some(exchange) = plan.source.upstream() {
+        push_labels(exchange.input(), labels);
+    }
+    labels.push(plan.source.describe());
+    labels.extend(plan.stages.iter().map(|s| s.name()));
+}
+
 /// `plan` as a chain of nodes, ending in `output`.
 pub fn render(plan: &Plan, output: &str, format: GraphFormat) -> String {
-    let mut labels = vec![plan.source.describe()];
-    labels.extend(plan.stages.iter().map(|s| s.name()));
+    let mut labels = Vec::new();
+    push_labels(plan, &mut labels);
     labels.push(output.to_owned());
     match format {
         GraphFormat::Mermaid => {

@@ -43,6 +43,23 @@ pub struct RunStats {
     pub wall: Duration,
     /// The most bytes of blocks in flight at once.
     pub peak_bytes_in_flight: usize,
+    /// Bytes all-to-all operators spilled to local disk past the memory budget.
+    pub spilled_bytes: u64,
+}
+
+impl RunStats {
+    /// The statistics of a pipeline that ran in phases (split at all-to-all operators), the
+    /// earlier phases' operators first.
+    pub fn chain(earlier: RunStats, later: RunStats) -> RunStats {
+        let mut operators = earlier.operators;
+        operators.extend(later.operators);
+        RunStats {
+            operators,
+            wall: earlier.wall + later.wall,
+            peak_bytes_in_flight: earlier.peak_bytes_in_flight.max(later.peak_bytes_in_flight),
+            spilled_bytes: earlier.spilled_bytes + later.spilled_bytes,
+        }
+    }
 }
 
 impl fmt::Display for RunStats {
@@ -86,7 +103,11 @@ impl fmt::Display for RunStats {
             "total {} ms, peak {} MiB of blocks in flight",
             ms(self.wall),
             mib(self.peak_bytes_in_flight as u64)
-        )
+        )?;
+        if self.spilled_bytes > 0 {
+            write!(f, ", {} MiB spilled to disk", mib(self.spilled_bytes))?;
+        }
+        Ok(())
     }
 }
 
@@ -249,6 +270,7 @@ impl Recorder {
                 .collect(),
             wall: self.started.elapsed(),
             peak_bytes_in_flight,
+            spilled_bytes: 0,
         }
     }
 }

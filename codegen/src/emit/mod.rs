@@ -24,38 +24,29 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
     let mut prelude = Vec::new();
     let rt = quote!(::aqueduct::__private);
     let mut source = source::emit(plan);
-    // The current plan's stages (setup, stage) and the fused range each came from.
-    let mut stages: Vec<(TokenStream, TokenStream, Option<(usize, usize)>)> = Vec::new();
+    // The current plan's stages: (setup, stage).
+    let mut stages: Vec<(TokenStream, TokenStream)> = Vec::new();
     for segment in &segments {
         match *segment {
             Segment::Fused { start, end } => {
                 let (setup, stage) = row_loop::emit(plan, start, end, &mut records);
-                stages.push((setup, stage, Some((start, end))));
+                stages.push((setup, stage));
             }
-            Segment::Single(index) if plan.stages[index].kind.is_all_to_all() => {
-                let name = &plan.stages[index].text;
-                let (setup, exchange, input_end) = match &plan.stages[index].kind {
-                    NodeKind::Aggregate { .. } => {
-                        // The loop of the stages just before feeds the aggregate's table.
-                        let start = match stages.last() {
-                            Some((_, _, Some((start, end)))) if *end == index => {
-                                let start = *start;
-                                stages.pop();
-                                start
-                            }
-                            _ => index,
-                        };
+            Segment::Aggregate { .. } | Segment::Single(_) if segment.is_all_to_all(plan) => {
+                let (setup, exchange, input_end) = match *segment {
+                    Segment::Aggregate { start, index } => {
+                        let name = explain::segment_name(plan, segment);
                         let (setup, exchange) =
-                            exchange::aggregate(plan, start, index, name, &mut records);
+                            exchange::aggregate(plan, start, index, &name, &mut records);
                         (setup, exchange, start)
                     }
-                    _ => (quote!(), exchange::rows(plan, index, &mut records), index),
+                    Segment::Single(index) => {
+                        (quote!(), exchange::rows(plan, index, &mut records), index)
+                    }
+                    Segment::Fused { .. } => unreachable!("not all-to-all"),
                 };
                 let input_ty = records.type_of(&plan.schemas[input_end], None);
-                let (setups, tokens): (Vec<_>, Vec<_>) = stages
-                    .drain(..)
-                    .map(|(setup, stage, _)| (setup, stage))
-                    .unzip();
+                let (setups, tokens): (Vec<_>, Vec<_>) = stages.drain(..).unzip();
                 prelude.extend(setups);
                 prelude.push(setup);
                 source = quote! {
@@ -71,16 +62,11 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
                     ))
                 };
             }
-            Segment::Single(index) => {
-                let (setup, stage) = single(plan, index, &mut records);
-                stages.push((setup, stage, None));
-            }
+            Segment::Single(index) => stages.push(single(plan, index, &mut records)),
+            Segment::Aggregate { .. } => unreachable!("aggregates are all-to-all"),
         }
     }
-    let (setups, stages): (Vec<_>, Vec<_>) = stages
-        .into_iter()
-        .map(|(setup, stage, _)| (setup, stage))
-        .unzip();
+    let (setups, stages): (Vec<_>, Vec<_>) = stages.into_iter().unzip();
     prelude.extend(setups);
     let output = records.type_of(plan.output(), None);
     let logical = explain::logical(plan);

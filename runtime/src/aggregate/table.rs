@@ -3,8 +3,12 @@
 
 use std::hash::BuildHasher;
 
-use hashbrown::DefaultHashBuilder;
+use foldhash::fast::FixedState;
 use hashbrown::HashTable;
+
+/// Every table hashes with the same seed: partial states carry their key's hash from the
+/// table of one split to the partition and the table they are merged in.
+const SEED: u64 = 0x5eed_a9ed_0c7a_11ed;
 
 use super::GroupKey;
 
@@ -13,7 +17,7 @@ pub struct GroupTable<K, S> {
     index: HashTable<u32>,
     /// (hash, key, state) per group, in the order groups were first seen.
     groups: Vec<(u64, K, S)>,
-    hasher: DefaultHashBuilder,
+    hasher: FixedState,
     /// Bytes the keys hold on the heap.
     key_heap: usize,
 }
@@ -23,7 +27,7 @@ impl<K: GroupKey, S> Default for GroupTable<K, S> {
         Self {
             index: HashTable::new(),
             groups: Vec::new(),
-            hasher: DefaultHashBuilder::default(),
+            hasher: FixedState::with_seed(SEED),
             key_heap: 0,
         }
     }

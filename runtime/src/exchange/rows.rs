@@ -131,8 +131,11 @@ impl Exchange for RowExchange {
         });
         let slot = crate::executor::StatsSlot::default();
         let result = execute_collect(input, options, collector, Some(slot.clone()));
-        *report.lock().unwrap_or_else(|e| e.into_inner()) =
-            slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Some(stats), Some(dir)) = (&mut stats, store.spill.get()) {
+            stats.spilled_bytes = dir.written();
+        }
+        *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
         result?;
         let mut chunks =
             std::mem::take(&mut *store.chunks.lock().unwrap_or_else(|e| e.into_inner()));

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 pub struct SpillDir {
     dir: tempfile::TempDir,
     next: AtomicUsize,
+    written: std::sync::atomic::AtomicU64,
 }
 
 impl SpillDir {
@@ -33,7 +34,13 @@ impl SpillDir {
         Ok(Arc::new(Self {
             dir,
             next: AtomicUsize::new(0),
+            written: Default::default(),
         }))
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// The directory's path.
@@ -62,6 +69,8 @@ impl SpillDir {
             rows += batch.num_rows();
         }
         writer.finish().map_err(|e| failed(e.to_string()))?;
+        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.written.fetch_add(bytes, Ordering::Relaxed);
         Ok(SpillFile {
             path,
             rows,

@@ -1,0 +1,232 @@
+//! sort, random_shuffle, randomize_block_order, repartition and map_groups, checked against
+//! plain Vec computations.
+
+use std::collections::BTreeMap;
+
+use aqueduct::prelude::*;
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Sale {
+    id: i64,
+    category: String,
+    price: f64,
+    qty: Option<i32>,
+}
+
+fn sales(n: usize, seed: u64) -> Vec<Sale> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        state >> 33
+    };
+    (0..n)
+        .map(|i| Sale {
+            id: i as i64,
+            category: format!("c{}", next() % 5),
+            price: (next() % 1000) as f64 / 10.0,
+            qty: (next() % 4 != 0).then(|| (next() % 10) as i32),
+        })
+        .collect()
+}
+
+#[test]
+fn sort_by_several_columns_descending_with_nulls_last() {
+    let rows = sales(30_000, 1);
+    let got = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> sort(category, desc(qty), id)
+    }
+    .take_all()
+    .unwrap();
+    let mut want = rows.clone();
+    want.sort_by(|a, b| {
+        a.category
+            .cmp(&b.category)
+            // descending, nulls last
+            .then_with(|| match (a.qty, b.qty) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(x), Some(y)) => y.cmp(&x),
+            })
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    assert_eq!(got, want);
+}
+
+#[test]
+fn sort_with_nulls_first() {
+    let rows = sales(2_000, 2);
+    let got = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> sort(qty, id, nulls_first = true)
+    }
+    .take_all()
+    .unwrap();
+    let mut want = rows;
+    want.sort_by(|a, b| a.qty.cmp(&b.qty).then_with(|| a.id.cmp(&b.id)));
+    assert_eq!(got, want, "Option's order puts None first");
+}
+
+#[test]
+fn random_shuffle_is_a_reproducible_permutation() {
+    let rows = sales(20_000, 3);
+    let shuffled = |seed: u64| {
+        pipeline! { from_items::<Sale>(rows.clone()) |> random_shuffle(seed = seed) }
+            .with_threads(2)
+            .take_all()
+            .unwrap()
+    };
+    let a = shuffled(7);
+    assert_eq!(a, shuffled(7), "the same seed gives the same order");
+    assert_ne!(a, shuffled(8));
+    assert_ne!(a, rows, "the order changed");
+    let mut ids: Vec<i64> = a.iter().map(|s| s.id).collect();
+    ids.sort();
+    assert_eq!(ids, (0..20_000).collect::<Vec<_>>(), "a permutation");
+    // The order does not depend on the number of threads.
+    let one_thread = pipeline! { from_items::<Sale>(rows.clone()) |> random_shuffle(seed = 7) }
+        .with_threads(1)
+        .take_all()
+        .unwrap();
+    assert_eq!(a, one_thread);
+}
+
+#[test]
+fn randomize_block_order_keeps_blocks_whole() {
+    let rows = sales(100_000, 4);
+    let ds = pipeline! { from_items::<Sale>(rows.clone()) |> randomize_block_order(seed = 1) }
+        .with_preserve_order(true);
+    let blocks = ds.to_arrow().unwrap();
+    let firsts: Vec<i64> = blocks
+        .iter()
+        .map(|b| Sale::from_batch(b).unwrap()[0].id)
+        .collect();
+    let mut sorted = firsts.clone();
+    sorted.sort();
+    assert_ne!(firsts, sorted, "blocks moved");
+    for block in &blocks {
+        let ids: Vec<i64> = Sale::from_batch(block)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert!(
+            ids.windows(2).all(|w| w[1] == w[0] + 1),
+            "a block stays in order"
+        );
+    }
+    assert_eq!(
+        blocks.iter().map(|b| b.num_rows()).sum::<usize>(),
+        rows.len()
+    );
+    let again = ds.to_arrow().unwrap();
+    assert_eq!(blocks, again);
+}
+
+#[test]
+fn repartition_makes_n_nearly_equal_ordered_splits() {
+    let rows = sales(10_001, 5);
+    let ds = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> repartition(3)
+        // Batches never span splits: a large batch size shows each split as one batch.
+        |> map_batches(|batch: RecordBatch| batch, batch_size = 1_000_000)
+    }
+    .with_preserve_order(true);
+    let blocks = ds.to_arrow().unwrap();
+    assert_eq!(blocks.len(), 3);
+    let sizes: Vec<usize> = blocks.iter().map(|b| b.num_rows()).collect();
+    assert_eq!(sizes, vec![3333, 3334, 3334]);
+    let ids: Vec<i64> = ds.take_all().unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(ids, (0..10_001).collect::<Vec<_>>());
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Top {
+    category: String,
+    id: i64,
+    price: f64,
+}
+
+#[test]
+fn map_groups_sees_each_whole_group_once() {
+    let rows = sales(20_000, 6);
+    // The most expensive sale of each category, ties broken by id.
+    let got = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> groupby(category)
+        |> map_groups(|group: Vec<Sale>| -> Vec<Top> {
+            let best = group
+                .iter()
+                .max_by(|a, b| a.price.total_cmp(&b.price).then(b.id.cmp(&a.id)))
+                .unwrap();
+            vec![Top { category: best.category.clone(), id: best.id, price: best.price }]
+        })
+    }
+    .take_all()
+    .unwrap();
+    let mut want: BTreeMap<String, &Sale> = BTreeMap::new();
+    for s in &rows {
+        let e = want.entry(s.category.clone()).or_insert(s);
+        if s.price > e.price || (s.price == e.price && s.id < e.id) {
+            *e = s;
+        }
+    }
+    let want: Vec<Top> = want
+        .into_values()
+        .map(|s| Top {
+            category: s.category.clone(),
+            id: s.id,
+            price: s.price,
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_panic_in_map_groups_names_the_stage_and_group() {
+    let rows = sales(1_000, 7);
+    let err = pipeline! {
+        from_items::<Sale>(rows)
+        |> groupby(category)
+        |> map_groups(|group: Vec<Sale>| -> Vec<Sale> {
+            assert!(group[0].category != "c3", "cannot handle c3");
+            group
+        })
+    }
+    .count()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cannot handle c3"), "{err}");
+    assert!(err.contains("map_groups"), "{err}");
+    assert!(err.contains("block 3"), "the fourth group: {err}");
+}
+
+#[test]
+fn stages_after_an_all_to_all_operator_run_on_its_output() {
+    let rows = sales(5_000, 8);
+    let got = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> filter(price >= 50.0)
+        |> sort(desc(price), id)
+        |> with_column(cents = (price * 100.0) as i64)
+        |> select(id, cents)
+        |> limit(10)
+    }
+    .take_all()
+    .unwrap();
+    let mut want: Vec<&Sale> = rows.iter().filter(|s| s.price >= 50.0).collect();
+    want.sort_by(|a, b| b.price.total_cmp(&a.price).then(a.id.cmp(&b.id)));
+    let want: Vec<(i64, i64)> = want
+        .iter()
+        .take(10)
+        .map(|s| (s.id, (s.price * 100.0) as i64))
+        .collect();
+    assert_eq!(
+        got.iter().map(|r| (r.id, r.cents)).collect::<Vec<_>>(),
+        want
+    );
+}
