@@ -35,6 +35,8 @@ pub struct SourceNode {
     /// CSV options as given (`delimiter`, `header`).
     pub csv: Vec<(String, Expr)>,
     pub include_paths: bool,
+    /// `shuffle = files`: the seed of the file order.
+    pub shuffle: Option<Expr>,
     /// The declared columns the pipeline reads (set by projection pushdown).
     pub columns: Vec<String>,
     /// Comparisons the reader can use to skip row groups (set by predicate pushdown).
@@ -108,6 +110,8 @@ pub enum NodeKind {
     },
     /// An all-to-all operator over whole rows that keeps the columns.
     Rows(RowsOp),
+    /// `zip::<R>(other)`: the columns of dataset `other` (of record `R`) beside these.
+    Zip { other: Expr, record: Path },
 }
 
 /// All-to-all operators that move rows without computing.
@@ -155,6 +159,7 @@ impl NodeKind {
                 | NodeKind::Aggregate { .. }
                 | NodeKind::MapGroups { .. }
                 | NodeKind::Rows(_)
+                | NodeKind::Zip { .. }
         )
     }
 
@@ -162,7 +167,10 @@ impl NodeKind {
     pub fn is_all_to_all(&self) -> bool {
         matches!(
             self,
-            NodeKind::Aggregate { .. } | NodeKind::MapGroups { .. } | NodeKind::Rows(_)
+            NodeKind::Aggregate { .. }
+                | NodeKind::MapGroups { .. }
+                | NodeKind::Rows(_)
+                | NodeKind::Zip { .. }
         )
     }
 }

@@ -21,6 +21,7 @@ pub mod sink;
 pub mod source;
 mod stats;
 pub mod storage;
+mod union;
 
 pub use aggregate::{
     AbsMax, Aggregator, Count, First, GroupKey, GroupTable, KeyField, Last, Max, Mean, Min,
@@ -51,7 +52,9 @@ pub mod __private {
         Ordered, Quantile, Std, Sum, Unique,
     };
     pub use crate::dataset::Write;
-    pub use crate::exchange::{ExchangeSource, HashAggregate, RowExchange, RowOp, SortKey};
+    pub use crate::exchange::{
+        ExchangeSource, HashAggregate, RowExchange, RowOp, SortKey, ZipSource,
+    };
     pub use crate::glue::*;
     pub use crate::plan::{Plan, Stage, StageError};
     pub use crate::record::{Field, Record, bind_column, finish};

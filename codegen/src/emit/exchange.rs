@@ -131,11 +131,33 @@ pub fn aggregate(
     (setup, exchange)
 }
 
-/// The row exchange of stage `index`.
-pub fn rows(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> TokenStream {
+/// How an all-to-all operator reads the plan before it.
+pub enum Operator {
+    /// An exchange, wrapped in an `ExchangeSource` over the input plan.
+    Exchange(TokenStream),
+    /// A source of its own, made from the input plan's tokens.
+    Source(Box<dyn FnOnce(TokenStream) -> TokenStream>),
+}
+
+/// The row exchange of stage `index`, or `zip`.
+pub fn rows(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> Operator {
     let rt = rt();
-    let name = &plan.stages[index].text;
+    let name = plan.stages[index].text.clone();
     let op = match &plan.stages[index].kind {
+        NodeKind::Zip { other, record } => {
+            let output = records.type_of(&plan.schemas[index + 1], None);
+            let (other, record) = (other.clone(), record.clone());
+            return Operator::Source(Box::new(move |input| {
+                quote! {
+                    ::std::sync::Arc::new(#rt::ZipSource::new(
+                        #name,
+                        #input,
+                        ::aqueduct::Dataset::<#record>::plan(&(#other)),
+                        <#output as #rt::Record>::schema(),
+                    ))
+                }
+            }));
+        }
         NodeKind::Rows(RowsOp::Sort(keys)) => {
             let keys = keys.iter().map(|(column, descending, nulls_first)| {
                 quote! {
@@ -167,5 +189,5 @@ pub fn rows(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> TokenS
         }
         _ => unreachable!("a row exchange"),
     };
-    quote!(#rt::RowExchange::new(#name, #op))
+    Operator::Exchange(quote!(#rt::RowExchange::new(#name, #op)))
 }

@@ -33,12 +33,12 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
                 stages.push((setup, stage));
             }
             Segment::Aggregate { .. } | Segment::Single(_) if segment.is_all_to_all(plan) => {
-                let (setup, exchange, input_end) = match *segment {
+                let (setup, operator, input_end) = match *segment {
                     Segment::Aggregate { start, index } => {
                         let name = explain::segment_name(plan, segment);
                         let (setup, exchange) =
                             exchange::aggregate(plan, start, index, &name, &mut records);
-                        (setup, exchange, start)
+                        (setup, exchange::Operator::Exchange(exchange), start)
                     }
                     Segment::Single(index) => {
                         (quote!(), exchange::rows(plan, index, &mut records), index)
@@ -49,17 +49,20 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
                 let (setups, tokens): (Vec<_>, Vec<_>) = stages.drain(..).unzip();
                 prelude.extend(setups);
                 prelude.push(setup);
-                source = quote! {
-                    ::std::sync::Arc::new(#rt::ExchangeSource::new(
-                        #rt::Plan {
-                            source: #source,
-                            stages: ::std::vec![#(#tokens),*],
-                            schema: <#input_ty as #rt::Record>::schema(),
-                            logical: ::std::string::String::new(),
-                            physical: ::std::string::String::new(),
-                        },
-                        #exchange,
-                    ))
+                let input = quote! {
+                    #rt::Plan {
+                        source: #source,
+                        stages: ::std::vec![#(#tokens),*],
+                        schema: <#input_ty as #rt::Record>::schema(),
+                        logical: ::std::string::String::new(),
+                        physical: ::std::string::String::new(),
+                    }
+                };
+                source = match operator {
+                    exchange::Operator::Exchange(exchange) => quote! {
+                        ::std::sync::Arc::new(#rt::ExchangeSource::new(#input, #exchange))
+                    },
+                    exchange::Operator::Source(make) => make(input),
                 };
             }
             Segment::Single(index) => stages.push(single(plan, index, &mut records)),

@@ -580,6 +580,7 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
         | NodeKind::Limit(_)
         | NodeKind::Aggregate { .. }
         | NodeKind::MapGroups { .. }
-        | NodeKind::Rows(_) => unreachable!("not row-wise"),
+        | NodeKind::Rows(_)
+        | NodeKind::Zip { .. } => unreachable!("not row-wise"),
     }
 }

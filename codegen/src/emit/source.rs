@@ -44,6 +44,10 @@ pub fn emit(plan: &Plan) -> TokenStream {
     let columns = &source.columns;
     let include_paths = source.include_paths;
     let predicates = source.predicates.iter().map(|p| &p.tokens);
+    let shuffle = source
+        .shuffle
+        .as_ref()
+        .map(|seed| quote!(.with_file_shuffle((#seed) as u64)));
     quote! {
         ::std::sync::Arc::new(
             #rt::FileSource::new(
@@ -53,7 +57,8 @@ pub fn emit(plan: &Plan) -> TokenStream {
                 #rt::project(&#schema, &[#(#columns),*]),
                 #include_paths,
             )
-            .with_predicates(::std::vec![#(#predicates),*]),
+            .with_predicates(::std::vec![#(#predicates),*])
+            #shuffle,
         )
     }
 }

@@ -50,6 +50,7 @@ pub const STAGES: &[&str] = &[
     "random_shuffle",
     "randomize_block_order",
     "repartition",
+    "zip",
 ];
 /// The names of the sinks, which may end a pipeline.
 pub const SINKS: &[&str] = &["write_parquet", "write_csv", "write_json"];
@@ -88,6 +89,7 @@ pub fn check_stage(
         "sort" => rows::check_sort(ck, call, input),
         "random_shuffle" | "randomize_block_order" => rows::check_seeded(ck, call, input),
         "repartition" => rows::check_repartition(ck, call, input),
+        "zip" => rows::check_zip(ck, call, input),
         "filter" => filter::check(ck, call, input),
         "with_column" => with_column::check(ck, call, input),
         "select" => columns::check_select(ck, call, input),
@@ -190,7 +192,7 @@ pub fn check_named(cx: &Ctxt, call: &Call, named: &[&str]) -> bool {
     if !call.generics.is_empty()
         && !matches!(
             op.to_string().as_str(),
-            "map" | "flat_map" | "map_batches" | "map_groups" | "aggregate"
+            "map" | "flat_map" | "map_batches" | "map_groups" | "aggregate" | "zip"
         )
     {
         cx.error_spanned_by(

@@ -1,6 +1,6 @@
 //! All-to-all operators over whole rows: `sort(a, desc(b), nulls_first = true)`,
 //! `random_shuffle(seed = 7)`, `randomize_block_order(seed = 7)`, `repartition(n)`, and
-//! `groupby(keys) |> map_groups(f)`.
+//! `groupby(keys) |> map_groups(f)`, and `zip::<R>(other)`.
 
 use super::{Checker, check_args, column_name};
 use crate::plan::{NodeKind, RowsOp};
@@ -96,5 +96,52 @@ pub fn check_map_groups(
             input: record,
         },
         output,
+    ))
+}
+
+/// `zip::<R>(other)`: `other` is a `Dataset<R>`; its columns join these, row by row. Column
+/// names must not collide.
+pub fn check_zip(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+    if !check_args(ck.cx, call, &["other"], &[]) {
+        return None;
+    }
+    let [ty] = call.generics.as_slice() else {
+        ck.cx.error_spanned_by(
+            &call.name,
+            "`zip` needs the other dataset's record: `zip::<Features>(features)`",
+        );
+        return None;
+    };
+    let record = super::closure::record_path(ty)?;
+    let other = ck.records.schema(&record)?;
+    let collisions: Vec<String> = other
+        .columns
+        .iter()
+        .filter(|c| input.column(&c.name).is_some())
+        .map(|c| format!("`{}`", c.name))
+        .collect();
+    if !collisions.is_empty() {
+        ck.cx.error_spanned_by(
+            ty,
+            format!(
+                "cannot zip {} with `{}`: both have column(s) {}; rename them on one side first",
+                input.describe(),
+                crate::schema::path_text(&record),
+                collisions.join(", ")
+            ),
+        );
+        return None;
+    }
+    let mut columns = input.columns.clone();
+    columns.extend(other.columns);
+    Some((
+        NodeKind::Zip {
+            other: call.positional().next()?.clone(),
+            record,
+        },
+        Schema {
+            record: None,
+            columns,
+        },
     ))
 }

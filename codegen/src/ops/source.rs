@@ -26,10 +26,13 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         }
     };
     let (positional, named): (&[&str], &[&str]) = match kind {
-        SourceKind::Csv => (&["location"], &["delimiter", "header", "include_paths"]),
+        SourceKind::Csv => (
+            &["location"],
+            &["delimiter", "header", "include_paths", "shuffle", "seed"],
+        ),
         SourceKind::Items => (&["rows"], &[]),
         SourceKind::Arrow => (&["batches"], &[]),
-        _ => (&["location"], &["include_paths"]),
+        _ => (&["location"], &["include_paths", "shuffle", "seed"]),
     };
     // Sources take their record as a type argument, which `check_args` refuses for stages.
     let args_ok = check_args(ck.cx, &without_generics(call), positional, named);
@@ -100,6 +103,30 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             ltype: LType::Str,
         });
     }
+    // `shuffle = files`: read the files in a random order (seeded by `seed = n`, else new
+    // each run), as Ray Data's `shuffle="files"` does.
+    let shuffle = match call.named("shuffle") {
+        None => {
+            if let Some(seed) = call.named("seed") {
+                ck.cx
+                    .error_spanned_by(seed, "`seed` goes with `shuffle = files`");
+                return None;
+            }
+            None
+        }
+        Some(syn::Expr::Path(p)) if p.path.is_ident("files") => Some(
+            call.named("seed")
+                .cloned()
+                .unwrap_or_else(|| syn::parse_quote!(::aqueduct::__private::random_seed())),
+        ),
+        Some(other) => {
+            ck.cx.error_spanned_by(
+                other,
+                "`shuffle` takes `files`: `shuffle = files` reads the files in a random order",
+            );
+            return None;
+        }
+    };
     let csv = ["delimiter", "header"]
         .iter()
         .filter_map(|n| call.named(n).map(|e| (n.to_string(), e.clone())))
@@ -110,6 +137,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         input: call.positional().next()?.clone(),
         csv,
         include_paths,
+        shuffle,
         columns: schema
             .columns
             .iter()

@@ -41,7 +41,8 @@ pub fn run(plan: &mut Plan) -> bool {
             | NodeKind::Map { .. }
             | NodeKind::FlatMap { .. }
             | NodeKind::MapBatches { .. }
-            | NodeKind::MapGroups { .. } => {
+            | NodeKind::MapGroups { .. }
+            | NodeKind::Zip { .. } => {
                 needed = input.names().map(str::to_owned).collect();
             }
         }

@@ -12,10 +12,12 @@
 mod aggregate;
 mod rows;
 mod spill;
+mod zip;
 
 pub use aggregate::HashAggregate;
 pub use rows::{RowExchange, RowOp, SortKey};
 pub use spill::{SpillDir, SpillFile};
+pub use zip::ZipSource;
 
 use std::sync::{Arc, Mutex};
 

@@ -109,37 +109,12 @@ impl Exchange for RowExchange {
         options: &ExecOptions,
         report: &Mutex<Option<RunStats>>,
     ) -> Result<Vec<Box<dyn Split>>> {
-        let threads = options.threads.max(1);
-        let budget = options.memory_budget.max(1);
-        let store = Arc::new(Store {
-            chunks: Mutex::default(),
-            bytes: AtomicUsize::new(0),
-            limit: budget / 2,
-            spill_parent: options.spill_dir.clone(),
-            spill: OnceLock::new(),
-        });
         let order = self.order();
-        let collector = Arc::new(Buffering {
-            name: self.name.clone(),
-            store: store.clone(),
-            order: order.clone(),
-            seed: match self.op {
-                RowOp::RandomShuffle { seed } => Some(seed),
-                _ => None,
-            },
-            run_limit: (budget / (4 * threads)).max(64 << 10),
-        });
-        let slot = crate::executor::StatsSlot::default();
-        let result = execute_collect(input, options, collector, Some(slot.clone()));
-        let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let (Some(stats), Some(dir)) = (&mut stats, store.spill.get()) {
-            stats.spilled_bytes = dir.written();
-        }
-        *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
-        result?;
-        let mut chunks =
-            std::mem::take(&mut *store.chunks.lock().unwrap_or_else(|e| e.into_inner()));
-        chunks.sort_by_key(|c| c.tag);
+        let seed = match self.op {
+            RowOp::RandomShuffle { seed } => Some(seed),
+            _ => None,
+        };
+        let chunks = buffer(&self.name, input, options, order.clone(), seed, report)?;
         let name: Arc<str> = self.name.as_str().into();
         let splits: Vec<Box<dyn Split>> = match &self.op {
             RowOp::Sort(_) | RowOp::RandomShuffle { .. } | RowOp::MapGroups { .. } => {
@@ -175,8 +150,47 @@ impl Exchange for RowExchange {
     }
 }
 
+/// Run `input`, buffering its output (spilled past the budget) in chunks sorted by input
+/// position; with an `order`, each chunk is a sorted run.
+pub(super) fn buffer(
+    name: &str,
+    input: &Plan,
+    options: &ExecOptions,
+    order: Option<Vec<SortKey>>,
+    seed: Option<u64>,
+    report: &Mutex<Option<RunStats>>,
+) -> Result<Vec<Chunk>> {
+    let threads = options.threads.max(1);
+    let budget = options.memory_budget.max(1);
+    let store = Arc::new(Store {
+        chunks: Mutex::default(),
+        bytes: AtomicUsize::new(0),
+        limit: budget / 2,
+        spill_parent: options.spill_dir.clone(),
+        spill: OnceLock::new(),
+    });
+    let collector = Arc::new(Buffering {
+        name: name.to_owned(),
+        store: store.clone(),
+        order,
+        seed,
+        run_limit: (budget / (4 * threads)).max(64 << 10),
+    });
+    let slot = crate::executor::StatsSlot::default();
+    let result = execute_collect(input, options, collector, Some(slot.clone()));
+    let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let (Some(stats), Some(dir)) = (&mut stats, store.spill.get()) {
+        stats.spilled_bytes = dir.written();
+    }
+    *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+    result?;
+    let mut chunks = std::mem::take(&mut *store.chunks.lock().unwrap_or_else(|e| e.into_inner()));
+    chunks.sort_by_key(|c| c.tag);
+    Ok(chunks)
+}
+
 /// A buffered piece of the input: blocks, in memory or spilled.
-struct Chunk {
+pub(super) struct Chunk {
     /// (split, sequence within the split): the input order.
     tag: (usize, usize),
     rows: usize,
@@ -190,6 +204,11 @@ enum ChunkData {
 }
 
 impl Chunk {
+    /// Rows in the chunk.
+    pub(super) fn rows(&self) -> usize {
+        self.rows
+    }
+
     /// The chunk's blocks, read one at a time.
     fn blocks(&self) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
         Ok(match &self.data {
@@ -716,35 +735,51 @@ impl<'a> Output<'a> {
 /// `n` splits over the chunks (in input order) with nearly equal rows.
 fn repartition(name: &Arc<str>, chunks: Vec<Chunk>, n: usize) -> Vec<Box<dyn Split>> {
     let total: usize = chunks.iter().map(|c| c.rows).sum();
-    let chunks: Vec<Arc<Chunk>> = chunks.into_iter().map(Arc::new).collect();
-    let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(n);
-    let (mut chunk, mut offset) = (0, 0);
-    for i in 0..n {
-        let mut want = total * (i + 1) / n - total * i / n;
-        let mut pieces = Vec::new();
-        while want > 0 {
-            let c = &chunks[chunk];
-            let take = want.min(c.rows - offset);
-            pieces.push((c.clone(), offset..offset + take));
-            want -= take;
-            offset += take;
-            if offset == c.rows {
-                chunk += 1;
-                offset = 0;
-            }
-        }
-        splits.push(Box::new(Ranges {
-            name: format!("{name}[{i}]").into(),
-            pieces,
-        }));
-    }
-    splits
+    let bounds: Vec<usize> = (0..=n).map(|i| total * i / n).collect();
+    cut(chunks, &bounds)
+        .into_iter()
+        .enumerate()
+        .map(|(i, pieces)| {
+            Box::new(Ranges {
+                name: format!("{name}[{i}]").into(),
+                pieces,
+            }) as Box<dyn Split>
+        })
+        .collect()
 }
 
+/// The pieces of `chunks` (in order) between consecutive row `bounds`.
+pub(super) fn cut(chunks: Vec<Chunk>, bounds: &[usize]) -> Vec<Vec<Piece>> {
+    let chunks: Vec<Arc<Chunk>> = chunks.into_iter().map(Arc::new).collect();
+    let (mut chunk, mut offset) = (0, 0);
+    bounds
+        .windows(2)
+        .map(|w| {
+            let mut want = w[1] - w[0];
+            let mut pieces = Vec::new();
+            while want > 0 {
+                let c = &chunks[chunk];
+                let take = want.min(c.rows - offset);
+                pieces.push((c.clone(), offset..offset + take));
+                want -= take;
+                offset += take;
+                if offset == c.rows {
+                    chunk += 1;
+                    offset = 0;
+                }
+            }
+            pieces
+        })
+        .collect()
+}
+
+/// Rows `range` of a buffered chunk.
+pub(super) type Piece = (Arc<Chunk>, std::ops::Range<usize>);
+
 /// Row ranges of buffered chunks.
-struct Ranges {
-    name: Arc<str>,
-    pieces: Vec<(Arc<Chunk>, std::ops::Range<usize>)>,
+pub(super) struct Ranges {
+    pub(super) name: Arc<str>,
+    pub(super) pieces: Vec<Piece>,
 }
 
 impl Split for Ranges {

@@ -70,6 +70,8 @@ pub struct FileSource {
     schema: SchemaRef,
     include_paths: bool,
     predicates: Vec<Predicate>,
+    /// Read the files in an order shuffled with this seed.
+    shuffle: Option<u64>,
 }
 
 impl FileSource {
@@ -88,7 +90,15 @@ impl FileSource {
             schema,
             include_paths,
             predicates: Vec::new(),
+            shuffle: None,
         }
+    }
+
+    /// Read the files in a random order, the same for the same `seed` and listing
+    /// (`shuffle = files`).
+    pub fn with_file_shuffle(mut self, seed: u64) -> Self {
+        self.shuffle = Some(seed);
+        self
     }
 
     /// Skip parquet row groups whose statistics rule out every row (see `predicate.rs`).
@@ -108,12 +118,17 @@ impl Source for FileSource {
             .collect();
         let predicates: Vec<String> = self.predicates.iter().map(|p| p.to_string()).collect();
         format!(
-            "{}(\"{}\") as {} columns=[{}]{}{}",
+            "{}(\"{}\") as {} columns=[{}]{}{}{}",
             self.format.name(),
             self.location,
             self.record,
             columns.join(", "),
             if self.include_paths { " +path" } else { "" },
+            if self.shuffle.is_some() {
+                " shuffle=files"
+            } else {
+                ""
+            },
             if predicates.is_empty() {
                 String::new()
             } else {
@@ -130,7 +145,11 @@ impl Source for FileSource {
             include_paths: self.include_paths,
             predicates: self.predicates.clone(),
         });
-        let files = list_files(&self.location)?;
+        let mut files = list_files(&self.location)?;
+        if let Some(seed) = self.shuffle {
+            let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed);
+            rand::seq::SliceRandom::shuffle(files.as_mut_slice(), &mut rng);
+        }
         // A few large parquet files are cut by row groups, so that every worker has work; with
         // many files, reading every footer here would delay the first block for nothing.
         let cut_parquet =

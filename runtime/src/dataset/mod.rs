@@ -1,5 +1,9 @@
 //! `Dataset<R>`: the lazy value a `pipeline!` evaluates to, and its consumers. Nothing runs
-//! until a consumer is called.
+//! until a consumer is called. Column aggregates are in `aggregates.rs`; union, split and
+//! train_test_split in `combine.rs`.
+
+mod aggregates;
+mod combine;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -121,6 +125,22 @@ impl<R: Record> Dataset<R> {
     /// The output schema.
     pub fn schema(&self) -> arrow::datatypes::SchemaRef {
         self.plan.schema.clone()
+    }
+
+    /// The runtime plan (for generated code combining datasets).
+    #[doc(hidden)]
+    pub fn plan(&self) -> Arc<Plan> {
+        self.plan.clone()
+    }
+
+    /// A dataset running `plan` with this dataset's options.
+    fn with_plan(&self, plan: Plan) -> Self {
+        Self {
+            plan: Arc::new(plan),
+            options: self.options.clone(),
+            stats: StatsSlot::default(),
+            _record: PhantomData,
+        }
     }
 
     /// Run the pipeline, streaming its blocks in source order.
