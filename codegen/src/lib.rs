@@ -81,6 +81,7 @@ fn compile(pipeline: &Pipeline, records: &Records, fusion: bool) -> TokenStream 
             let mut plan = plan.expect("no errors means a plan");
             optimize::projection::run(&mut plan);
             optimize::predicate::run(&mut plan);
+            optimize::dictionary::run(&mut plan);
             emit::pipeline(&plan)
         }
     }

@@ -39,6 +39,8 @@ pub struct SourceNode {
     pub shuffle: Option<Expr>,
     /// The declared columns the pipeline reads (set by projection pushdown).
     pub columns: Vec<String>,
+    /// String columns read as dictionaries (set by the dictionary pass).
+    pub dictionary: Vec<String>,
     /// Comparisons the reader can use to skip row groups (set by predicate pushdown).
     pub predicates: Vec<crate::optimize::predicate::Pushed>,
     /// The source as written, for explain.

@@ -49,13 +49,14 @@ pub struct RunStats {
 
 impl RunStats {
     /// The statistics of a pipeline that ran in phases (split at all-to-all operators), the
-    /// earlier phases' operators first.
+    /// earlier phases' operators first. The later phase's wall time already holds the earlier
+    /// phases: they ran when it listed its input.
     pub fn chain(earlier: RunStats, later: RunStats) -> RunStats {
         let mut operators = earlier.operators;
         operators.extend(later.operators);
         RunStats {
             operators,
-            wall: earlier.wall + later.wall,
+            wall: later.wall.max(earlier.wall),
             peak_bytes_in_flight: earlier.peak_bytes_in_flight.max(later.peak_bytes_in_flight),
             spilled_bytes: earlier.spilled_bytes + later.spilled_bytes,
         }

@@ -386,6 +386,7 @@ pub fn feed(
     let NodeKind::Aggregate { keys, aggregates } = &plan.stages[index].kind else {
         unreachable!("feeds aggregates")
     };
+    let key_names = keys;
     let mut lp = match open(plan, start, index, records) {
         Ok(lp) => lp,
         Err(errors) => return (quote!(), errors),
@@ -455,8 +456,43 @@ pub fn feed(
             );
         }
     }
+    // One string key read from the block: when the block holds it as a dictionary, each
+    // dictionary value's group is looked up once per block and remembered by index.
+    let dictionary_key = match key_names.as_slice() {
+        [name] => lp
+            .bindings
+            .iter()
+            .find(|b| &b.column.name == name)
+            .filter(|b| matches!(b.bound, Bound::Input))
+            .filter(|b| match &b.column.ltype {
+                LType::Str => true,
+                LType::Nullable(inner) => **inner == LType::Str,
+                _ => false,
+            })
+            .map(|b| b.column.clone()),
+        _ => None,
+    }
+    .map(|column| (lp.reader(&column), column.ty));
+    let (cache_setup, entry) = match dictionary_key {
+        Some((reader, ty)) => (
+            quote! {
+                let mut __aq_groups_of: ::std::vec::Vec<u32> =
+                    ::std::vec![u32::MAX; <#ty as #rt::KeyField>::dictionary_len(#reader)];
+            },
+            quote! {
+                match <#ty as #rt::KeyField>::dictionary_index(#reader, __aq_i) {
+                    ::std::option::Option::Some(__aq_d) => __aq_table.entry_cached(&mut __aq_groups_of[__aq_d], || (#(#keys,)*), &__aq_init_feed),
+                    ::std::option::Option::None => __aq_table.entry((#(#keys,)*), &__aq_init_feed),
+                }
+            },
+        ),
+        None => (
+            quote!(),
+            quote!(__aq_table.entry((#(#keys,)*), &__aq_init_feed)),
+        ),
+    };
     lp.push(quote! {
-        let __aq_s = __aq_table.entry((#(#keys,)*), &__aq_init_feed);
+        let __aq_s = #entry;
         #(#updates)*
     });
     let body = lp.body();
@@ -468,6 +504,7 @@ pub fn feed(
         #rt::feed_fn(&__aq_init, move |__aq_batch: &#rt::RecordBatch, __aq_table| -> ::std::result::Result<(), #rt::StageError> {
             let __aq_n = __aq_batch.num_rows();
             #(#readers)*
+            #cache_setup
             #body
             ::std::result::Result::Ok(())
         })

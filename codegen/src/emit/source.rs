@@ -44,6 +44,9 @@ pub fn emit(plan: &Plan) -> TokenStream {
     let columns = &source.columns;
     let include_paths = source.include_paths;
     let predicates = source.predicates.iter().map(|p| &p.tokens);
+    let dictionary = &source.dictionary;
+    let dictionary =
+        (!dictionary.is_empty()).then(|| quote!(.with_dictionary(&[#(#dictionary),*])));
     let shuffle = source
         .shuffle
         .as_ref()
@@ -58,7 +61,8 @@ pub fn emit(plan: &Plan) -> TokenStream {
                 #include_paths,
             )
             .with_predicates(::std::vec![#(#predicates),*])
-            #shuffle,
+            #shuffle
+            #dictionary,
         )
     }
 }

@@ -146,6 +146,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             .collect(),
         text: compact(quote!(#call)),
         predicates: Vec::new(),
+        dictionary: Vec::new(),
     };
     Some((node, schema))
 }

@@ -22,6 +22,16 @@ pub trait KeyField: Field + Clone {
     fn heap_bytes(&self) -> usize {
         0
     }
+    /// Values in the column's dictionary, when it is dictionary-encoded (0 otherwise).
+    fn dictionary_len(_reader: Self::Reader<'_>) -> usize {
+        0
+    }
+    /// The dictionary index of row `i`'s value, when the column is dictionary-encoded: rows
+    /// with the same index are in the same group, so the group is found once per index.
+    #[inline(always)]
+    fn dictionary_index(_reader: Self::Reader<'_>, _i: usize) -> Option<usize> {
+        None
+    }
 }
 
 macro_rules! key_by_value {
@@ -56,6 +66,19 @@ impl KeyField for String {
     #[inline(always)]
     fn borrow(&self) -> &str {
         self
+    }
+    fn dictionary_len(reader: crate::record::StrReader<'_>) -> usize {
+        match reader {
+            crate::record::StrReader::Dictionary { values, .. } => arrow::array::Array::len(values),
+            crate::record::StrReader::Plain(_) => 0,
+        }
+    }
+    #[inline(always)]
+    fn dictionary_index(reader: crate::record::StrReader<'_>, i: usize) -> Option<usize> {
+        match reader {
+            crate::record::StrReader::Dictionary { keys, .. } => Some(keys[i] as usize),
+            crate::record::StrReader::Plain(_) => None,
+        }
     }
     #[inline(always)]
     fn hash_ref<H: Hasher>(value: &str, state: &mut H) {
@@ -125,6 +148,16 @@ impl<T: KeyField> KeyField for Option<T> {
     }
     fn heap_bytes(&self) -> usize {
         self.as_ref().map_or(0, T::heap_bytes)
+    }
+    fn dictionary_len((reader, _): Self::Reader<'_>) -> usize {
+        T::dictionary_len(reader)
+    }
+    #[inline(always)]
+    fn dictionary_index((reader, nulls): Self::Reader<'_>, i: usize) -> Option<usize> {
+        match nulls {
+            Some(nulls) if nulls.is_null(i) => None,
+            _ => T::dictionary_index(reader, i),
+        }
     }
 }
 

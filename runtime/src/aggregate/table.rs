@@ -58,6 +58,31 @@ impl<K: GroupKey, S> GroupTable<K, S> {
         &mut self.groups[at].2
     }
 
+    /// The state of `key`'s group, found through `slot` when it holds the group's index (a
+    /// per-block cache indexed by dictionary value), else looked up and remembered there.
+    #[inline(always)]
+    pub fn entry_cached<'k>(
+        &mut self,
+        slot: &mut u32,
+        key: impl FnOnce() -> K::Ref<'k>,
+        init: impl FnOnce() -> S,
+    ) -> &mut S {
+        if *slot == u32::MAX {
+            let key = key();
+            let hash = self.hash(key);
+            let groups = &self.groups;
+            let found = self
+                .index
+                .find(hash, |&i| groups[i as usize].1.equals(key))
+                .copied();
+            *slot = match found {
+                Some(at) => at,
+                None => self.insert(hash, K::to_owned(key), init()) as u32,
+            };
+        }
+        &mut self.groups[*slot as usize].2
+    }
+
     /// Merge `state` into `key`'s group (a partial state from elsewhere).
     pub fn merge(&mut self, hash: u64, key: K, state: S, merge: impl FnOnce(&mut S, S)) {
         let groups = &self.groups;

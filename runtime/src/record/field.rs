@@ -140,19 +140,42 @@ impl Field for bool {
 }
 impl ListItem for bool {}
 
+/// A string column: plain, or a dictionary (which parquet readers hand over when asked, see
+/// `FileSource::with_dictionary`).
+#[derive(Clone, Copy)]
+pub enum StrReader<'a> {
+    Plain(&'a StringArray),
+    Dictionary {
+        keys: &'a [i32],
+        values: &'a StringArray,
+    },
+}
+
 impl Field for String {
     type Ref<'a> = &'a str;
-    type Reader<'a> = &'a StringArray;
+    type Reader<'a> = StrReader<'a>;
     type Builder = StringBuilder;
     fn data_type() -> DataType {
         DataType::Utf8
     }
-    fn reader(array: &dyn Array) -> Option<&StringArray> {
-        array.as_string_opt::<i32>()
+    fn reader(array: &dyn Array) -> Option<StrReader<'_>> {
+        if let Some(plain) = array.as_string_opt::<i32>() {
+            return Some(StrReader::Plain(plain));
+        }
+        let dictionary = array.as_dictionary_opt::<dt::Int32Type>()?;
+        Some(StrReader::Dictionary {
+            keys: dictionary.keys().values(),
+            values: dictionary.values().as_string_opt::<i32>()?,
+        })
     }
     #[inline(always)]
     fn get<'a>(reader: Self::Reader<'a>, i: usize) -> Self::Ref<'a> {
-        reader.value(i)
+        match reader {
+            StrReader::Plain(array) => array.value(i),
+            // Null rows are never read here: `Option<String>` checks the nulls first, and
+            // non-nullable columns with nulls are refused when bound.
+            StrReader::Dictionary { keys, values } => values.value(keys[i] as usize),
+        }
     }
     fn to_owned(value: &str) -> String {
         value.to_owned()

@@ -4,7 +4,7 @@ mod bind;
 mod field;
 
 pub use bind::{bind_column, check_schema};
-pub use field::{Field, ListItem, ListRef, finish};
+pub use field::{Field, ListItem, ListRef, StrReader, finish};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;

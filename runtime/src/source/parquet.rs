@@ -4,6 +4,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -11,7 +12,7 @@ use futures::{FutureExt, StreamExt};
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderBuilder, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+    ArrowReaderBuilder, ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
@@ -45,7 +46,10 @@ pub(super) fn read(
         url: url.to_string(),
         source: e,
     })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(url, e))?;
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .and_then(|m| with_dictionaries(m, config))
+        .map_err(|e| corrupt(url, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let reader = prepare(builder, url, row_groups, config)?
         .build()
         .map_err(|e| corrupt(url, e))?;
@@ -56,6 +60,46 @@ pub(super) fn read(
         }
     }
     Ok(())
+}
+
+/// `schema` with the string columns among `columns` as `Dictionary(Int32, Utf8)`.
+pub(super) fn dictionary_schema(schema: &SchemaRef, columns: &[String]) -> SchemaRef {
+    if columns.is_empty() {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 if columns.contains(f.name()) => f.as_ref().clone().with_data_type(
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            ),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The file's reader metadata, asking for the configured dictionary columns as dictionaries.
+fn with_dictionaries(
+    metadata: ArrowReaderMetadata,
+    config: &FileConfig,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    let wanted: Vec<String> = config
+        .schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), DataType::Dictionary(..)))
+        .map(|f| f.name().clone())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(metadata);
+    }
+    let hint = dictionary_schema(metadata.schema(), &wanted);
+    ArrowReaderMetadata::try_new(
+        metadata.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(hint),
+    )
 }
 
 /// Check the file's schema against the declared columns, then ask for those columns only, in
@@ -220,9 +264,12 @@ pub(super) fn read_from<R: AsyncFileReader + Unpin + Send + 'static>(
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
     block_on(async {
-        let builder = ParquetRecordBatchStreamBuilder::new(reader)
+        let mut reader = reader;
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
             .await
+            .and_then(|m| with_dictionaries(m, config))
             .map_err(|e| corrupt(url, e))?;
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         let mut stream = prepare(builder, url, row_groups, config)?
             .build()
             .map_err(|e| corrupt(url, e))?;
