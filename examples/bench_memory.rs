@@ -1,6 +1,8 @@
 //! Bounded memory: a pipeline over input many times larger than its memory budget runs with
-//! peak RSS near the budget, not near the input. Generates the input (deterministic; nothing is
-//! committed), then runs each workload in a fresh child process and reports its peak RSS.
+//! peak RSS near the budget, not near the input — streaming, and all-to-all operators that
+//! spill (a groupby with millions of keys, a sort of the whole input). Generates the input
+//! (deterministic; nothing is committed), then runs each workload in a fresh child process and
+//! reports its peak RSS.
 //!
 //! `cargo run --release --example bench_memory [rows] [budget]`
 //! (defaults: 30,000,000 rows, 64MiB).
@@ -75,6 +77,37 @@ fn child(workload: &str, dir: &str, budget: usize) {
             .unwrap()
             .rows
         }
+        "groupby" => {
+            // A key per four rows: millions of groups, spilled and merged per partition.
+            let output = format!("{dir}/out_groupby");
+            let job = pipeline! {
+                read_parquet::<Sale>(input)
+                |> with_column(bucket = id / 4)
+                |> groupby(bucket)
+                |> aggregate(n = count(), total = sum(price), top = max(qty))
+                |> write_parquet(output)
+            };
+            job.run_with(aqueduct::ExecOptions {
+                memory_budget: budget,
+                ..Default::default()
+            })
+            .unwrap()
+            .rows
+        }
+        "sort" => {
+            let output = format!("{dir}/out_sort");
+            let job = pipeline! {
+                read_parquet::<Sale>(input)
+                |> sort(desc(price), id)
+                |> write_parquet(output)
+            };
+            job.run_with(aqueduct::ExecOptions {
+                memory_budget: budget,
+                ..Default::default()
+            })
+            .unwrap()
+            .rows
+        }
         _ => {
             // Streaming to the consumer: the budget bounds the blocks between workers and it.
             let ds = pipeline! {
@@ -136,6 +169,11 @@ fn main() {
     for (name, workload) in [
         ("parquet → filter → revenue → slow consumer", "stream"),
         ("W2 parquet → z-score → parquet", "w2"),
+        (
+            "parquet → groupby(id / 4): count, sum, max → parquet",
+            "groupby",
+        ),
+        ("parquet → sort(desc(price), id) → parquet", "sort"),
     ] {
         let out = Command::new(std::env::current_exe().unwrap())
             .args([

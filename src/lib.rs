@@ -33,6 +33,34 @@
 //! # Ok::<(), aqueduct::Error>(())
 //! ```
 //!
+//! Grouping and aggregating, checked the same way; and whole-dataset aggregates of one column
+//! as consumers:
+//!
+//! ```
+//! # use aqueduct::prelude::*;
+//! # #[derive(Record, Debug, Clone, PartialEq)]
+//! # struct Sale { id: i64, category: String, price: f64, qty: i32 }
+//! # let sales = vec![
+//! #     Sale { id: 1, category: "books".into(), price: 12.5, qty: 2 },
+//! #     Sale { id: 2, category: "games".into(), price: 60.0, qty: 1 },
+//! #     Sale { id: 3, category: "books".into(), price: 8.0, qty: 5 },
+//! # ];
+//! let by_category = pipeline! {
+//!     from_items::<Sale>(sales.clone())
+//!     |> groupby(category)
+//!     |> aggregate(n = count(), units = sum(qty), top = max(price))
+//! };
+//! let rows = by_category.take_all()?;
+//! assert_eq!((rows[0].category.as_str(), rows[0].n, rows[0].units), ("books", 2, 7));
+//! assert_eq!(rows[1].top, Some(60.0));
+//!
+//! let all = pipeline! { from_items::<Sale>(sales) };
+//! assert_eq!(all.sum::<i32>("qty")?, 8);
+//! assert_eq!(all.max::<f64>("price")?, Some(60.0));
+//! assert_eq!(all.aggregate_column::<f64, _>("price", aqueduct::Mean)?, Some(80.5 / 3.0));
+//! # Ok::<(), aqueduct::Error>(())
+//! ```
+//!
 //! See the README for the stages, sources and sinks, and `ARCHITECTURE.md` for how it works.
 
 pub use aqueduct_macros::{Record, pipeline};

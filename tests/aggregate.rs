@@ -317,3 +317,55 @@ fn custom_aggregators_and_their_panics() {
         "{message}"
     );
 }
+
+#[test]
+fn parquet_string_keys_read_as_dictionaries_group_the_same() {
+    let rows = sales(100_000, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("sales").to_str().unwrap().to_owned();
+    pipeline! { from_items::<Sale>(rows.clone()) }
+        .write_parquet(&location)
+        .unwrap();
+    // The key is also read by the filter, through the same (dictionary) column.
+    let by_category = pipeline! {
+        read_parquet::<Sale>(location.clone())
+        |> filter(category != "c3" && qty > 1)
+        |> groupby(category)
+        |> aggregate(n = count(), total = sum(qty))
+    };
+    let plan = by_category.explain();
+    assert!(
+        plan.contains("one loop per block updates the table"),
+        "{plan}"
+    );
+    assert!(plan.contains("dictionary=[category]"), "{plan}");
+    let got: Vec<(String, u64, i64)> = by_category
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.category, r.n, r.total))
+        .collect();
+    let mut want: BTreeMap<String, (u64, i64)> = BTreeMap::new();
+    for s in rows.iter().filter(|s| s.category != "c3" && s.qty > 1) {
+        let e = want.entry(s.category.clone()).or_default();
+        e.0 += 1;
+        e.1 += s.qty as i64;
+    }
+    let want: Vec<(String, u64, i64)> = want.into_iter().map(|(k, (n, t))| (k, n, t)).collect();
+    assert_eq!(got, want);
+
+    // A nullable string key, with its null group.
+    let by_note = pipeline! {
+        read_parquet::<Sale>(location)
+        |> groupby(note)
+        |> aggregate(n = count())
+    }
+    .take_all()
+    .unwrap();
+    let mut want: BTreeMap<Option<String>, u64> = BTreeMap::new();
+    for s in &rows {
+        *want.entry(s.note.clone()).or_default() += 1;
+    }
+    let got: Vec<(Option<String>, u64)> = by_note.into_iter().map(|r| (r.note, r.n)).collect();
+    assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+}

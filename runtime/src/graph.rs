@@ -29,8 +29,8 @@ impl std::str::FromStr for GraphFormat {
 /// The labels of `plan`'s nodes; when its source is an all-to-all operator, the pipeline
 /// before the operator comes first.
 fn push_labels(plan: &Plan, labels: &mut Vec<String>) {
-    if let Some(exchange) = plan.source.upstream() {
-        push_labels(exchange.input(), labels);
+    if let Some(upstream) = plan.source.upstream() {
+        push_labels(upstream.plan, labels);
     }
     labels.push(plan.source.describe());
     labels.extend(plan.stages.iter().map(|s| s.name()));

@@ -204,6 +204,7 @@ macro_rules! tuple_key {
             fn equals(&self, key: Self::Ref<'_>) -> bool {
                 true $(&& self.$index.equals(key.$index))*
             }
+            #[allow(clippy::unused_unit)]
             fn borrow(&self) -> Self::Ref<'_> {
                 ($(self.$index.borrow(),)*)
             }

@@ -31,7 +31,7 @@ use crate::record::Field;
 /// An aggregate over the values of a column of type `T`.
 ///
 /// ```
-/// use aqueduct::{Aggregator, Field};
+/// use aqueduct_runtime::Aggregator;
 ///
 /// /// The product of the values.
 /// struct Product;

@@ -9,17 +9,8 @@ use crate::record::{Field, Record};
 use super::Dataset;
 
 impl<R: Record> Dataset<R> {
-    /// Run `aggregator` over the non-null values of `column`, whose type must be `T`.
-    ///
-    /// ```
-    /// # use aqueduct::prelude::*;
-    /// # #[derive(Record, Clone)] struct Sale { price: f64, qty: i32 }
-    /// let sales = pipeline! { from_items::<Sale>(vec![Sale { price: 2.5, qty: 2 }, Sale { price: 4.0, qty: 1 }]) };
-    /// assert_eq!(sales.sum::<i32>("qty")?, 3);
-    /// assert_eq!(sales.max::<f64>("price")?, Some(4.0));
-    /// assert_eq!(sales.aggregate_column::<f64, _>("price", aqueduct::Mean)?, Some(3.25));
-    /// # Ok::<(), aqueduct::Error>(())
-    /// ```
+    /// Run `aggregator` over the non-null values of `column`, whose type must be `T` (the
+    /// crate documentation of `aqueduct` shows these consumers in use).
     pub fn aggregate_column<T: Field, A: Aggregator<T>>(
         &self,
         column: &str,

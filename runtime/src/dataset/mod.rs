@@ -89,10 +89,15 @@ impl<R: Record> Dataset<R> {
 
     /// The logical plan and the physical plan (which stages were fused), as text.
     pub fn explain(&self) -> String {
+        // The physical lines cover every phase: the source is the first phase's.
+        let mut first: &Plan = &self.plan;
+        while let Some(upstream) = first.source.upstream() {
+            first = upstream.plan;
+        }
         format!(
             "== logical plan ==\n{}\n== physical plan ==\nsource: {}\n{}",
             self.plan.logical.trim_end(),
-            self.plan.source.describe(),
+            first.source.describe(),
             self.plan.physical.trim_end()
         )
     }
@@ -107,12 +112,12 @@ impl<R: Record> Dataset<R> {
             .clone()?;
         // A pipeline with all-to-all operators ran in phases: each one's input ran first.
         let mut stats = last;
-        let mut source = self.plan.source.upstream();
-        while let Some(exchange) = source {
-            if let Some(earlier) = exchange.upstream_stats() {
+        let mut upstream = self.plan.source.upstream();
+        while let Some(input) = upstream {
+            if let Some(earlier) = input.stats {
                 stats = RunStats::chain(earlier, stats);
             }
-            source = exchange.input().source.upstream();
+            upstream = input.plan.source.upstream();
         }
         Some(stats)
     }

@@ -30,6 +30,7 @@ const OUTPUT_ROWS: usize = 65_536;
 
 type Feed<K, S> =
     dyn Fn(&RecordBatch, &mut GroupTable<K, S>) -> Result<(), StageError> + Send + Sync;
+type Merge<S> = dyn Fn(&mut S, S) + Send + Sync;
 type Finish<K, S> = dyn Fn(Vec<(K, S)>) -> Result<RecordBatch, String> + Send + Sync;
 
 /// `groupby(keys) |> aggregate(...)`, or `aggregate(...)` over a whole dataset (`K = ()`).
@@ -42,7 +43,7 @@ struct Parts<K, S> {
     name: String,
     feed: Box<Feed<K, S>>,
     init: Box<dyn Fn() -> S + Send + Sync>,
-    merge: Box<dyn Fn(&mut S, S) + Send + Sync>,
+    merge: Box<Merge<S>>,
     finish: Box<Finish<K, S>>,
     /// A whole-dataset aggregate has one output row even without input.
     whole: bool,
@@ -107,7 +108,7 @@ where
         let collector = Arc::new(Partial {
             parts: self.parts.clone(),
             partials: partials.clone(),
-            table_limit: (budget / (4 * threads)).max(16 << 10),
+            table_limit: (budget / (8 * threads)).max(16 << 10),
         });
         let slot = crate::executor::StatsSlot::default();
         let result = execute_collect(input, options, collector, Some(slot.clone()));
@@ -122,7 +123,9 @@ where
             .iter()
             .map(|p| std::mem::take(&mut *p.lock().unwrap_or_else(|e| e.into_inner())))
             .collect();
-        let target = (budget / (2 * threads)).max(1);
+        // Merging a split's partitions holds their states about three times over (the
+        // table, its growth, the sorted groups), in every worker at once.
+        let target = (budget / (12 * threads)).max(64 << 10);
         Ok(output_splits(&self.parts, partitions, target))
     }
 }
@@ -224,8 +227,7 @@ fn partition_of(hash: u64) -> usize {
 }
 
 fn groups_bytes<K: GroupKey, S>(groups: &[(u64, K, S)]) -> usize {
-    groups.len() * std::mem::size_of::<(u64, K, S)>()
-        + groups.iter().map(|g| g.1.heap_bytes()).sum::<usize>()
+    std::mem::size_of_val(groups) + groups.iter().map(|g| g.1.heap_bytes()).sum::<usize>()
 }
 
 /// Spilled groups as one block: key columns, the hash, and each state serialized.

@@ -81,7 +81,10 @@ impl Source for ExchangeSource {
         self.exchange.run(&self.input, options, &self.upstream)
     }
 
-    fn upstream(&self) -> Option<&ExchangeSource> {
-        Some(self)
+    fn upstream(&self) -> Option<crate::source::Upstream<'_>> {
+        Some(crate::source::Upstream {
+            plan: &self.input,
+            stats: self.upstream_stats(),
+        })
     }
 }

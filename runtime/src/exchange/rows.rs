@@ -125,6 +125,9 @@ impl Exchange for RowExchange {
                     order,
                     schema: input.schema.clone(),
                     op: self.op.clone(),
+                    budget: options.memory_budget.max(1),
+                    spill_parent: options.spill_dir.clone(),
+                    spill: OnceLock::new(),
                 };
                 vec![Box::new(merge)]
             }
@@ -174,7 +177,8 @@ pub(super) fn buffer(
         store: store.clone(),
         order,
         seed,
-        run_limit: (budget / (4 * threads)).max(64 << 10),
+        // Sorting a run holds it three times (the blocks, concatenated, sorted).
+        run_limit: (budget / (8 * threads)).max(64 << 10),
     });
     let slot = crate::executor::StatsSlot::default();
     let result = execute_collect(input, options, collector, Some(slot.clone()));
@@ -464,6 +468,9 @@ struct Merge {
     /// The input's schema (without a shuffle's key).
     schema: SchemaRef,
     op: RowOp,
+    budget: usize,
+    spill_parent: std::path::PathBuf,
+    spill: OnceLock<Arc<SpillDir>>,
 }
 
 /// A run being merged: its blocks, the current one and its rows.
@@ -483,26 +490,82 @@ impl Split for Merge {
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
         let runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|e| e.into_inner()));
-        let failed = |reason: String| Error::Exchange {
+        let runs = self.reduce(runs)?;
+        let mut output = Output::new(self, emit)?;
+        if !self.merge(&runs, &mut |block| output.push(block))? {
+            return Ok(());
+        }
+        output.finish()
+    }
+}
+
+impl Merge {
+    fn failed(&self, reason: String) -> Error {
+        Error::Exchange {
             stage: self.name.to_string(),
             reason,
-        };
-        let mut output = Output::new(self, emit)?;
+        }
+    }
+
+    /// Merge runs into longer ones (spilled) until few enough are left that one block of each
+    /// fits a quarter of the budget together.
+    fn reduce(&self, mut runs: Vec<Chunk>) -> Result<Vec<Chunk>> {
         let Some(first) = runs.first() else {
-            return output.finish();
+            return Ok(runs);
+        };
+        let Some(block) = first.blocks()?.next().transpose()? else {
+            return Ok(runs);
+        };
+        let per_block = crate::budget::block_bytes(&block).max(1);
+        let fan_in = (self.budget / 4 / per_block).clamp(2, 1024);
+        let mut merged = 0;
+        while runs.len() > fan_in {
+            let dir = self.spill_dir()?;
+            let group: Vec<Chunk> = runs.drain(..fan_in).collect();
+            let mut writer = dir.writer(&block.schema())?;
+            self.merge(&group, &mut |b| writer.write(&b).map(|_| true))?;
+            let blocks = writer.blocks();
+            let file = writer.finish()?;
+            runs.push(Chunk {
+                tag: (usize::MAX, merged),
+                rows: file.rows(),
+                data: ChunkData::Spilled(Arc::new(file), 0..blocks),
+            });
+            merged += 1;
+        }
+        Ok(runs)
+    }
+
+    fn spill_dir(&self) -> Result<Arc<SpillDir>> {
+        if let Some(dir) = self.spill.get() {
+            return Ok(dir.clone());
+        }
+        let dir = SpillDir::new(&self.spill_parent)?;
+        Ok(self.spill.get_or_init(|| dir).clone())
+    }
+
+    /// A k-way merge of `runs` into blocks of [`BLOCK_ROWS`], handed to `out`; `false` when
+    /// `out` asked to stop.
+    fn merge(
+        &self,
+        runs: &[Chunk],
+        out: &mut dyn FnMut(RecordBatch) -> Result<bool>,
+    ) -> Result<bool> {
+        let Some(first) = runs.first() else {
+            return Ok(true);
         };
         let first_schema = first.blocks()?.next().transpose()?.map(|b| b.schema());
         let Some(schema) = first_schema else {
-            return output.finish();
+            return Ok(true);
         };
-        let (converter, indices) = converter(&schema, &self.order).map_err(failed)?;
+        let (converter, indices) = converter(&schema, &self.order).map_err(|r| self.failed(r))?;
         // Open every run at its first block.
         let mut slots: Vec<RecordBatch> = Vec::new();
         let mut cursors: Vec<Cursor> = Vec::with_capacity(runs.len());
-        for run in &runs {
+        for run in runs {
             let mut blocks = run.blocks()?;
             if let Some(batch) = blocks.next().transpose()? {
-                let rows = rows_of(&converter, &indices, &batch).map_err(failed)?;
+                let rows = rows_of(&converter, &indices, &batch).map_err(|r| self.failed(r))?;
                 slots.push(batch.clone());
                 cursors.push(Cursor {
                     blocks,
@@ -530,7 +593,8 @@ impl Split for Merge {
             if cursor.row == cursor.batch.num_rows() {
                 match cursor.blocks.next().transpose()? {
                     Some(batch) => {
-                        cursor.rows = rows_of(&converter, &indices, &batch).map_err(failed)?;
+                        cursor.rows =
+                            rows_of(&converter, &indices, &batch).map_err(|r| self.failed(r))?;
                         slots.push(batch.clone());
                         cursor.slot = slots.len() - 1;
                         cursor.batch = batch;
@@ -564,12 +628,12 @@ impl Split for Merge {
                 for cursor in &mut cursors {
                     cursor.slot = renumber[cursor.slot];
                 }
-                if !output.push(block)? {
-                    return Ok(());
+                if !out(block)? {
+                    return Ok(false);
                 }
             }
         }
-        output.finish()
+        Ok(true)
     }
 }
 

@@ -50,31 +50,80 @@ impl SpillDir {
 
     /// Write `batches` (all of one schema) to a new file.
     pub fn write(self: &Arc<Self>, batches: &[RecordBatch]) -> Result<SpillFile> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let path = self.dir.path().join(format!("{n:06}.arrow"));
-        let failed = |reason: String| Error::Spill {
-            path: path.display().to_string(),
-            reason,
-        };
         let schema = batches
             .first()
             .map(|b| b.schema())
-            .ok_or_else(|| failed("nothing to spill".into()))?;
-        let file = File::create(&path).map_err(|e| failed(e.to_string()))?;
-        let mut writer = FileWriter::try_new(BufWriter::new(file), &schema)
-            .map_err(|e| failed(e.to_string()))?;
-        let mut rows = 0;
+            .ok_or_else(|| Error::Spill {
+                path: self.path().display().to_string(),
+                reason: "nothing to spill".into(),
+            })?;
+        let mut writer = self.writer(&schema)?;
         for batch in batches {
-            writer.write(batch).map_err(|e| failed(e.to_string()))?;
-            rows += batch.num_rows();
+            writer.write(batch)?;
         }
-        writer.finish().map_err(|e| failed(e.to_string()))?;
-        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-        self.written.fetch_add(bytes, Ordering::Relaxed);
-        Ok(SpillFile {
+        writer.finish()
+    }
+
+    /// A new file to write blocks of `schema` to, one at a time.
+    pub fn writer(self: &Arc<Self>, schema: &arrow::datatypes::Schema) -> Result<SpillWriter> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let path = self.dir.path().join(format!("{n:06}.arrow"));
+        let file = File::create(&path).map_err(|e| spill_error(&path, e))?;
+        let writer =
+            FileWriter::try_new(BufWriter::new(file), schema).map_err(|e| spill_error(&path, e))?;
+        Ok(SpillWriter {
+            writer,
             path,
-            rows,
-            _dir: self.clone(),
+            rows: 0,
+            blocks: 0,
+            dir: self.clone(),
+        })
+    }
+}
+
+fn spill_error(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+    Error::Spill {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A spill file being written.
+pub struct SpillWriter {
+    writer: FileWriter<BufWriter<File>>,
+    path: PathBuf,
+    rows: usize,
+    blocks: usize,
+    dir: Arc<SpillDir>,
+}
+
+impl SpillWriter {
+    /// Append a block.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| spill_error(&self.path, e))?;
+        self.rows += batch.num_rows();
+        self.blocks += 1;
+        Ok(())
+    }
+
+    /// Blocks written so far.
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
+    /// Close the file.
+    pub fn finish(mut self) -> Result<SpillFile> {
+        self.writer
+            .finish()
+            .map_err(|e| spill_error(&self.path, e))?;
+        let bytes = std::fs::metadata(&self.path).map_or(0, |m| m.len());
+        self.dir.written.fetch_add(bytes, Ordering::Relaxed);
+        Ok(SpillFile {
+            path: self.path,
+            rows: self.rows,
+            _dir: self.dir,
         })
     }
 }

@@ -44,6 +44,17 @@ impl Source for ZipSource {
         self.name.clone()
     }
 
+    fn upstream(&self) -> Option<crate::source::Upstream<'_>> {
+        Some(crate::source::Upstream {
+            plan: &self.left,
+            stats: self
+                .upstream
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        })
+    }
+
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
         let left = buffer(&self.name, &self.left, options, None, None, &self.upstream)?;
         let ignored = Mutex::default();

@@ -132,7 +132,7 @@ impl Source for FileSource {
             .collect();
         let predicates: Vec<String> = self.predicates.iter().map(|p| p.to_string()).collect();
         format!(
-            "{}(\"{}\") as {} columns=[{}]{}{}{}",
+            "{}(\"{}\") as {} columns=[{}]{}{}{}{}",
             self.format.name(),
             self.location,
             self.record,
@@ -142,6 +142,11 @@ impl Source for FileSource {
                 " shuffle=files"
             } else {
                 ""
+            },
+            if self.dictionary.is_empty() {
+                String::new()
+            } else {
+                format!(" dictionary=[{}]", self.dictionary.join(", "))
             },
             if predicates.is_empty() {
                 String::new()

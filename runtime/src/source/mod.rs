@@ -29,10 +29,17 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> String;
     /// The splits to read, in order. Listing happens here, when a run starts.
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>>;
-    /// The all-to-all operator this source is the output of, if it is one.
-    fn upstream(&self) -> Option<&crate::exchange::ExchangeSource> {
+    /// When this source is the output of an all-to-all operator: the pipeline the operator
+    /// reads, and the statistics of its last run.
+    fn upstream(&self) -> Option<Upstream<'_>> {
         None
     }
+}
+
+/// The pipeline an all-to-all operator reads (see [`Source::upstream`]).
+pub struct Upstream<'a> {
+    pub plan: &'a crate::plan::Plan,
+    pub stats: Option<crate::stats::RunStats>,
 }
 
 /// One independently readable part of a source.
