@@ -1,5 +1,6 @@
 //! The quickstart: read the sales parquet files this repository ships, keep the sales worth
-//! looking at, compute their revenue, and write the result as parquet.
+//! looking at, compute their revenue, write the result as parquet, and summarise the revenue
+//! per category.
 //!
 //! `cargo run --release --example quickstart`
 
@@ -41,6 +42,25 @@ fn main() -> aqueduct::Result<()> {
 
     let output = std::env::temp_dir().join("aqueduct-quickstart");
     let written = big_sales.write_parquet(output.to_str().expect("a UTF-8 temp dir"))?;
-    println!("wrote {} rows to {:?}", written.rows, written.files);
+    println!("wrote {} rows to {:?}\n", written.rows, written.files);
+
+    // Grouping: the filter and the revenue run in the loop that updates the groups' sums.
+    let per_category = pipeline! {
+        read_parquet::<Sale>("examples/data/sales/*.parquet")
+        |> filter(price > 10 && qty >= 2)
+        |> with_column(revenue = price * qty as f64)
+        |> groupby(category)
+        |> aggregate(
+            sales = count(),
+            revenue = sum(revenue),
+            mean_price = mean(price),
+            largest = max(revenue)
+        )
+        |> sort(desc(revenue))
+    };
+    per_category.show(5)?;
+    if let Some(stats) = per_category.stats() {
+        println!("what that run did, per operator:\n{stats}");
+    }
     Ok(())
 }

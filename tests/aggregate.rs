@@ -258,7 +258,7 @@ impl Aggregator<i32> for Product {
     fn init(&self) -> i64 {
         1
     }
-    fn update(&self, state: &mut i64, value: i32) {
+    fn accumulate(&self, state: &mut i64, value: i32) {
         *state *= value as i64;
     }
     fn merge(&self, state: &mut i64, other: i64) {
@@ -276,7 +276,7 @@ impl Aggregator<i32> for Fussy {
     type State = ();
     type Output = bool;
     fn init(&self) {}
-    fn update(&self, _: &mut (), value: i32) {
+    fn accumulate(&self, _: &mut (), value: i32) {
         assert!(value != 7, "Fussy cannot take 7");
     }
     fn merge(&self, _: &mut (), _: ()) {}

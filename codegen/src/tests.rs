@@ -179,3 +179,103 @@ fn predicates_before_any_reshaping_go_to_the_parquet_reader() {
         "only parquet has row-group statistics"
     );
 }
+
+#[test]
+fn an_aggregate_absorbs_the_row_wise_stages_before_it() {
+    let plan = checked("read_parquet::<Sale>(\"s\") |> filter(qty > 1) |> with_column(r = price * 2.0) |> groupby(category) |> aggregate(n = count(), total = sum(r)) |> sort(desc(total)) |> limit(3)").unwrap();
+    assert_eq!(
+        fusion::run(&plan),
+        vec![
+            fusion::Segment::Aggregate { start: 0, index: 2 },
+            fusion::Segment::Single(3),
+            fusion::Segment::Single(4),
+        ]
+    );
+    let output: Vec<String> = plan
+        .output()
+        .columns
+        .iter()
+        .map(|c| format!("{}: {}", c.name, c.ltype))
+        .collect();
+    assert_eq!(output, ["category: String", "n: u64", "total: f64"]);
+}
+
+#[test]
+fn projection_through_an_aggregate_reads_keys_and_inputs_only() {
+    let mut plan = checked(
+        "read_parquet::<Sale>(\"s\") |> groupby(category) |> aggregate(top = max(price), notes = count(note))",
+    )
+    .unwrap();
+    projection::run(&mut plan);
+    assert_eq!(plan.source.columns, ["category", "price", "note"]);
+}
+
+#[test]
+fn string_keys_read_as_dictionaries_only_straight_from_parquet() {
+    let dictionary = |pipeline: &str| {
+        let mut plan = checked(pipeline).unwrap();
+        projection::run(&mut plan);
+        crate::optimize::dictionary::run(&mut plan);
+        plan.source.dictionary.clone()
+    };
+    assert_eq!(
+        dictionary(
+            "read_parquet::<Sale>(\"s\") |> filter(category != \"x\") |> groupby(category) |> aggregate(n = count())"
+        ),
+        ["category"]
+    );
+    assert_eq!(
+        dictionary("read_parquet::<Sale>(\"s\") |> groupby(note, id) |> aggregate(n = count())"),
+        ["note"],
+        "integer keys stay as they are"
+    );
+    assert!(
+        dictionary("read_csv::<Sale>(\"s\") |> groupby(category) |> aggregate(n = count())")
+            .is_empty(),
+        "only parquet hands over dictionaries"
+    );
+    assert!(
+        dictionary("read_parquet::<Sale>(\"s\") |> with_column(category = note.unwrap_or(\"-\")) |> groupby(category) |> aggregate(n = count())").is_empty(),
+        "a computed key is not the file's column"
+    );
+    assert!(
+        dictionary("read_parquet::<Sale>(\"s\") |> map_batches(|b: RecordBatch| b) |> groupby(category) |> aggregate(n = count())").is_empty(),
+        "blocks built before the aggregate must hold plain strings"
+    );
+    assert!(
+        dictionary(
+            "read_parquet::<Sale>(\"s\") |> sort(id) |> groupby(category) |> aggregate(n = count())"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn grouping_errors_name_the_problem() {
+    assert_eq!(
+        errors_of("from_items::<Sale>(v) |> groupby(price) |> aggregate(n = count())"),
+        [
+            "cannot group by `price` of type f64: keys must be integers, strings, bools, binary or dates (floats have no reliable equality; round them to an integer column first)"
+        ]
+    );
+    assert_eq!(
+        errors_of("from_items::<Sale>(v) |> aggregate(total = sum(category))"),
+        ["`sum` needs a numeric column, but `category` is String"]
+    );
+    assert_eq!(
+        errors_of("from_items::<Sale>(v) |> aggregate(x: f64 = mean(price))"),
+        ["the type of `mean` is known; remove the annotation"]
+    );
+    assert_eq!(
+        errors_of("from_items::<Sale>(v) |> aggregate(x = agg(Custom, price))"),
+        ["give the output type of a custom aggregate: `x: f64 = agg(...)`"]
+    );
+    assert_eq!(
+        errors_of("from_items::<Sale>(v) |> groupby(id) |> aggregate(id = count())"),
+        ["the output already has a column `id`"]
+    );
+    assert_eq!(
+        errors_of("from_items::<Sale>(v) |> zip::<Line>(other)"),
+        ["cannot zip `Sale` with `Line`: both have column(s) `id`; rename them on one side first"]
+    );
+}

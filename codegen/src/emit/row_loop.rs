@@ -407,7 +407,7 @@ pub fn feed(
         let at = syn::Index::from(i);
         let Some(column) = &aggregate.input else {
             updates.push(
-                quote!(#rt::Aggregator::<bool>::update(&__aq_aggs.#at, &mut __aq_s.#at, true);),
+                quote!(#rt::Aggregator::<bool>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, true);),
             );
             continue;
         };
@@ -418,12 +418,12 @@ pub fn feed(
                 let v = lp.borrowed(&column.name, quote!(::std::convert::identity));
                 updates.push(quote! {
                     if ::std::option::Option::is_some(&(#v)) {
-                        #rt::Aggregator::<bool>::update(&__aq_aggs.#at, &mut __aq_s.#at, true);
+                        #rt::Aggregator::<bool>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, true);
                     }
                 });
             } else {
                 updates.push(
-                    quote!(#rt::Aggregator::<bool>::update(&__aq_aggs.#at, &mut __aq_s.#at, true);),
+                    quote!(#rt::Aggregator::<bool>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, true);),
                 );
             }
             continue;
@@ -440,19 +440,19 @@ pub fn feed(
             updates.push(match v.held {
                 Held::Ref => quote! {
                     if let ::std::option::Option::Some(__aq_v) = #tokens {
-                        #rt::Aggregator::<#value_ty>::update(&__aq_aggs.#at, &mut __aq_s.#at, __aq_v);
+                        #rt::Aggregator::<#value_ty>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, __aq_v);
                     }
                 },
                 _ => quote! {
                     if let ::std::option::Option::Some(__aq_v) = &(#tokens) {
-                        #rt::Aggregator::<#value_ty>::update(&__aq_aggs.#at, &mut __aq_s.#at, <#value_ty as #rt::Ordered>::borrow(__aq_v));
+                        #rt::Aggregator::<#value_ty>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, <#value_ty as #rt::Ordered>::borrow(__aq_v));
                     }
                 },
             });
         } else {
             let v = lp.borrowed(&column.name, quote!(<#value_ty as #rt::Ordered>::borrow));
             updates.push(
-                quote!(#rt::Aggregator::<#value_ty>::update(&__aq_aggs.#at, &mut __aq_s.#at, #v);),
+                quote!(#rt::Aggregator::<#value_ty>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, #v);),
             );
         }
     }

@@ -140,7 +140,7 @@ impl<T: Field> Aggregator<T> for Count {
         0
     }
     #[inline(always)]
-    fn update(&self, state: &mut u64, _: T::Ref<'_>) {
+    fn accumulate(&self, state: &mut u64, _: T::Ref<'_>) {
         *state += 1;
     }
     fn merge(&self, state: &mut u64, other: u64) {
@@ -162,7 +162,7 @@ impl<T: Numeric> Aggregator<T> for Sum {
         T::Total::default()
     }
     #[inline(always)]
-    fn update(&self, state: &mut T::Total, value: T) {
+    fn accumulate(&self, state: &mut T::Total, value: T) {
         *state = value.add_to(*state);
     }
     fn merge(&self, state: &mut T::Total, other: T::Total) {
@@ -184,7 +184,7 @@ impl<T: Ordered> Aggregator<T> for Min {
         None
     }
     #[inline(always)]
-    fn update(&self, state: &mut Option<T>, value: T::Ref<'_>) {
+    fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
         match state {
             Some(current) if !T::lower(value, current.borrow()) => {}
             _ => *state = Some(T::to_owned(value)),
@@ -192,7 +192,7 @@ impl<T: Ordered> Aggregator<T> for Min {
     }
     fn merge(&self, state: &mut Option<T>, other: Option<T>) {
         if let Some(other) = other {
-            self.update(state, other.borrow());
+            self.accumulate(state, other.borrow());
         }
     }
     fn finish(&self, state: Option<T>) -> Option<T> {
@@ -211,7 +211,7 @@ impl<T: Ordered> Aggregator<T> for Max {
         None
     }
     #[inline(always)]
-    fn update(&self, state: &mut Option<T>, value: T::Ref<'_>) {
+    fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
         match state {
             Some(current) if !T::higher(value, current.borrow()) => {}
             _ => *state = Some(T::to_owned(value)),
@@ -219,7 +219,7 @@ impl<T: Ordered> Aggregator<T> for Max {
     }
     fn merge(&self, state: &mut Option<T>, other: Option<T>) {
         if let Some(other) = other {
-            self.update(state, other.borrow());
+            self.accumulate(state, other.borrow());
         }
     }
     fn finish(&self, state: Option<T>) -> Option<T> {
@@ -238,8 +238,8 @@ impl<T: Numeric> Aggregator<T> for AbsMax {
         None
     }
     #[inline(always)]
-    fn update(&self, state: &mut Option<T>, value: T) {
-        Max.update(state, value.abs());
+    fn accumulate(&self, state: &mut Option<T>, value: T) {
+        Max.accumulate(state, value.abs());
     }
     fn merge(&self, state: &mut Option<T>, other: Option<T>) {
         Aggregator::<T>::merge(&Max, state, other);
@@ -260,7 +260,7 @@ impl<T: Numeric> Aggregator<T> for Mean {
         (0.0, 0)
     }
     #[inline(always)]
-    fn update(&self, state: &mut (f64, u64), value: T) {
+    fn accumulate(&self, state: &mut (f64, u64), value: T) {
         state.0 += value.to_f64();
         state.1 += 1;
     }
@@ -295,7 +295,7 @@ impl<T: Numeric> Aggregator<T> for Std {
         (0, 0.0, 0.0)
     }
     #[inline(always)]
-    fn update(&self, (n, mean, m2): &mut (u64, f64, f64), value: T) {
+    fn accumulate(&self, (n, mean, m2): &mut (u64, f64, f64), value: T) {
         let x = value.to_f64();
         *n += 1;
         let delta = x - *mean;
@@ -335,7 +335,7 @@ impl<T: Numeric> Aggregator<T> for Quantile {
     fn init(&self) -> Vec<f64> {
         Vec::new()
     }
-    fn update(&self, state: &mut Vec<f64>, value: T) {
+    fn accumulate(&self, state: &mut Vec<f64>, value: T) {
         state.push(value.to_f64());
     }
     fn merge(&self, state: &mut Vec<f64>, mut other: Vec<f64>) {
@@ -366,7 +366,7 @@ impl<T: Ordered + Ord + ListItem> Aggregator<T> for Unique {
     fn init(&self) -> BTreeSet<T> {
         BTreeSet::new()
     }
-    fn update(&self, state: &mut BTreeSet<T>, value: T::Ref<'_>) {
+    fn accumulate(&self, state: &mut BTreeSet<T>, value: T::Ref<'_>) {
         state.insert(T::to_owned(value));
     }
     fn merge(&self, state: &mut BTreeSet<T>, mut other: BTreeSet<T>) {
@@ -389,7 +389,7 @@ impl<T: Ordered> Aggregator<T> for First {
         None
     }
     #[inline(always)]
-    fn update(&self, state: &mut Option<T>, value: T::Ref<'_>) {
+    fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
         if state.is_none() {
             *state = Some(T::to_owned(value));
         }
@@ -415,7 +415,7 @@ impl<T: Ordered> Aggregator<T> for Last {
         None
     }
     #[inline(always)]
-    fn update(&self, state: &mut Option<T>, value: T::Ref<'_>) {
+    fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
         *state = Some(T::to_owned(value));
     }
     fn merge(&self, state: &mut Option<T>, other: Option<T>) {
@@ -437,7 +437,7 @@ mod tests {
         for part in parts {
             let mut state = agg.init();
             for &v in *part {
-                agg.update(&mut state, v);
+                agg.accumulate(&mut state, v);
             }
             agg.merge(&mut total, state);
         }

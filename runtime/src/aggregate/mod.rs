@@ -40,7 +40,7 @@ use crate::record::Field;
 ///     type State = f64;
 ///     type Output = f64;
 ///     fn init(&self) -> f64 { 1.0 }
-///     fn update(&self, state: &mut f64, value: f64) { *state *= value }
+///     fn accumulate(&self, state: &mut f64, value: f64) { *state *= value }
 ///     fn merge(&self, state: &mut f64, other: f64) { *state *= other }
 ///     fn finish(&self, state: f64) -> f64 { state }
 /// }
@@ -55,7 +55,7 @@ pub trait Aggregator<T: Field>: Send + Sync + 'static {
     /// The state of no values.
     fn init(&self) -> Self::State;
     /// Add one value.
-    fn update(&self, state: &mut Self::State, value: T::Ref<'_>);
+    fn accumulate(&self, state: &mut Self::State, value: T::Ref<'_>);
     /// Add the values another state has seen.
     fn merge(&self, state: &mut Self::State, other: Self::State);
     /// The result.

@@ -46,7 +46,7 @@ impl<R: Record> Dataset<R> {
                 })?;
             for i in 0..block.num_rows() {
                 if let Some(value) = <Option<T> as Field>::get(reader, i) {
-                    aggregator.update(&mut state, value);
+                    aggregator.accumulate(&mut state, value);
                 }
             }
         }

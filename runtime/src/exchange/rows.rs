@@ -321,14 +321,17 @@ struct BufferPart<'a> {
 
 impl BufferPart<'_> {
     /// Hand the pending blocks to the store, as a sorted run when the operator sorts.
-    fn flush(&mut self) -> Result<(), PartError> {
+    fn flush(&mut self) -> Result<()> {
         let blocks = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         if blocks.is_empty() {
             return Ok(());
         }
         let blocks = match &self.collector.order {
-            Some(order) => sort_run(&blocks, order)?,
+            Some(order) => sort_run(&blocks, order).map_err(|reason| Error::Exchange {
+                stage: self.collector.name.clone(),
+                reason,
+            })?,
             None => blocks,
         };
         self.collector
@@ -349,26 +352,16 @@ impl CollectPart for BufferPart<'_> {
             }
             None => batch,
         };
-        if self.collector.order.is_none() {
-            self.pending.push(batch);
-            return self.flush();
-        }
         self.pending_bytes += crate::budget::block_bytes(&batch);
         self.pending.push(batch);
-        if self.pending_bytes > self.collector.run_limit {
+        if self.collector.order.is_none() || self.pending_bytes > self.collector.run_limit {
             self.flush()?;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<Box<dyn Any + Send>> {
-        self.flush().map_err(|e| match e {
-            PartError::Done(e) => e,
-            PartError::Stage(e) => Error::Exchange {
-                stage: self.collector.name.clone(),
-                reason: format!("{e:?}"),
-            },
-        })?;
+        self.flush()?;
         Ok(Box::new(()))
     }
 }
