@@ -89,13 +89,18 @@ pub enum NodeKind {
     Map { func: Expr, input: Option<Path> },
     /// Any number of output records per input record.
     FlatMap { func: Expr, input: Option<Path> },
-    /// A user function over batches (`RecordBatch` or `Vec<Record>`).
+    /// A user function over batches (`RecordBatch` or `Vec<Record>`), or a stateful type.
     MapBatches {
         func: Expr,
         batch_size: Option<Expr>,
-        /// Extra arguments passed after the batch.
+        /// Extra arguments passed after the batch (a function), or the constructor's
+        /// arguments (a stateful type).
         args: Vec<Expr>,
         input: Option<Path>,
+        /// `compute = actors(..)` or `tasks(n)`.
+        compute: Option<Box<Compute>>,
+        /// `num_cpus`, `num_gpus`, `memory` per worker.
+        resources: Vec<(String, Expr)>,
     },
     /// The first n rows.
     Limit(Expr),
@@ -114,6 +119,14 @@ pub enum NodeKind {
     Rows(RowsOp),
     /// `zip::<R>(other)`: the columns of dataset `other` (of record `R`) beside these.
     Zip { other: Expr, record: Path },
+}
+
+/// How a `map_batches` stage's calls are spread (see the runtime's `pool` module).
+pub enum Compute {
+    /// A stateful type: `actors(n)` or `actors(min, max)`.
+    Actors { min: Expr, max: Expr },
+    /// A function, at most n calls at once: `tasks(n)`.
+    Tasks(Expr),
 }
 
 /// All-to-all operators that move rows without computing.

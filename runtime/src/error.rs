@@ -95,6 +95,10 @@ pub enum Error {
     #[error("cannot write `{url}`: {reason}")]
     Write { url: String, reason: String },
 
+    /// A stage asks for resources the machine does not have.
+    #[error("stage `{stage}`: {reason}")]
+    Resources { stage: String, reason: String },
+
     /// Spilling to local disk, or reading a spill back, failed.
     #[error("cannot spill to `{path}`: {reason}")]
     Spill { path: String, reason: String },

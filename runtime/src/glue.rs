@@ -58,9 +58,11 @@ impl<R> BatchInput<R> for RecordBatch {
     }
 }
 
-impl<R: Record> BatchInput<R> for Vec<R> {
+/// Records are read from a block by column name: any record whose columns the block has (the
+/// stage's input record, or another with some of its columns).
+impl<R, S: Record> BatchInput<R> for Vec<S> {
     fn from_block(block: RecordBatch) -> Result<Self, StageError> {
-        R::from_batch(&block).map_err(StageError::Columns)
+        S::from_batch(&block).map_err(StageError::Columns)
     }
 }
 
@@ -203,4 +205,43 @@ where
 pub fn random_seed() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The pool spec of a stateful `map_batches` stage: workers of type `T`, each constructed
+/// from a clone of `args`.
+pub fn stateful_pool<I, O, T>(
+    args: T::Args,
+    compute: crate::pool::Compute,
+    resources: crate::pool::Resources,
+) -> Arc<crate::pool::PoolSpec>
+where
+    T: crate::pool::Stateful,
+    T::Batch: BatchInput<I>,
+    T::Output: BatchOutput<O>,
+{
+    Arc::new(crate::pool::PoolSpec::new(compute, resources, move || {
+        let state = T::new(args.clone())?;
+        let call = |state: &mut T, block: RecordBatch| {
+            state.call(T::Batch::from_block(block)?).into_block()
+        };
+        Ok(Box::new(crate::pool::StatefulWorker { state, call }) as Box<dyn crate::pool::Worker>)
+    }))
+}
+
+/// The pool spec of a stateless `map_batches` function with bounded concurrency.
+pub fn task_pool<F>(
+    func: F,
+    compute: crate::pool::Compute,
+    resources: crate::pool::Resources,
+) -> Arc<crate::pool::PoolSpec>
+where
+    F: Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync + 'static,
+{
+    let func = Arc::new(func);
+    Arc::new(crate::pool::PoolSpec::new(compute, resources, move || {
+        let func = func.clone();
+        let call = move |_: &mut (), block: RecordBatch| func(block);
+        Ok(Box::new(crate::pool::StatefulWorker { state: (), call })
+            as Box<dyn crate::pool::Worker>)
+    }))
 }

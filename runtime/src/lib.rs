@@ -7,6 +7,7 @@ mod budget;
 pub mod cli;
 mod collect;
 mod dataset;
+mod devices;
 mod error;
 pub mod exchange;
 mod executor;
@@ -15,6 +16,7 @@ mod graph;
 mod io_runtime;
 mod options;
 mod plan;
+pub mod pool;
 mod rebatch;
 mod record;
 pub mod sink;
@@ -57,6 +59,7 @@ pub mod __private {
     };
     pub use crate::glue::*;
     pub use crate::plan::{Plan, Stage, StageError};
+    pub use crate::pool::{Compute, Resources};
     pub use crate::record::{Field, Record, bind_column, finish};
     pub use crate::sink::{WriteFormat, WriteOptions};
     pub use crate::source::{

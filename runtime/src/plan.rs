@@ -5,6 +5,9 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+use crate::error::Result;
+use crate::options::ExecOptions;
+use crate::pool::PoolSpec;
 use crate::source::Source;
 
 /// Why a stage function failed on one block (the executor adds the stage and block).
@@ -43,15 +46,48 @@ pub enum Stage {
     },
     /// Keep the first `n` rows, in order, then stop reading.
     Limit(usize),
+    /// A `map_batches` stage whose calls go through a pool of workers (a stateful type, or a
+    /// function with bounded concurrency); each run makes its own pool.
+    Pooled {
+        name: Arc<str>,
+        batch_size: Option<usize>,
+        spec: Arc<PoolSpec>,
+    },
 }
 
 impl Stage {
     /// The stage's name in messages.
     pub fn name(&self) -> String {
         match self {
-            Stage::Map { name, .. } | Stage::MapBatches { name, .. } => name.to_string(),
+            Stage::Map { name, .. }
+            | Stage::MapBatches { name, .. }
+            | Stage::Pooled { name, .. } => name.to_string(),
             Stage::Limit(n) => format!("limit({n})"),
         }
+    }
+
+    /// The stages as one run executes them: each pooled stage gets a fresh pool (workers are
+    /// constructed per run), called through an ordinary `map_batches` function.
+    pub(crate) fn for_run(stages: &[Stage], options: &ExecOptions) -> Result<Vec<Stage>> {
+        stages
+            .iter()
+            .map(|stage| match stage {
+                Stage::Pooled {
+                    name,
+                    batch_size,
+                    spec,
+                } => {
+                    let pool = spec.pool(name, options)?;
+                    let func = move |block: RecordBatch| pool.call(block);
+                    Ok(Stage::MapBatches {
+                        name: name.clone(),
+                        batch_size: *batch_size,
+                        func: Arc::new(func),
+                    })
+                }
+                other => Ok(other.clone()),
+            })
+            .collect()
     }
 }
 

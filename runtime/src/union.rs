@@ -41,7 +41,8 @@ impl Source for UnionSource {
                 }));
                 continue;
             }
-            let stages: Arc<[Stage]> = plan.stages.clone().into();
+            // One pool per input for the whole run, shared by its splits.
+            let stages: Arc<[Stage]> = Stage::for_run(&plan.stages, options)?.into();
             for split in plan.source.splits(options)? {
                 splits.push(Box::new(StagedSplit {
                     split,

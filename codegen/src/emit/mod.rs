@@ -127,6 +127,8 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
             batch_size,
             args,
             input,
+            compute,
+            resources,
         } => {
             let input_ty = records.type_of(&plan.schemas[index], input.as_ref());
             let output_ty = records.type_of(&plan.schemas[index + 1], None);
@@ -135,6 +137,39 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
                 None => quote!(::std::option::Option::None),
             };
             let name = &plan.stages[index].text;
+            let needs_resources = !resources.is_empty();
+            let resources = {
+                let get = |n: &str| resources.iter().find(|(k, _)| k == n).map(|(_, e)| e);
+                let some = |e: Option<&syn::Expr>, ty: TokenStream| match e {
+                    Some(e) => quote!(::std::option::Option::Some((#e) as #ty)),
+                    None => quote!(::std::option::Option::None),
+                };
+                let (cpus, gpus, memory) = (
+                    some(get("num_cpus"), quote!(f64)),
+                    some(get("num_gpus"), quote!(f64)),
+                    some(get("memory"), quote!(usize)),
+                );
+                quote!(#rt::Resources { cpus: #cpus, gpus: #gpus, memory: #memory })
+            };
+            if let Some(crate::plan::Compute::Actors { min, max }) = compute.as_deref() {
+                let constructor_args = match args.as_slice() {
+                    [] => quote!(()),
+                    [one] => quote!(#one),
+                    many => quote!((#(#many,)*)),
+                };
+                let stage = quote! {
+                    #rt::Stage::Pooled {
+                        name: #name.into(),
+                        batch_size: #size,
+                        spec: #rt::stateful_pool::<#input_ty, #output_ty, #func>(
+                            #constructor_args,
+                            #rt::Compute::Actors { min: (#min) as usize, max: (#max) as usize },
+                            #resources,
+                        ),
+                    }
+                };
+                return (quote!(), stage);
+            }
             let func = if args.is_empty() {
                 quote!(#func)
             } else {
@@ -145,12 +180,29 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
                     move |__aq_batch| __aq_user(__aq_batch, #(::std::clone::Clone::clone(&__aq_args.#fields)),*)
                 }}
             };
-            let stage = quote! {
-                #rt::Stage::MapBatches {
-                    name: #name.into(),
-                    batch_size: #size,
-                    func: ::std::sync::Arc::new(#rt::batch_fn::<#input_ty, #output_ty, _, _, _>(#func)),
-                }
+            let block_fn = quote!(#rt::batch_fn::<#input_ty, #output_ty, _, _, _>(#func));
+            let stage = match compute.as_deref() {
+                Some(crate::plan::Compute::Tasks(n)) => quote! {
+                    #rt::Stage::Pooled {
+                        name: #name.into(),
+                        batch_size: #size,
+                        spec: #rt::task_pool(#block_fn, #rt::Compute::Tasks((#n) as usize), #resources),
+                    }
+                },
+                _ if needs_resources => quote! {
+                    #rt::Stage::Pooled {
+                        name: #name.into(),
+                        batch_size: #size,
+                        spec: #rt::task_pool(#block_fn, #rt::Compute::Tasks(usize::MAX), #resources),
+                    }
+                },
+                _ => quote! {
+                    #rt::Stage::MapBatches {
+                        name: #name.into(),
+                        batch_size: #size,
+                        func: ::std::sync::Arc::new(#block_fn),
+                    }
+                },
             };
             (quote!(), stage)
         }

@@ -140,6 +140,7 @@ pub fn execute(
     report: Option<StatsSlot>,
 ) -> Result<BlockStream> {
     let first_limit = first_limit(plan);
+    let tail = Stage::for_run(&plan.stages[first_limit..], options)?;
     let (shared, messages, tickets) = start(plan, options, first_limit, None, "output", report)?;
     Ok(BlockStream::new(
         shared,
@@ -147,6 +148,7 @@ pub fn execute(
         tickets,
         plan,
         first_limit,
+        tail,
     ))
 }
 
@@ -245,12 +247,13 @@ fn start(
     names.push(output.to_owned());
     let stats = Recorder::new(names);
     let splits = plan.source.splits(options)?;
+    let stages = Stage::for_run(&plan.stages[..worker_stages], options)?;
     let threads = options.threads.max(1).min(splits.len().max(1));
     tracing::info!(source = %plan.source.describe(), splits = splits.len(), threads, "run started");
     let window = 2 * threads;
     let shared = Arc::new(Shared {
         splits,
-        stages: plan.stages[..worker_stages].to_vec(),
+        stages,
         collector,
         next_split: AtomicUsize::new(0),
         cancelled: AtomicBool::new(false),

@@ -95,6 +95,7 @@ impl<'a> SplitRun<'a> {
                         }
                     }
                     Stage::Limit(_) => unreachable!("limits run on the consumer"),
+                    Stage::Pooled { .. } => unreachable!("runs get their pools first (for_run)"),
                 }
             }
             blocks = next;

@@ -42,8 +42,8 @@ impl BlockStream {
         tickets: Sender<()>,
         plan: &Plan,
         first_limit: usize,
+        tail: Vec<Stage>,
     ) -> Self {
-        let tail = plan.stages[first_limit..].to_vec();
         BlockStream {
             messages,
             tickets,

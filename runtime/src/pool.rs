@@ -1,0 +1,372 @@
+//! Worker pools for `map_batches` stages with a `compute` strategy (Ray's `ActorPoolStrategy`
+//! and `TaskPoolStrategy`).
+//!
+//! A stateful stage is a type implementing [`Stateful`]: each of its workers is constructed
+//! once, from the stage's arguments, and then called on every batch it gets. The workers of a
+//! run live in a [`Pool`]; a read worker about to run the stage on a batch takes an idle
+//! worker from the pool (constructing one when none is idle and the pool may grow, waiting
+//! otherwise), calls it on its own thread, and gives it back. So no batch is copied to
+//! another thread, backpressure stays the executor's, and a worker is only ever used by one
+//! thread at a time.
+//!
+//! - `actors(n)`: at most n workers, each constructed on first need.
+//! - `actors(min, max)`: autoscaling; starts with `min`, grows while batches wait for a
+//!   worker, and drops workers idle for longer than [`IDLE_TIMEOUT`] down to `min`.
+//! - `tasks(n)`: a stateless function, at most n calls at once.
+//!
+//! Per-worker resources cap the pool: `num_cpus = c` allows `threads / c` workers,
+//! `memory = bytes` allows `memory_budget / bytes`, and `num_gpus = g` needs g devices per
+//! worker (none are detected without the `cuda` feature, so such a stage is an error).
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::record_batch::RecordBatch;
+
+use crate::error::{Error, Result};
+use crate::options::ExecOptions;
+use crate::plan::StageError;
+
+/// A worker idle for this long is dropped when the pool is above its minimum.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The error a constructor may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A stage with state: constructed once per worker, then called on every batch it gets.
+///
+/// ```
+/// use aqueduct_runtime::__private::RecordBatch;
+/// use aqueduct_runtime::pool::{BoxError, Stateful};
+///
+/// /// Counts the rows it has seen (its state) and passes batches on.
+/// struct Counter { seen: usize }
+///
+/// impl Stateful for Counter {
+///     type Args = ();
+///     type Batch = RecordBatch;
+///     type Output = RecordBatch;
+///     fn new(_: ()) -> Result<Self, BoxError> { Ok(Counter { seen: 0 }) }
+///     fn call(&mut self, batch: RecordBatch) -> RecordBatch {
+///         self.seen += batch.num_rows();
+///         batch
+///     }
+/// }
+/// ```
+pub trait Stateful: Sized + Send + 'static {
+    /// What each worker is constructed from (cloned per worker).
+    type Args: Clone + Send + Sync + 'static;
+    /// What `call` takes: a `RecordBatch` or a `Vec` of records.
+    type Batch;
+    /// What `call` returns: a `RecordBatch`, a `Vec` of records, or a `Result` of either.
+    type Output;
+    /// Construct one worker: load a model, open a connection.
+    fn new(args: Self::Args) -> Result<Self, BoxError>;
+    /// Process one batch.
+    fn call(&mut self, batch: Self::Batch) -> Self::Output;
+}
+
+/// How a stage's work is spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Compute {
+    /// Stateful workers, between `min` and `max` of them.
+    Actors { min: usize, max: usize },
+    /// A stateless function, at most `n` calls at once.
+    Tasks(usize),
+}
+
+/// What each worker of a stage needs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Resources {
+    pub cpus: Option<f64>,
+    pub gpus: Option<f64>,
+    pub memory: Option<usize>,
+}
+
+/// A worker's constructor failed (returned an error or panicked).
+#[derive(Debug, thiserror::Error)]
+#[error("could not construct a worker: {reason}")]
+pub struct ConstructorError {
+    pub reason: String,
+}
+
+/// A worker, type-erased: calls the user's `call` on one block.
+pub trait Worker: Send {
+    fn call(&mut self, block: RecordBatch) -> Result<RecordBatch, StageError>;
+}
+
+type Construct = dyn Fn() -> Result<Box<dyn Worker>, BoxError> + Send + Sync;
+
+/// How to make a stage's pool: its strategy, resources, and worker constructor.
+pub struct PoolSpec {
+    pub compute: Compute,
+    pub resources: Resources,
+    /// Above the minimum, workers idle this long are dropped (default [`IDLE_TIMEOUT`]).
+    pub idle_timeout: Duration,
+    construct: Box<Construct>,
+}
+
+impl PoolSpec {
+    /// A spec constructing workers with `construct`.
+    pub fn new(
+        compute: Compute,
+        resources: Resources,
+        construct: impl Fn() -> Result<Box<dyn Worker>, BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            compute,
+            resources,
+            idle_timeout: IDLE_TIMEOUT,
+            construct: Box::new(construct),
+        }
+    }
+
+    /// The pool of one run, its size capped by the resources the run has.
+    #[allow(clippy::result_large_err)]
+    pub fn pool(self: &Arc<Self>, stage: &str, options: &ExecOptions) -> Result<Arc<Pool>> {
+        let (min, max) = match self.compute {
+            Compute::Actors { min, max } => (min, max.max(min).max(1)),
+            Compute::Tasks(n) => (0, n.max(1)),
+        };
+        let mut cap = max;
+        if let Some(cpus) = self.resources.cpus.filter(|c| *c > 0.0) {
+            cap = cap.min(((options.threads as f64 / cpus).floor() as usize).max(1));
+        }
+        if let Some(bytes) = self.resources.memory.filter(|b| *b > 0) {
+            cap = cap.min((options.memory_budget / bytes).max(1));
+        }
+        if let Some(gpus) = self.resources.gpus.filter(|g| *g > 0.0) {
+            let devices = crate::devices::count();
+            if (devices as f64) < gpus {
+                return Err(Error::Resources {
+                    stage: stage.to_owned(),
+                    reason: format!(
+                        "each worker needs {gpus} GPU(s) but this machine has {devices}"
+                    ),
+                });
+            }
+            cap = cap.min(((devices as f64 / gpus).floor() as usize).max(1));
+        }
+        Ok(Arc::new(Pool {
+            stage: stage.to_owned(),
+            spec: self.clone(),
+            min: min.min(cap),
+            max: cap,
+            state: Mutex::new(PoolState::default()),
+            returned: Condvar::new(),
+        }))
+    }
+}
+
+#[derive(Default)]
+struct PoolState {
+    /// Idle workers, with when each went idle.
+    idle: Vec<(Box<dyn Worker>, Instant)>,
+    /// Workers in existence (idle or in use, or being constructed).
+    live: usize,
+    /// Workers constructed over the run.
+    constructed: usize,
+    /// The most that existed at once.
+    peak: usize,
+}
+
+/// The workers of one stage in one run.
+pub struct Pool {
+    stage: String,
+    spec: Arc<PoolSpec>,
+    min: usize,
+    max: usize,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+impl Pool {
+    /// Run `block` through an idle worker (constructing or waiting for one as the pool
+    /// allows). A constructor's failure or panic is an error of the stage.
+    pub fn call(&self, block: RecordBatch) -> Result<RecordBatch, StageError> {
+        let mut worker = self.take().map_err(|e| StageError::User(Box::new(e)))?;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker.call(block)));
+        // A worker that panicked may be broken: it is dropped, not given back.
+        match result {
+            Ok(result) => {
+                self.give_back(worker);
+                result
+            }
+            Err(panic) => {
+                self.lost();
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+
+    fn lost(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.live -= 1;
+        self.returned.notify_one();
+    }
+
+    fn take(&self) -> Result<Box<dyn Worker>, ConstructorError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some((worker, _)) = state.idle.pop() {
+                return Ok(worker);
+            }
+            if state.live < self.max {
+                state.live += 1;
+                state.peak = state.peak.max(state.live);
+                drop(state);
+                return self.construct();
+            }
+            // A batch waits for a worker: with room to grow this never happens.
+            state = self.returned.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn construct(&self) -> Result<Box<dyn Worker>, ConstructorError> {
+        let built =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.spec.construct)()));
+        let failed = |reason: String| {
+            self.lost();
+            ConstructorError { reason }
+        };
+        match built {
+            Ok(Ok(worker)) => {
+                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                state.constructed += 1;
+                tracing::debug!(stage = %self.stage, live = state.live, "worker constructed");
+                Ok(worker)
+            }
+            Ok(Err(error)) => Err(failed(error.to_string())),
+            Err(panic) => Err(failed(format!(
+                "panicked: {}",
+                crate::executor::panic_message(&panic)
+            ))),
+        }
+    }
+
+    fn give_back(&self, worker: Box<dyn Worker>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        state.idle.push((worker, now));
+        // Shrink: drop workers idle too long, down to the minimum.
+        while state.live > self.min {
+            let Some(at) = state
+                .idle
+                .iter()
+                .position(|(_, since)| now.duration_since(*since) > self.spec.idle_timeout)
+            else {
+                break;
+            };
+            state.idle.swap_remove(at);
+            state.live -= 1;
+        }
+        self.returned.notify_one();
+    }
+
+    /// Workers constructed so far in this run.
+    pub fn constructed(&self) -> usize {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .constructed
+    }
+
+    /// Workers that exist now.
+    pub fn live(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).live
+    }
+
+    /// The most workers that existed at once.
+    pub fn peak(&self) -> usize {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).peak
+    }
+
+    /// The pool's limits (min, max) after resources.
+    pub fn limits(&self) -> (usize, usize) {
+        (self.min, self.max)
+    }
+}
+
+/// A worker of a [`Stateful`] type, converting blocks to its batch type and back.
+pub struct StatefulWorker<T, F> {
+    pub state: T,
+    pub call: F,
+}
+
+impl<T: Send, F> Worker for StatefulWorker<T, F>
+where
+    F: Fn(&mut T, RecordBatch) -> Result<RecordBatch, StageError> + Send,
+{
+    fn call(&mut self, block: RecordBatch) -> Result<RecordBatch, StageError> {
+        (self.call)(&mut self.state, block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use arrow::array::Int32Array;
+
+    use super::*;
+
+    fn block() -> RecordBatch {
+        let schema = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "x",
+            arrow::datatypes::DataType::Int32,
+            false,
+        )]);
+        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(Int32Array::from(vec![1]))]).unwrap()
+    }
+
+    #[test]
+    fn an_autoscaling_pool_grows_while_batches_wait_and_shrinks_when_idle() {
+        // Three calls that can only finish together force three workers to exist at once.
+        let barrier = Arc::new(Barrier::new(3));
+        let mut spec = PoolSpec::new(Compute::Actors { min: 1, max: 3 }, Resources::default(), {
+            let barrier = barrier.clone();
+            move || {
+                let barrier = barrier.clone();
+                let call = move |_: &mut (), b: RecordBatch| {
+                    barrier.wait();
+                    Ok(b)
+                };
+                Ok(Box::new(StatefulWorker { state: (), call }) as Box<dyn Worker>)
+            }
+        });
+        spec.idle_timeout = Duration::ZERO;
+        let options = ExecOptions {
+            threads: 3,
+            ..ExecOptions::default()
+        };
+        let pool = Arc::new(spec).pool("stage", &options).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| pool.call(block()).unwrap());
+            }
+        });
+        assert_eq!(pool.peak(), 3);
+        assert_eq!(pool.constructed(), 3);
+        // With no idle time allowed, the pool is back at its minimum.
+        assert_eq!(pool.live(), 1);
+    }
+
+    #[test]
+    fn resources_cap_the_pool() {
+        let spec = Arc::new(PoolSpec::new(
+            Compute::Actors { min: 8, max: 8 },
+            Resources {
+                cpus: None,
+                gpus: None,
+                memory: Some(100 << 20),
+            },
+            || unreachable!("not constructed"),
+        ));
+        let options = ExecOptions {
+            threads: 16,
+            memory_budget: 250 << 20,
+            ..ExecOptions::default()
+        };
+        assert_eq!(spec.pool("stage", &options).unwrap().limits(), (2, 2));
+    }
+}
