@@ -32,7 +32,7 @@ pub struct SourceNode {
     pub record: Option<Path>,
     /// The location (files) or the in-memory value (`from_items`, `from_arrow`).
     pub input: Expr,
-    /// CSV options as given (`delimiter`, `header`).
+    /// CSV options as given (`delimiter`, `header`), or `size` of `read_images`.
     pub csv: Vec<(String, Expr)>,
     pub include_paths: bool,
     /// `shuffle = files`: the seed of the file order.
@@ -56,6 +56,8 @@ pub enum SourceKind {
     Text,
     Items,
     Arrow,
+    Images,
+    BinaryFiles,
 }
 
 /// One stage.

@@ -58,6 +58,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file's content does not have the declared shape (an image of another size).
+    #[error("`{url}`: {reason}")]
+    Shape { url: String, reason: String },
+
     /// A value could not be parsed as its column's declared type.
     #[error("`{url}`, {location}: {reason}")]
     Parse {

@@ -164,6 +164,13 @@ pub fn project(schema: &SchemaRef, columns: &[&str]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// `schema` with a `path` column added (`include_paths = true`).
+pub fn with_path_column(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new("path", DataType::Utf8, false)));
+    Arc::new(Schema::new(fields))
+}
+
 /// The schema `read_text` produces.
 pub fn text_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]))

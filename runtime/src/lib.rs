@@ -36,7 +36,9 @@ pub use executor::BlockStream;
 pub use graph::GraphFormat;
 pub use options::{ExecOptions, parse_bytes};
 pub use plan::{BlockFn, Plan, Stage, StageError};
-pub use record::{Field, ListItem, ListRef, Record, bind_column, check_schema, finish};
+pub use record::{
+    Field, ListItem, ListRef, Record, Tensor, TensorElement, bind_column, check_schema, finish,
+};
 pub use sink::{WriteFormat, WriteOptions, WriteSummary};
 pub use source::CsvOptions;
 pub use stats::{OperatorStats, RunStats};
@@ -63,6 +65,6 @@ pub mod __private {
     pub use crate::record::{Field, Record, bind_column, finish};
     pub use crate::sink::{WriteFormat, WriteOptions};
     pub use crate::source::{
-        CmpOp, CsvOptions, FileFormat, FileSource, MemorySource, Predicate, Scalar,
+        CmpOp, CsvOptions, FileFormat, FileSource, FilesSource, MemorySource, Predicate, Scalar,
     };
 }

@@ -36,6 +36,39 @@ pub fn emit(plan: &Plan) -> TokenStream {
         SourceKind::Arrow => {
             return quote!(::std::sync::Arc::new(#rt::MemorySource::from_arrow::<#record>(#input)));
         }
+        SourceKind::Images | SourceKind::BinaryFiles => {
+            let include_paths = source.include_paths;
+            let schema = quote!(<#record as #rt::Record>::schema());
+            let schema = if include_paths {
+                quote!(#rt::with_path_column(&#schema))
+            } else {
+                schema
+            };
+            if source.kind == SourceKind::BinaryFiles {
+                return quote! {
+                    ::std::sync::Arc::new(#rt::FilesSource::binary(#rt::location(&#input), #record_name, #schema, #include_paths))
+                };
+            }
+            let size = match source.csv.iter().find(|(n, _)| n == "size") {
+                Some((_, size)) => quote! {{
+                    let (__aq_h, __aq_w) = #size;
+                    ::std::option::Option::Some((__aq_h as u32, __aq_w as u32))
+                }},
+                None => quote!(::std::option::Option::None),
+            };
+            return quote! {
+                ::std::sync::Arc::new(
+                    #rt::FilesSource::images(
+                        #rt::location(&#input),
+                        #record_name,
+                        #schema,
+                        <<#record as #rt::FieldType<0>>::Type as #rt::Field>::tensor_shape(),
+                        #size,
+                        #include_paths,
+                    ),
+                )
+            };
+        }
     };
     let schema = match record {
         Some(record) => quote!(<#record as #rt::Record>::schema()),

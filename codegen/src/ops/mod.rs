@@ -30,6 +30,8 @@ pub const SOURCES: &[&str] = &[
     "read_text",
     "from_items",
     "from_arrow",
+    "read_images",
+    "read_binary_files",
 ];
 /// The names of the stages.
 pub const STAGES: &[&str] = &[

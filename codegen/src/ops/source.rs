@@ -1,7 +1,9 @@
 //! Sources: `read_parquet::<R>(location)`, `read_csv::<R>(location, delimiter = b';',
 //! header = true)`, `read_json::<R>(location)`, `read_text(location)` (column `text`),
-//! `from_items::<R>(rows)`, `from_arrow::<R>(batches)`. File sources take
-//! `include_paths = true` to add a `path` column.
+//! `from_items::<R>(rows)`, `from_arrow::<R>(batches)`, `read_images::<R>(location, size =
+//! (h, w))` (`R` has one column, `image: Tensor<T, h, w, channels>`) and
+//! `read_binary_files::<R>(location)` (`R` has one column, `bytes: Vec<u8>`). File sources
+//! take `include_paths = true` to add a `path` column.
 
 use quote::quote;
 
@@ -20,6 +22,8 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         "read_text" => SourceKind::Text,
         "from_items" => SourceKind::Items,
         "from_arrow" => SourceKind::Arrow,
+        "read_images" => SourceKind::Images,
+        "read_binary_files" => SourceKind::BinaryFiles,
         _ => {
             super::unknown_stage(ck.cx, call, super::SOURCES, "source");
             return None;
@@ -31,6 +35,8 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             &["delimiter", "header", "include_paths", "shuffle", "seed"],
         ),
         SourceKind::Items => (&["rows"], &[]),
+        SourceKind::Images => (&["location"], &["include_paths", "size"]),
+        SourceKind::BinaryFiles => (&["location"], &["include_paths"]),
         SourceKind::Arrow => (&["batches"], &[]),
         _ => (&["location"], &["include_paths", "shuffle", "seed"]),
     };
@@ -74,6 +80,24 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             }],
         },
     };
+    // Whole-file sources fill one column of a fixed name.
+    let whole_file = match kind {
+        SourceKind::Images => Some(("image", "`image: Tensor<u8, height, width, channels>`")),
+        SourceKind::BinaryFiles => Some(("bytes", "`bytes: Vec<u8>`")),
+        _ => None,
+    };
+    if let Some((column, declaration)) = whole_file
+        && (schema.columns.len() != 1 || schema.columns[0].name != column)
+    {
+        ck.cx.error_spanned_by(
+            &call.generics_tokens,
+            format!(
+                "`{name}` fills one column: the record must have exactly {declaration} (add `include_paths = true` for the file's path), but it is {}",
+                schema.signature()
+            ),
+        );
+        return None;
+    }
     let include_paths = match call.named("include_paths") {
         None => false,
         Some(syn::Expr::Lit(syn::ExprLit {
@@ -127,7 +151,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             return None;
         }
     };
-    let csv = ["delimiter", "header"]
+    let csv = ["delimiter", "header", "size"]
         .iter()
         .filter_map(|n| call.named(n).map(|e| (n.to_string(), e.clone())))
         .collect();

@@ -19,7 +19,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a column of a Record",
     label = "unsupported column type",
-    note = "supported: i8..i64, u8..u64, f32, f64, bool, String, Vec<u8> (binary), Option<T>, Vec<T> (list), [T; N] (fixed-size list), chrono::NaiveDate, chrono::NaiveDateTime, chrono::DateTime<Utc>"
+    note = "supported: i8..i64, u8..u64, f32, f64, bool, String, Vec<u8> (binary), Option<T>, Vec<T> (list), [T; N] (fixed-size list), Tensor<T, D0, D1, D2>, chrono::NaiveDate, chrono::NaiveDateTime, chrono::DateTime<Utc>"
 )]
 pub trait Field: Sized + Send + Sync + 'static {
     /// The borrowed form of a value, as read from a column without allocating.
@@ -48,6 +48,10 @@ pub trait Field: Sized + Send + Sync + 'static {
     fn append_owned(builder: &mut Self::Builder, value: &Self);
     /// Append a null (only meaningful inside `Option<T>`).
     fn append_null(builder: &mut Self::Builder);
+    /// The shape of a tensor column (`Tensor<T, D0, D1, D2>`), `None` for other columns.
+    fn tensor_shape() -> Option<[usize; 3]> {
+        None
+    }
 }
 
 /// Finish a builder into an array of exactly the Arrow type `T::data_type()`.

@@ -2,9 +2,11 @@
 
 mod bind;
 mod field;
+mod tensor;
 
 pub use bind::{bind_column, check_schema};
 pub use field::{Field, ListItem, ListRef, StrReader, finish};
+pub use tensor::{Tensor, TensorElement};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;

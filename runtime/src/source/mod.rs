@@ -4,6 +4,7 @@
 mod conform;
 mod csv;
 mod file;
+mod files;
 mod json;
 mod lines;
 mod memory;
@@ -13,6 +14,7 @@ mod text;
 
 pub use conform::conform;
 pub use file::{CsvOptions, FileFormat, FileSource};
+pub use files::{FileRows, FilesSource};
 pub use memory::MemorySource;
 pub use predicate::{CmpOp, Predicate, Scalar};
 

@@ -1,0 +1,270 @@
+//! Whole files as rows: `read_images` (each image decoded into a tensor column of the declared
+//! shape) and `read_binary_files` (each file's bytes). Files are grouped into splits of
+//! [`FILES_PER_SPLIT`], read in parallel.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BinaryBuilder, FixedSizeListArray, StringBuilder, UInt8Array};
+use arrow::datatypes::{DataType, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use object_store::ObjectStoreExt;
+
+use super::{Source, Split};
+use crate::error::{Error, Result};
+use crate::io_runtime::block_on;
+use crate::options::ExecOptions;
+use crate::storage::{Location, list_files};
+
+/// Files per split: small files are cheap to open, so a split takes many.
+const FILES_PER_SPLIT: usize = 256;
+/// Rows per block.
+const BLOCK_ROWS: usize = 8192;
+/// The files `read_images` reads; others in its directories are skipped.
+const IMAGE_EXTENSIONS: &[&str] = &[".png", ".jpg", ".jpeg"];
+
+/// What each file becomes.
+#[derive(Clone, Debug)]
+pub enum FileRows {
+    /// An image, decoded to `shape` = [height, width, channels], resized first to `size`
+    /// (height, width) when given.
+    Images {
+        /// `None` when the declared column is not a tensor (an error when the run starts).
+        shape: Option<[usize; 3]>,
+        size: Option<(u32, u32)>,
+    },
+    /// The file's bytes.
+    Binary,
+}
+
+/// Files under a location, one row each.
+pub struct FilesSource {
+    location: String,
+    record: &'static str,
+    /// The declared columns (`image` or `bytes`, and `path` with `include_paths`).
+    schema: SchemaRef,
+    rows: FileRows,
+    include_paths: bool,
+}
+
+impl FilesSource {
+    /// `read_images::<R>(location)`: `R`'s `image` column is a `Tensor` of `shape`.
+    pub fn images(
+        location: impl Into<String>,
+        record: &'static str,
+        schema: SchemaRef,
+        shape: Option<[usize; 3]>,
+        size: Option<(u32, u32)>,
+        include_paths: bool,
+    ) -> Self {
+        Self {
+            location: location.into(),
+            record,
+            schema,
+            rows: FileRows::Images { shape, size },
+            include_paths,
+        }
+    }
+
+    /// `read_binary_files::<R>(location)`: `R`'s `bytes` column holds each file.
+    pub fn binary(
+        location: impl Into<String>,
+        record: &'static str,
+        schema: SchemaRef,
+        include_paths: bool,
+    ) -> Self {
+        Self {
+            location: location.into(),
+            record,
+            schema,
+            rows: FileRows::Binary,
+            include_paths,
+        }
+    }
+}
+
+impl Source for FilesSource {
+    fn describe(&self) -> String {
+        let what = match &self.rows {
+            FileRows::Images { shape, size } => format!(
+                "read_images(\"{}\") as {}{}{}",
+                self.location,
+                self.record,
+                shape
+                    .map(|[h, w, c]| format!(" {h}×{w}×{c}"))
+                    .unwrap_or_default(),
+                size.map(|(h, w)| format!(" resized from any size to {h}×{w}"))
+                    .unwrap_or_default()
+            ),
+            FileRows::Binary => format!(
+                "read_binary_files(\"{}\") as {}",
+                self.location, self.record
+            ),
+        };
+        format!("{what}{}", if self.include_paths { " +path" } else { "" })
+    }
+
+    fn splits(&self, _options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
+        if let FileRows::Images { shape: None, .. } = self.rows {
+            return Err(Error::SchemaMismatch {
+                url: self.location.clone(),
+                record: self.record.to_owned(),
+                reason: "the `image` column must be a `Tensor<T, height, width, channels>`".into(),
+            });
+        }
+        let mut files = list_files(&self.location)?;
+        if matches!(self.rows, FileRows::Images { .. }) {
+            // As Ray Data does: a directory of images may hold other files (a README).
+            files.retain(|f| {
+                let name = f
+                    .url
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                IMAGE_EXTENSIONS.iter().any(|e| name.ends_with(e))
+            });
+            if files.is_empty() {
+                return Err(Error::NoInput {
+                    url: self.location.clone(),
+                    reason: format!("no {} files", IMAGE_EXTENSIONS.join(", ")),
+                });
+            }
+        }
+        Ok(files
+            .chunks(FILES_PER_SPLIT)
+            .map(|files| {
+                Box::new(FilesSplit {
+                    files: files.to_vec(),
+                    schema: self.schema.clone(),
+                    rows: self.rows.clone(),
+                    include_paths: self.include_paths,
+                }) as Box<dyn Split>
+            })
+            .collect())
+    }
+}
+
+struct FilesSplit {
+    files: Vec<Location>,
+    schema: SchemaRef,
+    rows: FileRows,
+    include_paths: bool,
+}
+
+impl Split for FilesSplit {
+    fn name(&self) -> Arc<str> {
+        match (self.files.first(), self.files.last()) {
+            (Some(first), Some(last)) if self.files.len() > 1 => {
+                format!("{} .. {}", first.url, last.url).into()
+            }
+            (Some(first), _) => first.url.clone(),
+            _ => "no files".into(),
+        }
+    }
+
+    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
+        for files in self.files.chunks(BLOCK_ROWS) {
+            let mut values: Vec<u8> = Vec::new();
+            let mut binary = BinaryBuilder::new();
+            let mut paths = StringBuilder::new();
+            for file in files {
+                let bytes = read_all(file)?;
+                match &self.rows {
+                    FileRows::Images { shape, size } => {
+                        let shape = shape.expect("checked when listed");
+                        values.extend(decode(&bytes, &file.url, shape, *size)?)
+                    }
+                    FileRows::Binary => binary.append_value(&bytes),
+                }
+                paths.append_value(file.url.as_ref());
+            }
+            let mut columns: Vec<ArrayRef> = Vec::new();
+            for field in self.schema.fields() {
+                let column: ArrayRef = match field.name().as_str() {
+                    "path" if self.include_paths => Arc::new(paths.finish_cloned()),
+                    "bytes" => Arc::new(binary.finish_cloned()),
+                    _ => image_column(std::mem::take(&mut values), field.data_type())?,
+                };
+                columns.push(column);
+            }
+            if !emit(RecordBatch::try_new(self.schema.clone(), columns)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A whole file.
+fn read_all(file: &Location) -> Result<Vec<u8>> {
+    if let Some(path) = &file.local {
+        return std::fs::read(path).map_err(|source| Error::Io {
+            url: file.url.to_string(),
+            source,
+        });
+    }
+    let storage = |source| Error::Storage {
+        url: file.url.to_string(),
+        source,
+    };
+    let result = block_on(file.store.get(&file.path)).map_err(storage)?;
+    Ok(block_on(result.bytes()).map_err(storage)?.to_vec())
+}
+
+/// The pixels of an image as `shape` = [height, width, channels], row-major.
+fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) -> Result<Vec<u8>> {
+    let corrupt = |reason: String| Error::Corrupt {
+        url: url.to_owned(),
+        reason,
+    };
+    let image = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| corrupt(e.to_string()))?
+        .decode()
+        .map_err(|e| corrupt(format!("not a readable PNG or JPEG image: {e}")))?;
+    let image = match size {
+        Some((height, width)) => {
+            image.resize_exact(width, height, image::imageops::FilterType::Triangle)
+        }
+        None => image,
+    };
+    let [height, width, channels] = shape;
+    if (image.height() as usize, image.width() as usize) != (height, width) {
+        return Err(Error::Shape {
+            url: url.to_owned(),
+            reason: format!(
+                "the image is {}×{} but the record's `image` is {height}×{width}×{channels}; \
+                 pass `size = ({height}, {width})` to resize every image",
+                image.height(),
+                image.width()
+            ),
+        });
+    }
+    Ok(match channels {
+        1 => image.to_luma8().into_raw(),
+        3 => image.to_rgb8().into_raw(),
+        4 => image.to_rgba8().into_raw(),
+        n => {
+            return Err(Error::Shape {
+                url: url.to_owned(),
+                reason: format!("an image has 1, 3 or 4 channels, not {n}"),
+            });
+        }
+    })
+}
+
+/// The image column: pixels as a fixed-size list, cast to the declared element type.
+fn image_column(values: Vec<u8>, declared: &DataType) -> Result<ArrayRef> {
+    let DataType::FixedSizeList(item, size) = declared else {
+        return Err(Error::Arrow(arrow::error::ArrowError::SchemaError(
+            format!("the image column is {declared}, not a tensor"),
+        )));
+    };
+    let bytes = Arc::new(arrow::datatypes::Field::new("item", DataType::UInt8, false));
+    let list = FixedSizeListArray::try_new(bytes, *size, Arc::new(UInt8Array::from(values)), None)?;
+    if item.data_type() == &DataType::UInt8 {
+        return Ok(Arc::new(list));
+    }
+    Ok(arrow::compute::cast(&list, declared)?)
+}
