@@ -207,8 +207,12 @@ pub struct SinkNode {
 /// Tokens of a stage as written, with the spaces `to_string` puts between every token
 /// removed where Rust style has none, for explain output.
 pub fn compact(tokens: TokenStream) -> String {
+    // The compiler's printer breaks long token streams into lines: one line here.
     let text = tokens
         .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
         .replace(" :: ", "::")
         .replace(":: <", "::<");
     let chars: Vec<char> = text.chars().collect();
