@@ -176,7 +176,14 @@ impl Source for FileSource {
         let split_bytes = options.split_bytes.max(1) as u64;
         let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(files.len());
         for location in files {
-            let parts: Vec<Part> = match (&self.format, location.size) {
+            // Local listings leave sizes out; only line-oriented files need one here.
+            let size = match (&self.format, location.size, &location.local) {
+                (FileFormat::Csv(_) | FileFormat::Json | FileFormat::Text, None, Some(path)) => {
+                    std::fs::metadata(path).ok().map(|m| m.len())
+                }
+                _ => location.size,
+            };
+            let parts: Vec<Part> = match (&self.format, size) {
                 (FileFormat::Parquet, _) if cut_parquet => {
                     match super::parquet::row_group_ranges(&location)? {
                         Some(ranges) => ranges.into_iter().map(Part::RowGroups).collect(),

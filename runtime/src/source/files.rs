@@ -112,25 +112,23 @@ impl Source for FilesSource {
                 reason: "the `image` column must be a `Tensor<T, height, width, channels>`".into(),
             });
         }
-        let mut files = list_files(&self.location)?;
-        if matches!(self.rows, FileRows::Images { .. }) {
-            // As Ray Data does: a directory of images may hold other files (a README).
-            files.retain(|f| {
-                let name = f
-                    .url
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                IMAGE_EXTENSIONS.iter().any(|e| name.ends_with(e))
-            });
-            if files.is_empty() {
-                return Err(Error::NoInput {
-                    url: self.location.clone(),
-                    reason: format!("no {} files", IMAGE_EXTENSIONS.join(", ")),
-                });
-            }
+        if let Some(directories) = self.subdirectories()? {
+            return Ok(directories
+                .into_iter()
+                .map(|directory| {
+                    Box::new(DirectorySplit {
+                        directory,
+                        source: FilesSplit {
+                            files: Vec::new(),
+                            schema: self.schema.clone(),
+                            rows: self.rows.clone(),
+                            include_paths: self.include_paths,
+                        },
+                    }) as Box<dyn Split>
+                })
+                .collect());
         }
+        let files = self.files(&self.location)?;
         Ok(files
             .chunks(FILES_PER_SPLIT)
             .map(|files| {
@@ -142,6 +140,104 @@ impl Source for FilesSource {
                 }) as Box<dyn Split>
             })
             .collect())
+    }
+}
+
+impl FilesSource {
+    /// The files to read under `location`, sorted.
+    fn files(&self, location: &str) -> Result<Vec<Location>> {
+        let mut files = list_files(location)?;
+        if matches!(self.rows, FileRows::Images { .. }) {
+            files.retain(|f| self.wants(f.url.rsplit('/').next().unwrap_or_default()));
+            if files.is_empty() {
+                return Err(Error::NoInput {
+                    url: location.to_owned(),
+                    reason: format!("no {} files", IMAGE_EXTENSIONS.join(", ")),
+                });
+            }
+        }
+        Ok(files)
+    }
+
+    /// When the location is a local directory of subdirectories (`<label>/<n>.png`), those
+    /// subdirectories, sorted: each becomes a split that lists its own files when read, so
+    /// reading starts at once instead of after listing every file (30 ms for 50,000 images).
+    fn subdirectories(&self) -> Result<Option<Vec<String>>> {
+        if self.location.contains(['*', '?', '[']) {
+            return Ok(None);
+        }
+        let root = crate::storage::resolve(&self.location)?;
+        let Some(dir) = root.local.filter(|d| d.is_dir()) else {
+            return Ok(None);
+        };
+        let mut directories = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|source| Error::Io {
+            url: self.location.clone(),
+            source,
+        })? {
+            let entry = entry.map_err(|source| Error::Io {
+                url: self.location.clone(),
+                source,
+            })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(['.', '_']) {
+                continue;
+            }
+            if entry.path().is_dir() {
+                directories.push(entry.path().to_string_lossy().into_owned());
+            } else if self.wants(&name) {
+                // Files beside the subdirectories: list everything up front.
+                return Ok(None);
+            }
+        }
+        directories.sort();
+        Ok((!directories.is_empty()).then_some(directories))
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.rows.wants(name)
+    }
+}
+
+impl FileRows {
+    /// Whether a file of this name is read: `read_images` skips files that are not images
+    /// (a README beside them), as Ray Data does.
+    fn wants(&self, name: &str) -> bool {
+        match self {
+            FileRows::Images { .. } => {
+                let name = name.to_ascii_lowercase();
+                IMAGE_EXTENSIONS.iter().any(|e| name.ends_with(e))
+            }
+            FileRows::Binary => true,
+        }
+    }
+}
+
+/// A subdirectory, listed when read.
+struct DirectorySplit {
+    directory: String,
+    /// The split its files become (its file list is filled when read).
+    source: FilesSplit,
+}
+
+impl Split for DirectorySplit {
+    fn name(&self) -> Arc<str> {
+        self.directory.as_str().into()
+    }
+
+    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
+        let mut files = list_files(&self.directory)?;
+        files.retain(|f| {
+            let name = f.url.rsplit('/').next().unwrap_or_default();
+            self.source.rows.wants(name)
+        });
+        FilesSplit {
+            files,
+            schema: self.source.schema.clone(),
+            rows: self.source.rows.clone(),
+            include_paths: self.source.include_paths,
+        }
+        .read(emit)
     }
 }
 
