@@ -30,7 +30,7 @@ pub use aggregate::{
     Numeric, Ordered, Quantile, Std, Sum, Unique,
 };
 pub use budget::block_bytes;
-pub use dataset::{Dataset, Write};
+pub use dataset::{BatchOptions, Dataset, SplitStream, Write};
 pub use error::{BlockId, Error, Result};
 pub use executor::BlockStream;
 pub use graph::GraphFormat;

@@ -1,4 +1,5 @@
-//! Cutting and joining a stream of blocks into batches of a fixed number of rows.
+//! Cutting and joining a stream of blocks into batches of a fixed number of rows, optionally
+//! sampled at random from a local shuffle buffer (training ingest).
 
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
@@ -13,6 +14,10 @@ pub struct Rebatch<I> {
     size: usize,
     buffered: Vec<RecordBatch>,
     buffered_rows: usize,
+    /// Drop a last batch smaller than `size`.
+    drop_last: bool,
+    /// Sample each batch at random from at least this many buffered rows.
+    shuffle: Option<(usize, rand_pcg::Pcg64)>,
 }
 
 impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
@@ -24,7 +29,48 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
             size: size.max(1),
             buffered: Vec::new(),
             buffered_rows: 0,
+            drop_last: false,
+            shuffle: None,
         }
+    }
+
+    /// Drop a last batch smaller than the batch size.
+    pub fn drop_last(mut self, drop: bool) -> Self {
+        self.drop_last = drop;
+        self
+    }
+
+    /// Draw each batch at random from a buffer of at least `rows` rows, with `seed`.
+    pub fn local_shuffle(mut self, rows: usize, seed: u64) -> Self {
+        self.shuffle = Some((
+            rows.max(1),
+            <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed),
+        ));
+        self
+    }
+
+    /// A batch of `rows` rows drawn at random from the buffer; the rest stays buffered.
+    fn sample(&mut self, rows: usize) -> Result<RecordBatch> {
+        let all = concat_batches(&self.schema, &self.buffered)?;
+        let (_, rng) = self.shuffle.as_mut().expect("sampling shuffles");
+        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+        let (chosen, rest) =
+            rand::seq::SliceRandom::partial_shuffle(order.as_mut_slice(), rng, rows);
+        let take = |indices: &[u32]| {
+            arrow::compute::take_record_batch(
+                &all,
+                &arrow::array::UInt32Array::from(indices.to_vec()),
+            )
+        };
+        let out = take(chosen)?;
+        let rest = take(rest)?;
+        self.buffered_rows = rest.num_rows();
+        self.buffered = if rest.num_rows() > 0 {
+            vec![rest]
+        } else {
+            Vec::new()
+        };
+        Ok(out)
     }
 
     fn cut(&mut self, rows: usize) -> Result<RecordBatch> {
@@ -45,20 +91,27 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for Rebatch<I> {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while self.buffered_rows < self.size {
+        let wanted = match &self.shuffle {
+            Some((buffer, _)) => (*buffer).max(self.size),
+            None => self.size,
+        };
+        while self.buffered_rows < wanted {
             match self.blocks.next() {
                 Some(Ok(block)) => {
                     self.buffered_rows += block.num_rows();
                     self.buffered.push(block);
                 }
                 Some(Err(e)) => return Some(Err(e)),
-                None if self.buffered_rows == 0 => return None,
-                None => {
-                    let rows = self.buffered_rows;
-                    return Some(self.cut(rows));
-                }
+                None => break,
             }
         }
-        Some(self.cut(self.size))
+        let rows = self.size.min(self.buffered_rows);
+        if rows == 0 || (self.drop_last && rows < self.size) {
+            return None;
+        }
+        Some(match self.shuffle {
+            Some(_) => self.sample(rows),
+            None => self.cut(rows),
+        })
     }
 }

@@ -4,6 +4,9 @@
 
 mod aggregates;
 mod combine;
+mod streaming;
+
+pub use streaming::{BatchOptions, SplitStream};
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -253,11 +256,39 @@ impl<R: Record> Dataset<R> {
         &self,
         batch_size: usize,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>>> {
-        Ok(crate::rebatch::Rebatch::new(
-            self.iter_blocks()?,
-            self.plan.schema.clone(),
-            batch_size,
-        ))
+        self.iter_batches_with(BatchOptions::new(batch_size))
+    }
+
+    /// Stream the rows in batches into a training loop while the pipeline runs: exact sizes,
+    /// optionally without the last partial batch, optionally sampled from a local shuffle
+    /// buffer (a seed makes the batches the same every run: blocks then come in order).
+    ///
+    /// ```text
+    /// let options = BatchOptions::new(256).drop_last(true).local_shuffle(10_000, 7);
+    /// for batch in dataset.iter_batches_with(options)? { train(&batch?) }
+    /// ```
+    pub fn iter_batches_with(
+        &self,
+        options: BatchOptions,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<R>> {
+        let blocks = match options.shuffle {
+            Some(_) => self.clone().with_preserve_order(true).iter_blocks()?,
+            None => self.iter_blocks()?,
+        };
+        let batches =
+            crate::rebatch::Rebatch::new(blocks, self.plan.schema.clone(), options.batch_size)
+                .drop_last(options.drop_last);
+        Ok(match options.shuffle {
+            Some((rows, seed)) => batches.local_shuffle(rows, seed),
+            None => batches,
+        })
+    }
+
+    /// Run the pipeline once and share its blocks among `n` consumers (training threads, say),
+    /// each block going to exactly one of them — whichever asks first — while the pipeline
+    /// runs. If the run fails, every consumer gets the error.
+    pub fn streaming_split(&self, n: usize) -> Result<Vec<SplitStream>> {
+        crate::dataset::streaming::split(self.iter_blocks()?, n.max(1))
     }
 
     /// Write parquet files into the directory `location`: one or more per input split,
