@@ -17,6 +17,7 @@ mod io_runtime;
 mod options;
 mod plan;
 pub mod pool;
+pub mod preprocess;
 mod rebatch;
 mod record;
 pub mod sink;
