@@ -45,17 +45,23 @@ impl<K: GroupKey, S> GroupTable<K, S> {
     /// The state of `key`'s group, made with `init` when the group is new.
     #[inline(always)]
     pub fn entry(&mut self, key: K::Ref<'_>, init: impl FnOnce() -> S) -> &mut S {
+        let at = self.position(key, init);
+        &mut self.groups[at].2
+    }
+
+    /// Where `key`'s group is, inserted with `init`'s state when new.
+    #[inline(always)]
+    fn position(&mut self, key: K::Ref<'_>, init: impl FnOnce() -> S) -> usize {
         let hash = self.hash(key);
         let groups = &self.groups;
         let found = self
             .index
             .find(hash, |&i| groups[i as usize].1.equals(key))
             .copied();
-        let at = match found {
+        match found {
             Some(at) => at as usize,
             None => self.insert(hash, K::to_owned(key), init()),
-        };
-        &mut self.groups[at].2
+        }
     }
 
     /// The state of `key`'s group, found through `slot` when it holds the group's index (a
@@ -68,17 +74,7 @@ impl<K: GroupKey, S> GroupTable<K, S> {
         init: impl FnOnce() -> S,
     ) -> &mut S {
         if *slot == u32::MAX {
-            let key = key();
-            let hash = self.hash(key);
-            let groups = &self.groups;
-            let found = self
-                .index
-                .find(hash, |&i| groups[i as usize].1.equals(key))
-                .copied();
-            *slot = match found {
-                Some(at) => at,
-                None => self.insert(hash, K::to_owned(key), init()) as u32,
-            };
+            *slot = self.position(key(), init) as u32;
         }
         &mut self.groups[*slot as usize].2
     }

@@ -17,7 +17,6 @@ use super::spill::{SpillDir, SpillFile};
 use crate::aggregate::{GroupKey, GroupTable};
 use crate::collect::{CollectPart, Collector, PartError};
 use crate::error::{Error, Result};
-use crate::executor::execute_collect;
 use crate::options::ExecOptions;
 use crate::plan::{Plan, StageError};
 use crate::source::Split;
@@ -110,14 +109,7 @@ where
             partials: partials.clone(),
             table_limit: (budget / (8 * threads)).max(16 << 10),
         });
-        let slot = crate::executor::StatsSlot::default();
-        let result = execute_collect(input, options, collector, Some(slot.clone()));
-        let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let (Some(stats), Some(dir)) = (&mut stats, partials.spill.get()) {
-            stats.spilled_bytes = dir.written();
-        }
-        *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
-        result?;
+        super::collect_phase(input, options, collector, &partials.spill, report)?;
         let partitions: Vec<Partition<K, S>> = partials
             .partitions
             .iter()

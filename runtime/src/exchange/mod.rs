@@ -27,6 +27,25 @@ use crate::plan::Plan;
 use crate::source::{Source, Split};
 use crate::stats::RunStats;
 
+/// Run an exchange's first phase: `input` in collect mode into `collector`, leaving the
+/// run's statistics (with the bytes `spill` wrote) in `report`.
+pub(crate) fn collect_phase(
+    input: &Plan,
+    options: &ExecOptions,
+    collector: Arc<dyn crate::collect::Collector>,
+    spill: &std::sync::OnceLock<Arc<SpillDir>>,
+    report: &Mutex<Option<RunStats>>,
+) -> Result<()> {
+    let slot = crate::executor::StatsSlot::default();
+    let result = crate::executor::execute_collect(input, options, collector, Some(slot.clone()));
+    let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let (Some(stats), Some(dir)) = (&mut stats, spill.get()) {
+        stats.spilled_bytes = dir.written();
+    }
+    *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+    result.map(|_| ())
+}
+
 /// An all-to-all operator.
 pub trait Exchange: Send + Sync {
     /// The operator's name in plans, statistics and messages.

@@ -24,7 +24,6 @@ use super::Exchange;
 use super::spill::{SpillDir, SpillFile};
 use crate::collect::{CollectPart, Collector, PartError};
 use crate::error::{BlockId, Error, Result};
-use crate::executor::execute_collect;
 use crate::options::ExecOptions;
 use crate::plan::{BlockFn, Plan, StageError};
 use crate::source::Split;
@@ -127,7 +126,7 @@ impl Exchange for RowExchange {
                     op: self.op.clone(),
                     budget: options.memory_budget.max(1),
                     spill_parent: options.spill_dir.clone(),
-                    spill: OnceLock::new(),
+                    spill: Mutex::new(None),
                 };
                 vec![Box::new(merge)]
             }
@@ -142,7 +141,7 @@ impl Exchange for RowExchange {
                         let rows = chunk.rows;
                         Box::new(Ranges {
                             name: format!("{name}[{i}]").into(),
-                            pieces: vec![(chunk, 0..rows)],
+                            pieces: Mutex::new(vec![(chunk, 0..rows)]),
                         }) as Box<dyn Split>
                     })
                     .collect()
@@ -180,14 +179,7 @@ pub(super) fn buffer(
         // Sorting a run holds it three times (the blocks, concatenated, sorted).
         run_limit: (budget / (8 * threads)).max(64 << 10),
     });
-    let slot = crate::executor::StatsSlot::default();
-    let result = execute_collect(input, options, collector, Some(slot.clone()));
-    let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let (Some(stats), Some(dir)) = (&mut stats, store.spill.get()) {
-        stats.spilled_bytes = dir.written();
-    }
-    *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
-    result?;
+    super::collect_phase(input, options, collector, &store.spill, report)?;
     let mut chunks = std::mem::take(&mut *store.chunks.lock().unwrap_or_else(|e| e.into_inner()));
     chunks.sort_by_key(|c| c.tag);
     Ok(chunks)
@@ -463,7 +455,9 @@ struct Merge {
     op: RowOp,
     budget: usize,
     spill_parent: std::path::PathBuf,
-    spill: OnceLock<Arc<SpillDir>>,
+    /// Intermediate merges' spill directory, held only while the split is read: an error
+    /// must not leave it behind for as long as the run's splits live.
+    spill: Mutex<Option<Arc<SpillDir>>>,
 }
 
 /// A run being merged: its blocks, the current one and its rows.
@@ -483,12 +477,15 @@ impl Split for Merge {
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
         let runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|e| e.into_inner()));
-        let runs = self.reduce(runs)?;
-        let mut output = Output::new(self, emit)?;
-        if !self.merge(&runs, &mut |block| output.push(block))? {
-            return Ok(());
-        }
-        output.finish()
+        let result = self.reduce(runs).and_then(|runs| {
+            let mut output = Output::new(self, emit)?;
+            if !self.merge(&runs, &mut |block| output.push(block))? {
+                return Ok(());
+            }
+            output.finish()
+        });
+        self.spill.lock().unwrap_or_else(|e| e.into_inner()).take();
+        result
     }
 }
 
@@ -530,11 +527,13 @@ impl Merge {
     }
 
     fn spill_dir(&self) -> Result<Arc<SpillDir>> {
-        if let Some(dir) = self.spill.get() {
+        let mut spill = self.spill.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = spill.as_ref() {
             return Ok(dir.clone());
         }
         let dir = SpillDir::new(&self.spill_parent)?;
-        Ok(self.spill.get_or_init(|| dir).clone())
+        *spill = Some(dir.clone());
+        Ok(dir)
     }
 
     /// A k-way merge of `runs` into blocks of [`BLOCK_ROWS`], handed to `out`; `false` when
@@ -799,7 +798,7 @@ fn repartition(name: &Arc<str>, chunks: Vec<Chunk>, n: usize) -> Vec<Box<dyn Spl
         .map(|(i, pieces)| {
             Box::new(Ranges {
                 name: format!("{name}[{i}]").into(),
-                pieces,
+                pieces: Mutex::new(pieces),
             }) as Box<dyn Split>
         })
         .collect()
@@ -833,10 +832,10 @@ pub(super) fn cut(chunks: Vec<Chunk>, bounds: &[usize]) -> Vec<Vec<Piece>> {
 /// Rows `range` of a buffered chunk.
 pub(super) type Piece = (Arc<Chunk>, std::ops::Range<usize>);
 
-/// Row ranges of buffered chunks.
+/// Row ranges of buffered chunks, released (with their spill files) once read.
 pub(super) struct Ranges {
     pub(super) name: Arc<str>,
-    pub(super) pieces: Vec<Piece>,
+    pub(super) pieces: Mutex<Vec<Piece>>,
 }
 
 impl Split for Ranges {
@@ -845,7 +844,8 @@ impl Split for Ranges {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        for (chunk, range) in &self.pieces {
+        let pieces = std::mem::take(&mut *self.pieces.lock().unwrap_or_else(|e| e.into_inner()));
+        for (chunk, range) in &pieces {
             let mut at = 0;
             for block in chunk.blocks()? {
                 let block = block?;

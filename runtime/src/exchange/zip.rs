@@ -103,7 +103,7 @@ impl ZipSplit {
     fn side(&self, pieces: &[Piece]) -> Result<Option<RecordBatch>> {
         let ranges = Ranges {
             name: self.name.clone(),
-            pieces: pieces.to_vec(),
+            pieces: std::sync::Mutex::new(pieces.to_vec()),
         };
         let mut blocks = Vec::new();
         ranges.read(&mut |b| {

@@ -53,21 +53,6 @@ fn index_of(categories: &[String]) -> HashMap<&str, usize> {
         .collect()
 }
 
-macro_rules! columns_preprocessor {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        pub struct $name {
-            columns: Vec<String>,
-        }
-
-        impl $name {
-            pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
-                Self { columns: columns.into_iter().map(Into::into).collect() }
-            }
-        }
-    };
-}
-
 columns_preprocessor!(
     /// Replace each categorical column by a list of 0/1 (`Vec<f32>`), one per category seen
     /// when fitting (sorted); unknown values and nulls are all zeros.

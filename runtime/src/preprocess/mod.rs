@@ -7,6 +7,22 @@
 //! (`map_batches::<Scaled>(fitted.transform_fn())`), and saves to and loads from JSON.
 //! Columns are named at run time; a missing or mistyped column is an error naming it.
 
+/// A preprocessor configured by the columns it works on.
+macro_rules! columns_preprocessor {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            columns: Vec<String>,
+        }
+
+        impl $name {
+            pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
+                Self { columns: columns.into_iter().map(Into::into).collect() }
+            }
+        }
+    };
+}
+
 mod encoders;
 mod scalers;
 

@@ -96,18 +96,10 @@ pub(super) fn affine(
     Ok(batch)
 }
 
-/// Standardize columns: `(x - mean) / std`, with the population standard deviation.
-pub struct StandardScaler {
-    columns: Vec<String>,
-}
-
-impl StandardScaler {
-    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
-        Self {
-            columns: columns.into_iter().map(Into::into).collect(),
-        }
-    }
-}
+columns_preprocessor!(
+    /// Standardize columns: `(x - mean) / std`, with the population standard deviation.
+    StandardScaler
+);
 
 impl Preprocessor for StandardScaler {
     fn describe(&self) -> String {
@@ -123,18 +115,10 @@ impl Preprocessor for StandardScaler {
     }
 }
 
-/// Scale columns to [0, 1]: `(x - min) / (max - min)`.
-pub struct MinMaxScaler {
-    columns: Vec<String>,
-}
-
-impl MinMaxScaler {
-    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
-        Self {
-            columns: columns.into_iter().map(Into::into).collect(),
-        }
-    }
-}
+columns_preprocessor!(
+    /// Scale columns to [0, 1]: `(x - min) / (max - min)`.
+    MinMaxScaler
+);
 
 impl Preprocessor for MinMaxScaler {
     fn describe(&self) -> String {
@@ -150,18 +134,10 @@ impl Preprocessor for MinMaxScaler {
     }
 }
 
-/// Scale columns to [-1, 1] by their largest absolute value.
-pub struct MaxAbsScaler {
-    columns: Vec<String>,
-}
-
-impl MaxAbsScaler {
-    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
-        Self {
-            columns: columns.into_iter().map(Into::into).collect(),
-        }
-    }
-}
+columns_preprocessor!(
+    /// Scale columns to [-1, 1] by their largest absolute value.
+    MaxAbsScaler
+);
 
 impl Preprocessor for MaxAbsScaler {
     fn describe(&self) -> String {
@@ -176,19 +152,11 @@ impl Preprocessor for MaxAbsScaler {
     }
 }
 
-/// Scale columns robustly to outliers: `(x - median) / (q75 - q25)`. Fitting holds every
-/// value of the columns in memory (exact quantiles).
-pub struct RobustScaler {
-    columns: Vec<String>,
-}
-
-impl RobustScaler {
-    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
-        Self {
-            columns: columns.into_iter().map(Into::into).collect(),
-        }
-    }
-}
+columns_preprocessor!(
+    /// Scale columns robustly to outliers: `(x - median) / (q75 - q25)`. Fitting holds every
+    /// value of the columns in memory (exact quantiles).
+    RobustScaler
+);
 
 impl Preprocessor for RobustScaler {
     fn describe(&self) -> String {
