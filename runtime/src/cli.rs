@@ -1,7 +1,8 @@
 //! Standalone binaries: `aqueduct::main!` wraps a program's pipelines in a standard command
 //! line — `run` (the default), `explain [--graph mermaid|dot]`, `stats [--json]` — with flags
 //! to override named inputs and outputs (`--input NAME=URL`, `--output NAME=URL`), `--threads`,
-//! `--memory`, `--preserve-order` and `--progress/--no-progress`. Errors print as readable
+//! `--memory`, `--preserve-order`, `--progress/--no-progress` and `--checkpoint DIR`
+//! (`--delete-checkpoint-on-success`). Errors print as readable
 //! messages with their causes, and the exit code is non-zero.
 
 use std::collections::BTreeMap;
@@ -43,6 +44,13 @@ struct Args {
     /// Never show progress bars.
     #[arg(long, global = true)]
     no_progress: bool,
+    /// Checkpoint the writes' progress in this directory: a run killed part-way and started
+    /// again with the same checkpoint resumes where it stopped.
+    #[arg(long, value_name = "DIR", global = true)]
+    checkpoint: Option<std::path::PathBuf>,
+    /// Remove the checkpoint once the run has succeeded.
+    #[arg(long, global = true, requires = "checkpoint")]
+    delete_checkpoint_on_success: bool,
 }
 
 #[derive(Subcommand, Debug, Clone, Default)]
@@ -301,6 +309,8 @@ impl Job {
                 .ok_or_else(|| format!("--memory takes a size such as 512MiB, got `{memory}`"))?;
         }
         options.preserve_order |= args.preserve_order;
+        options.checkpoint = args.checkpoint.clone();
+        options.delete_checkpoint_on_success = args.delete_checkpoint_on_success;
         Ok(Job {
             command: args.command.unwrap_or_default(),
             inputs: pairs(&args.inputs, "input")?,

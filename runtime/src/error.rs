@@ -103,6 +103,10 @@ pub enum Error {
     #[error("stage `{stage}`: {reason}")]
     Resources { stage: String, reason: String },
 
+    /// A job checkpoint cannot be used.
+    #[error("checkpoint `{location}`: {reason}")]
+    Checkpoint { location: String, reason: String },
+
     /// Spilling to local disk, or reading a spill back, failed.
     #[error("cannot spill to `{path}`: {reason}")]
     Spill { path: String, reason: String },

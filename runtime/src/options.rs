@@ -35,6 +35,12 @@ pub struct ExecOptions {
     /// temporary directory, `AQUEDUCT_SPILL_DIR`). Each run spills into its own fresh
     /// subdirectory, removed when the run ends, also on error.
     pub spill_dir: std::path::PathBuf,
+    /// Where runs that end in a sink checkpoint their progress (`None`: no checkpoint). A run
+    /// killed part-way and started again with the same checkpoint skips the input splits whose
+    /// output was committed (see the `checkpoint` module). Each sink gets a subdirectory.
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// Remove the checkpoint once the run has succeeded.
+    pub delete_checkpoint_on_success: bool,
 }
 
 static GLOBAL: RwLock<Option<ExecOptions>> = RwLock::new(None);
@@ -81,6 +87,8 @@ impl ExecOptions {
             split_bytes,
             queue_blocks: 64,
             spill_dir,
+            checkpoint: None,
+            delete_checkpoint_on_success: false,
         }
     }
 }

@@ -69,6 +69,23 @@ pub struct WrittenPart {
     rows: usize,
 }
 
+impl WrittenPart {
+    /// A part that wrote `files` holding `rows` rows.
+    pub(crate) fn new(files: Vec<String>, rows: usize) -> Self {
+        Self { files, rows }
+    }
+
+    /// The files, in order.
+    pub(crate) fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    /// Rows written.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
 /// How output is cut into files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
@@ -157,6 +174,48 @@ impl FileSink {
             WriteFormat::Json => "write_json",
         };
         format!("{method}(\"{}\")", self.directory.url)
+    }
+
+    /// How files are cut and partitioned.
+    pub fn options(&self) -> &WriteOptions {
+        &self.options
+    }
+
+    /// Remove what uncommitted work left in a local output directory: hidden files being
+    /// written, and the files of splits not in `committed` (their run was cut short). Other
+    /// stores are written with one request per file, so nothing half-written is left there.
+    pub(crate) fn remove_uncommitted(&self, committed: &dyn Fn(usize) -> bool) -> Result<()> {
+        let Some(root) = &self.directory.local else {
+            return Ok(());
+        };
+        let extension = format!(".{}", self.format.extension());
+        let mut pending = vec![root.clone()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let in_progress = name.starts_with('.') && name.ends_with(".inprogress");
+                let split = name
+                    .strip_prefix("part-")
+                    .filter(|_| name.ends_with(&extension))
+                    .and_then(|rest| rest.split('-').next())
+                    .and_then(|n| n.parse::<usize>().ok());
+                if in_progress || split.is_some_and(|s| !committed(s)) {
+                    std::fs::remove_file(&path).map_err(|e| Error::Write {
+                        url: path.display().to_string(),
+                        reason: format!("cannot remove uncommitted output: {e}"),
+                    })?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The writer of split `split`'s files.

@@ -13,6 +13,7 @@
 //! Every run records per-operator statistics (`../stats.rs`): operator 0 is the source, then
 //! one per stage, then the consumer (or the sink).
 
+mod checkpointed;
 mod progress;
 mod split_run;
 mod stream;
@@ -161,6 +162,9 @@ pub fn execute_write(
     sink: Arc<FileSink>,
     report: Option<StatsSlot>,
 ) -> Result<WriteSummary> {
+    if let Some(checkpoint) = &options.checkpoint {
+        return checkpointed::write(plan, options, sink, checkpoint, report);
+    }
     if first_limit(plan) < plan.stages.len() {
         let mut part = sink.part(0);
         for block in execute(plan, options, report)? {
@@ -242,11 +246,32 @@ fn start(
     output: &str,
     report: Option<StatsSlot>,
 ) -> Result<Started> {
+    let splits = plan.source.splits(options)?;
+    start_with(
+        plan,
+        options,
+        worker_stages,
+        collector,
+        output,
+        report,
+        splits,
+    )
+}
+
+/// [`start`] over splits already listed.
+fn start_with(
+    plan: &Plan,
+    options: &ExecOptions,
+    worker_stages: usize,
+    collector: Option<Arc<dyn Collector>>,
+    output: &str,
+    report: Option<StatsSlot>,
+    splits: Vec<Box<dyn Split>>,
+) -> Result<Started> {
     let mut names = vec![plan.source.describe()];
     names.extend(plan.stages.iter().map(Stage::name));
     names.push(output.to_owned());
     let stats = Recorder::new(names);
-    let splits = plan.source.splits(options)?;
     let stages = Stage::for_run(&plan.stages[..worker_stages], options)?;
     let threads = options.threads.max(1).min(splits.len().max(1));
     tracing::info!(source = %plan.source.describe(), splits = splits.len(), threads, "run started");

@@ -1,0 +1,133 @@
+//! A write run with a job checkpoint (`../checkpoint.rs`): committed splits are skipped, the
+//! leftovers of the others removed, and each split recorded once its files are in place.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+
+use super::{Message, StatsSlot, first_limit, start_with};
+use crate::checkpoint::{Checkpoint, Committed, fingerprint};
+use crate::error::{Error, Result};
+use crate::options::ExecOptions;
+use crate::plan::Plan;
+use crate::sink::{FileSink, WriteSummary, WrittenPart};
+use crate::source::Split;
+
+/// A split whose output is already committed: read as nothing.
+struct AlreadyCommitted {
+    name: Arc<str>,
+}
+
+impl Split for AlreadyCommitted {
+    fn name(&self) -> Arc<str> {
+        self.name.clone()
+    }
+    fn read(&self, _: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
+        Ok(())
+    }
+}
+
+pub(super) fn write(
+    plan: &Plan,
+    options: &ExecOptions,
+    sink: Arc<FileSink>,
+    checkpoint: &Path,
+    report: Option<StatsSlot>,
+) -> Result<WriteSummary> {
+    let location = sink.describe();
+    if first_limit(plan) < plan.stages.len() {
+        return Err(Error::Checkpoint {
+            location: checkpoint.display().to_string(),
+            reason: format!(
+                "`{location}` follows a `limit`, whose rows depend on the order of a run: it cannot resume"
+            ),
+        });
+    }
+    let splits = plan.source.splits(options)?;
+    let names: Vec<Arc<str>> = splits.iter().map(|s| s.name()).collect();
+    let listing = names.join("\n");
+    let print = fingerprint(&[
+        &plan.logical,
+        &plan.physical,
+        &plan.source.describe(),
+        &location,
+        &format!("{:?}", sink.options()),
+        &listing,
+    ]);
+    // One subdirectory per sink, so that a job's several writes can share a checkpoint.
+    let dir = checkpoint.join(&fingerprint(&[&location])[..12]);
+    let mut checkpoint = Checkpoint::open(&dir, &print)?;
+    let done: Vec<bool> = (0..splits.len()).map(|i| checkpoint.is_done(i)).collect();
+    sink.remove_uncommitted(&|split| done.get(split).copied().unwrap_or(false))?;
+    let skipped = done.iter().filter(|d| **d).count();
+    tracing::info!(
+        checkpoint = %dir.display(),
+        skipped,
+        splits = splits.len(),
+        "resuming from a checkpoint"
+    );
+    let splits: Vec<Box<dyn Split>> = splits
+        .into_iter()
+        .enumerate()
+        .map(|(i, split)| {
+            if done[i] {
+                Box::new(AlreadyCommitted { name: split.name() }) as Box<dyn Split>
+            } else {
+                split
+            }
+        })
+        .collect();
+    let (shared, messages, tickets) = start_with(
+        plan,
+        options,
+        plan.stages.len(),
+        Some(sink.clone()),
+        &location,
+        report,
+        splits,
+    )?;
+    let mut finished = 0;
+    while finished < shared.splits.len() {
+        match messages.recv() {
+            Ok(Message::Collected { split, part }) => {
+                finished += 1;
+                let _ = tickets.try_send(());
+                if done[split] {
+                    continue;
+                }
+                let part = part
+                    .downcast::<WrittenPart>()
+                    .expect("a file sink makes written parts");
+                let recorded = checkpoint.record(Committed {
+                    split,
+                    name: names[split].to_string(),
+                    files: part.files().to_vec(),
+                    rows: part.rows(),
+                });
+                if let Err(error) = recorded {
+                    shared.stop(&messages, &tickets);
+                    return Err(error);
+                }
+            }
+            Ok(Message::Failed(error)) => {
+                shared.stop(&messages, &tickets);
+                return Err(error);
+            }
+            Ok(Message::Block { .. } | Message::SplitDone { .. }) => {
+                unreachable!("workers collect in collect mode")
+            }
+            Err(_) => break,
+        }
+    }
+    shared.stop(&messages, &tickets);
+    let parts: Vec<WrittenPart> = checkpoint
+        .committed()
+        .map(|c| WrittenPart::new(c.files.clone(), c.rows))
+        .collect();
+    let summary = sink.summarize(parts)?;
+    if options.delete_checkpoint_on_success {
+        checkpoint.remove()?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,222 @@
+//! Job checkpoints: a checkpointed job killed with SIGKILL at random moments and started again
+//! until it completes writes every row exactly once; a changed pipeline, a torn manifest, a
+//! lock held by a live process and an unusable location are handled as documented.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use aqueduct::ExecOptions;
+use aqueduct::prelude::*;
+
+#[derive(Record, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Out {
+    id: i64,
+    value: i64,
+    doubled: i64,
+}
+
+/// `examples/checkpointed`, built beside the tests (or built now).
+fn binary() -> PathBuf {
+    let profile = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let built = profile.join("examples/checkpointed");
+    if !built.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "checkpointed"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    built
+}
+
+fn job(out: &Path, checkpoint: &Path) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("--checkpoint")
+        .arg(checkpoint)
+        .arg("--output")
+        .arg(format!("events={}", out.display()))
+        .args(["--threads", "2", "--no-progress"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+/// The output, checked: every row exactly once, no hidden file left.
+fn check_output(out: &Path) {
+    let names: Vec<String> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "no temporary file is visible: {names:?}"
+    );
+    let mut rows = pipeline! { read_parquet::<Out>(out.to_str().unwrap().to_owned()) }
+        .take_all()
+        .unwrap();
+    rows.sort();
+    assert_eq!(rows.len(), 400_000, "no row lost, none duplicated");
+    for (i, row) in rows.iter().enumerate() {
+        let value = (i as i64 * 7919) % 1000;
+        assert_eq!(
+            row,
+            &Out {
+                id: i as i64,
+                value,
+                doubled: value * 2
+            }
+        );
+    }
+}
+
+#[test]
+fn killed_again_and_again_a_checkpointed_job_writes_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let mut random = move |below: u64| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % below
+    };
+    // An uninterrupted run: the reference output, and how long a run takes here.
+    let started = std::time::Instant::now();
+    let reference = dir.path().join("reference");
+    let status = job(&reference, &dir.path().join("reference-checkpoint"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    check_output(&reference);
+    let whole = started.elapsed().as_millis() as u64;
+    // `AQUEDUCT_SOAK_KILLS=200` makes this the soak run whose result BENCHMARKS.md records.
+    let wanted: usize = std::env::var("AQUEDUCT_SOAK_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(20);
+    let (mut kills, mut completed, mut job_number) = (0, 0, 0);
+    while kills < wanted || completed < 2 {
+        job_number += 1;
+        let out = dir.path().join(format!("out{job_number}"));
+        let checkpoint = dir.path().join(format!("checkpoint{job_number}"));
+        let mut restarts = 0;
+        loop {
+            let mut child = job(&out, &checkpoint).spawn().unwrap();
+            if restarts == 10 {
+                // Enough kills for this job: let it finish.
+                assert!(child.wait().unwrap().success());
+                break;
+            }
+            // A random moment of a run.
+            std::thread::sleep(Duration::from_millis(1 + random(whole.max(2))));
+            match child.try_wait().unwrap() {
+                Some(status) => {
+                    assert!(status.success(), "the job failed: {status}");
+                    break;
+                }
+                None => {
+                    child.kill().unwrap();
+                    child.wait().unwrap();
+                    kills += 1;
+                    restarts += 1;
+                }
+            }
+        }
+        check_output(&out);
+        completed += 1;
+    }
+    eprintln!(
+        "{kills} kills over {completed} jobs, each run ~{whole} ms uninterrupted: every output exact"
+    );
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Row {
+    id: i64,
+}
+
+fn options(checkpoint: &Path) -> ExecOptions {
+    ExecOptions {
+        checkpoint: Some(checkpoint.to_owned()),
+        ..ExecOptions::default()
+    }
+}
+
+#[test]
+fn a_changed_pipeline_a_torn_manifest_a_held_lock_and_a_bad_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out").to_str().unwrap().to_owned();
+    let checkpoint = dir.path().join("checkpoint");
+    let rows: Vec<Row> = (0..50_000).map(|id| Row { id }).collect();
+    let write = pipeline! { from_items::<Row>(rows.clone()) |> write_parquet(out.clone()) };
+    assert_eq!(write.run_with(options(&checkpoint)).unwrap().rows, 50_000);
+    // Run again: everything is committed already, nothing is written twice.
+    assert_eq!(write.run_with(options(&checkpoint)).unwrap().rows, 50_000);
+
+    // A different pipeline into the same sink with the same checkpoint is refused.
+    let other = pipeline! {
+        from_items::<Row>(rows.clone()) |> filter(id > 10) |> write_parquet(out.clone())
+    };
+    let err = other
+        .run_with(options(&checkpoint))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the pipeline or its input listing changed"),
+        "{err}"
+    );
+
+    // A torn last line (a crash mid-append) is dropped.
+    let sub = std::fs::read_dir(&checkpoint)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let manifest = sub.join("manifest.jsonl");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("{\"split\":9,\"na");
+    std::fs::write(&manifest, text).unwrap();
+    assert_eq!(write.run_with(options(&checkpoint)).unwrap().rows, 50_000);
+
+    // A live process holds the lock: the run refuses and names it.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    std::fs::write(sub.join("lock"), format!("pid 1 on {}", host.trim())).unwrap();
+    let err = write
+        .run_with(options(&checkpoint))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("in use by pid 1 on"), "{err}");
+    std::fs::remove_file(sub.join("lock")).unwrap();
+
+    // Delete on success.
+    let mut delete = options(&checkpoint);
+    delete.delete_checkpoint_on_success = true;
+    write.run_with(delete).unwrap();
+    assert!(!sub.exists());
+
+    // A location that cannot be a directory.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = write.run_with(options(&file)).unwrap_err().to_string();
+    assert!(err.contains("cannot create it"), "{err}");
+    let ids: BTreeSet<i64> = pipeline! { read_parquet::<Row>(out) }
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids.len(), 50_000);
+}
