@@ -12,6 +12,7 @@ mod devices;
 mod error;
 pub mod exchange;
 mod executor;
+pub mod faulty;
 mod glue;
 mod graph;
 mod io_runtime;
@@ -21,6 +22,7 @@ pub mod pool;
 pub mod preprocess;
 mod rebatch;
 mod record;
+mod retry;
 pub mod sink;
 pub mod source;
 mod stats;
@@ -41,6 +43,7 @@ pub use plan::{BlockFn, Plan, Stage, StageError};
 pub use record::{
     Field, ListItem, ListRef, Record, Tensor, TensorElement, bind_column, check_schema, finish,
 };
+pub use retry::{ErroredBlock, RetryPolicy};
 pub use sink::{WriteFormat, WriteOptions, WriteSummary};
 pub use source::CsvOptions;
 pub use stats::{OperatorStats, RunStats};

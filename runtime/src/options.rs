@@ -41,6 +41,13 @@ pub struct ExecOptions {
     pub checkpoint: Option<std::path::PathBuf>,
     /// Remove the checkpoint once the run has succeeded.
     pub delete_checkpoint_on_success: bool,
+    /// How transient failures (storage service and network errors, interrupted IO) are
+    /// retried: a split whose read fails is read again, skipping the blocks it already
+    /// delivered.
+    pub retry: crate::retry::RetryPolicy,
+    /// Blocks that may fail (after retries) before the run fails: each is skipped, counted
+    /// and listed in the run's statistics (default 0: the first failure fails the run).
+    pub max_errored_blocks: usize,
 }
 
 static GLOBAL: RwLock<Option<ExecOptions>> = RwLock::new(None);
@@ -89,6 +96,8 @@ impl ExecOptions {
             spill_dir,
             checkpoint: None,
             delete_checkpoint_on_success: false,
+            retry: crate::retry::RetryPolicy::default(),
+            max_errored_blocks: 0,
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct RunStats {
     pub peak_bytes_in_flight: usize,
     /// Bytes all-to-all operators spilled to local disk past the memory budget.
     pub spilled_bytes: u64,
+    /// Blocks skipped under the errored-block budget, each with its split and error.
+    pub errored_blocks: Vec<crate::retry::ErroredBlock>,
 }
 
 impl RunStats {
@@ -59,6 +61,7 @@ impl RunStats {
             wall: later.wall.max(earlier.wall),
             peak_bytes_in_flight: earlier.peak_bytes_in_flight.max(later.peak_bytes_in_flight),
             spilled_bytes: earlier.spilled_bytes + later.spilled_bytes,
+            errored_blocks: [earlier.errored_blocks, later.errored_blocks].concat(),
         }
     }
 }
@@ -107,6 +110,16 @@ impl fmt::Display for RunStats {
         )?;
         if self.spilled_bytes > 0 {
             write!(f, ", {} MiB spilled to disk", mib(self.spilled_bytes))?;
+        }
+        for skipped in &self.errored_blocks {
+            let rows = skipped
+                .rows
+                .map_or_else(|| "rows not read".to_owned(), |r| format!("{r} rows"));
+            write!(
+                f,
+                "\nskipped {}, block {} ({rows}): {}",
+                skipped.split, skipped.block, skipped.error
+            )?;
         }
         Ok(())
     }
@@ -272,6 +285,7 @@ impl Recorder {
             wall: self.started.elapsed(),
             peak_bytes_in_flight,
             spilled_bytes: 0,
+            errored_blocks: Vec::new(),
         }
     }
 }

@@ -81,9 +81,29 @@ struct Shared {
     published: AtomicBool,
     /// Each worker says here when it leaves, so stopping does not poll.
     exited: (Sender<()>, Receiver<()>),
+    retry: crate::retry::RetryPolicy,
+    max_errored_blocks: usize,
+    /// Blocks skipped under the errored-block budget.
+    errored: Mutex<Vec<crate::retry::ErroredBlock>>,
 }
 
 impl Shared {
+    /// Count a failed block against the errored-block budget: `true` if it may be skipped.
+    fn errored(&self, id: &crate::error::BlockId, rows: Option<usize>, error: &Error) -> bool {
+        let mut errored = self.errored.lock().unwrap_or_else(|e| e.into_inner());
+        if errored.len() >= self.max_errored_blocks {
+            return false;
+        }
+        tracing::warn!(split = %id.split, block = id.block, %error, "skipping an errored block");
+        errored.push(crate::retry::ErroredBlock {
+            split: id.split.to_string(),
+            block: id.block,
+            rows,
+            error: error.to_string(),
+        });
+        true
+    }
+
     /// Whether a block of split `index` can be consumed as soon as it arrives (see `budget.rs`).
     fn is_head(&self, index: usize) -> bool {
         !self.preserve_order || self.head.load(Ordering::Relaxed) == index
@@ -120,7 +140,12 @@ impl Shared {
         if self.published.swap(true, Ordering::AcqRel) {
             return;
         }
-        let stats = self.stats.snapshot(self.budget.high_water());
+        let mut stats = self.stats.snapshot(self.budget.high_water());
+        stats.errored_blocks = self
+            .errored
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if let Some(last) = stats.operators.last() {
             tracing::info!(
                 rows = last.rows_in,
@@ -291,6 +316,9 @@ fn start_with(
         active: AtomicUsize::new(threads),
         published: AtomicBool::new(false),
         exited: crossbeam_channel::unbounded(),
+        retry: options.retry,
+        max_errored_blocks: options.max_errored_blocks,
+        errored: Mutex::default(),
     });
     let (tx, messages) = bounded(options.queue_blocks.max(1));
     let (tickets, ticket_rx) = bounded(window);

@@ -52,7 +52,7 @@ fn run_split(
     let stats = &shared.stats;
     let name = split.name();
     let _span = tracing::debug_span!("split", split = %name).entered();
-    let mut block = 0;
+    let mut block: usize;
     let mut run = SplitRun::new(&shared.stages, stats, 1);
     // The operator whose output waits when the budget is full.
     let last_op = shared.stages.len();
@@ -113,18 +113,69 @@ fn run_split(
     };
     // The source's time is the time between the blocks it hands over.
     let mut reading = Timer::start();
-    split.read(&mut |batch| {
-        stats.work(0, None, std::slice::from_ref(&batch), reading.stop());
-        let id = BlockId {
-            split: name.clone(),
-            block,
-        };
-        block += 1;
-        run.push(batch, &id, &mut out)?;
-        let go_on = deliver(&mut out, &id)? && !shared.cancelled.load(Ordering::Relaxed);
-        reading = Timer::start();
-        Ok(go_on)
-    })?;
+    // Blocks of the split already through the stages: a read retried after a transient
+    // failure skips them, so none is delivered twice.
+    let mut delivered = 0;
+    let mut attempt = 0;
+    loop {
+        // Whether the failure came from a stage or the output rather than from reading.
+        let mut downstream: Option<Error> = None;
+        block = 0;
+        let read = split.read(&mut |batch| {
+            let position = block;
+            block += 1;
+            if position < delivered {
+                return Ok(true);
+            }
+            stats.work(0, None, std::slice::from_ref(&batch), reading.stop());
+            let id = BlockId {
+                split: name.clone(),
+                block: position,
+            };
+            let rows = batch.num_rows();
+            delivered = block;
+            if let Err(error) = run.push(batch, &id, &mut out) {
+                // A stage failed on this block: skip it if the budget allows.
+                out.clear();
+                if !shared.errored(&id, Some(rows), &error) {
+                    downstream = Some(error);
+                    return Ok(false);
+                }
+            }
+            let go_on = match deliver(&mut out, &id) {
+                Ok(go_on) => go_on,
+                Err(error) => {
+                    downstream = Some(error);
+                    return Ok(false);
+                }
+            };
+            reading = Timer::start();
+            Ok(go_on && !shared.cancelled.load(Ordering::Relaxed))
+        });
+        if let Some(error) = downstream {
+            return Err(error);
+        }
+        match read {
+            Ok(()) => break,
+            Err(error) if error.is_transient() && attempt < shared.retry.retries => {
+                attempt += 1;
+                let wait = shared.retry.delay(attempt);
+                tracing::warn!(split = %name, %error, attempt, "retrying the split's read");
+                std::thread::sleep(wait);
+            }
+            Err(error) => {
+                // The rest of the split cannot be read: skip it if the budget allows.
+                let id = BlockId {
+                    split: name.clone(),
+                    block: delivered,
+                };
+                if shared.errored(&id, None, &error) {
+                    break;
+                }
+                return Err(error);
+            }
+        }
+    }
     stats.busy(0, reading.stop());
     let id = BlockId {
         split: name.clone(),

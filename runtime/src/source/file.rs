@@ -164,7 +164,9 @@ impl Source for FileSource {
             include_paths: self.include_paths,
             predicates: self.predicates.clone(),
         });
-        let mut files = list_files(&self.location)?;
+        let mut files = options
+            .retry
+            .run(&self.location, || list_files(&self.location))?;
         if let Some(seed) = self.shuffle {
             let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed);
             rand::seq::SliceRandom::shuffle(files.as_mut_slice(), &mut rng);

@@ -1,0 +1,150 @@
+//! Transient storage failures are retried (the output is identical); a permanent failure ends
+//! in a clear error naming the object, or, within the errored-block budget, is skipped and
+//! reported; failing blocks of a stage are skipped and counted the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqueduct::faulty::FaultyStore;
+use aqueduct::prelude::*;
+use aqueduct::{ExecOptions, RetryPolicy};
+
+#[derive(Record, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Row {
+    id: i64,
+    group: i64,
+}
+
+/// 20 parquet files of 5,000 rows in a faulty store registered at `url`.
+fn store(url: &str) -> Arc<FaultyStore> {
+    let store = Arc::new(FaultyStore::new(Arc::new(
+        object_store::memory::InMemory::new(),
+    )));
+    aqueduct::storage::register_store(url, store.clone());
+    for file in 0..20i64 {
+        let rows: Vec<Row> = (0..5_000)
+            .map(|i| Row {
+                id: file * 5_000 + i,
+                group: i % 7,
+            })
+            .collect();
+        pipeline! { from_items::<Row>(rows) }
+            .write_parquet(&format!("{url}/in/{file:02}"))
+            .unwrap();
+    }
+    store
+}
+
+fn patient() -> ExecOptions {
+    ExecOptions {
+        retry: RetryPolicy {
+            retries: 12,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+        },
+        threads: 2,
+        ..ExecOptions::default()
+    }
+}
+
+fn read(url: &str, options: ExecOptions) -> aqueduct::Result<Vec<Row>> {
+    let mut rows = pipeline! { read_parquet::<Row>(format!("{url}/in/*/*.parquet")) }
+        .with_options(options)
+        .take_all()?;
+    rows.sort();
+    Ok(rows)
+}
+
+#[test]
+fn ten_percent_transient_failures_change_nothing() {
+    let url = "faulty-transient://data";
+    let store = store(url);
+    let clean = read(url, patient()).unwrap();
+    assert_eq!(clean.len(), 100_000);
+    store.set_failure_rate(0.10);
+    let flaky = read(url, patient()).unwrap();
+    assert!(store.injected() > 0, "failures were injected");
+    assert_eq!(flaky, clean);
+
+    // An aggregate over the flaky store gives the same groups.
+    let groups = |options: ExecOptions| {
+        pipeline! {
+            read_parquet::<Row>(format!("{url}/in/*/*.parquet"))
+            |> groupby(group)
+            |> aggregate(n = count(), total = sum(id))
+        }
+        .with_options(options)
+        .take_all()
+        .unwrap()
+    };
+    let flaky_groups = groups(patient());
+    store.set_failure_rate(0.0);
+    assert_eq!(flaky_groups, groups(patient()));
+}
+
+#[test]
+fn a_permanent_failure_is_named_or_skipped_within_the_budget() {
+    let url = "faulty-permanent://data";
+    let store = store(url);
+    store.break_objects(Some("in/07/"));
+    let err = read(url, patient()).unwrap_err().to_string();
+    assert!(
+        err.contains("faulty-permanent://data/in/07/"),
+        "names the object: {err}"
+    );
+    assert!(err.contains("injected permanent failure"), "{err}");
+
+    let mut budget = patient();
+    budget.max_errored_blocks = 1;
+    let ds =
+        pipeline! { read_parquet::<Row>(format!("{url}/in/*/*.parquet")) }.with_options(budget);
+    let rows = ds.take_all().unwrap();
+    assert_eq!(rows.len(), 95_000, "one file's rows are missing");
+    assert!(rows.iter().all(|r| !(35_000..40_000).contains(&r.id)));
+    let stats = ds.stats().unwrap();
+    assert_eq!(stats.errored_blocks.len(), 1);
+    assert!(stats.errored_blocks[0].split.contains("in/07/"));
+    assert_eq!(
+        stats.errored_blocks[0].rows, None,
+        "a failed read does not know its rows"
+    );
+    assert!(
+        stats
+            .to_string()
+            .contains("skipped faulty-permanent://data/in/07/")
+    );
+}
+
+#[test]
+fn failing_blocks_of_a_stage_are_skipped_and_counted() {
+    let rows: Vec<Row> = (0..100_000).map(|id| Row { id, group: 0 }).collect();
+    let ds = pipeline! {
+        from_items::<Row>(rows)
+        |> map_batches(|batch: Vec<Row>| -> Vec<Row> {
+            assert!(batch.iter().all(|r| r.id % 40_000 != 1), "a poisoned row");
+            batch
+        })
+    };
+    let err = ds.count().unwrap_err().to_string();
+    assert!(err.contains("a poisoned row"), "{err}");
+
+    let lenient = ds.clone().with_options(ExecOptions {
+        max_errored_blocks: 3,
+        ..ExecOptions::default()
+    });
+    let count = lenient.count().unwrap();
+    let stats = lenient.stats().unwrap();
+    // Rows 1, 40,001 and 80,001 poison their blocks of 8,192 rows.
+    assert_eq!(stats.errored_blocks.len(), 3);
+    let lost: usize = stats.errored_blocks.iter().map(|b| b.rows.unwrap()).sum();
+    assert_eq!(count + lost, 100_000, "every row is delivered or counted");
+
+    let strict = ds.with_options(ExecOptions {
+        max_errored_blocks: 2,
+        ..ExecOptions::default()
+    });
+    assert!(
+        strict.count().is_err(),
+        "a third failure past a budget of two fails the run"
+    );
+}
