@@ -148,3 +148,45 @@ fn failing_blocks_of_a_stage_are_skipped_and_counted() {
         "a third failure past a budget of two fails the run"
     );
 }
+
+#[test]
+fn a_permanent_failure_leaves_the_checkpoint_consistent() {
+    let url = "faulty-checkpoint://data";
+    let store = store(url);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out").to_str().unwrap().to_owned();
+    let checkpointed = || {
+        let mut options = patient();
+        options.checkpoint = Some(dir.path().join("checkpoint"));
+        options
+    };
+    let job = pipeline! {
+        read_parquet::<Row>(format!("{url}/in/*/*.parquet"))
+        |> with_column(twice = id * 2)
+        |> write_parquet(out.clone())
+    };
+    store.break_objects(Some("in/13/"));
+    let err = job.run_with(checkpointed()).unwrap_err().to_string();
+    assert!(err.contains("in/13/"), "{err}");
+    // The object comes back; the job resumes and completes, every row once.
+    store.break_objects(None);
+    store.set_failure_rate(0.05);
+    let summary = job.run_with(checkpointed()).unwrap();
+    assert_eq!(summary.rows, 100_000);
+    #[derive(Record, Debug, Clone)]
+    struct Twice {
+        id: i64,
+        twice: i64,
+    }
+    let mut ids: Vec<i64> = pipeline! { read_parquet::<Twice>(out) }
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.twice, r.id * 2);
+            r.id
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (0..100_000).collect::<Vec<_>>());
+}
