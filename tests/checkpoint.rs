@@ -28,8 +28,13 @@ fn binary() -> PathBuf {
         .to_owned();
     let built = profile.join("examples/checkpointed");
     if !built.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "checkpointed"])
+        // Only this test was asked for: build the example with the same profile.
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "--quiet", "--example", "checkpointed"]);
+        if profile.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();

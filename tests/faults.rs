@@ -17,11 +17,16 @@ struct Row {
 
 /// 20 parquet files of 5,000 rows in a faulty store registered at `url`.
 fn store(url: &str) -> Arc<FaultyStore> {
+    store_of(url, 20)
+}
+
+/// `files` parquet files of 5,000 rows.
+fn store_of(url: &str, files: i64) -> Arc<FaultyStore> {
     let store = Arc::new(FaultyStore::new(Arc::new(
         object_store::memory::InMemory::new(),
     )));
     aqueduct::storage::register_store(url, store.clone());
-    for file in 0..20i64 {
+    for file in 0..files {
         let rows: Vec<Row> = (0..5_000)
             .map(|i| Row {
                 id: file * 5_000 + i,
@@ -189,4 +194,47 @@ fn a_permanent_failure_leaves_the_checkpoint_consistent() {
         .collect();
     ids.sort();
     assert_eq!(ids, (0..100_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_resumed_job_does_not_redo_the_work_before_an_all_to_all_operator() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CRASH: AtomicBool = AtomicBool::new(true);
+    let url = "faulty-exchange://data";
+    // Few files: listing them for the checkpoint must not open them (footers are unreadable
+    // on the resumed run).
+    let store = store_of(url, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out").to_str().unwrap().to_owned();
+    let mut options = patient();
+    options.checkpoint = Some(dir.path().join("checkpoint"));
+    let job = pipeline! {
+        read_parquet::<Row>(format!("{url}/in/*/*.parquet"))
+        |> groupby(group)
+        |> aggregate(n = count(), total = sum(id))
+        |> map_batches(|batch: RecordBatch| {
+            assert!(!CRASH.load(Ordering::SeqCst), "the machine died after the groupby");
+            batch
+        })
+        |> write_parquet(out.clone())
+    };
+    let err = job.run_with(options.clone()).unwrap_err().to_string();
+    assert!(err.contains("the machine died after the groupby"), "{err}");
+    // From now on no input can be read: the resumed run must not need to.
+    store.break_objects(Some("in/"));
+    CRASH.store(false, Ordering::SeqCst);
+    assert_eq!(job.run_with(options).unwrap().rows, 7);
+    #[derive(Record, Debug, Clone)]
+    struct Group {
+        group: i64,
+        n: u64,
+        total: i64,
+    }
+    let mut groups = pipeline! { read_parquet::<Group>(out) }.take_all().unwrap();
+    groups.sort_by_key(|g| g.group);
+    for g in groups {
+        let ids = (0..50_000i64).filter(|id| (id % 5_000) % 7 == g.group);
+        assert_eq!(g.n, ids.clone().count() as u64);
+        assert_eq!(g.total, ids.sum::<i64>());
+    }
 }

@@ -11,6 +11,7 @@
 
 mod aggregate;
 mod rows;
+mod saved;
 mod spill;
 mod zip;
 
@@ -82,6 +83,29 @@ impl ExchangeSource {
         &self.input
     }
 
+    /// What identifies this operator's output in a checkpoint: its plans, and the input's
+    /// listing when the input reads files (a nested operator is covered by its own plans).
+    fn fingerprint(&self, options: &ExecOptions) -> Result<String> {
+        let listing = match self.input.source.upstream() {
+            Some(_) => String::new(),
+            None => self.input.source.listing(options)?.join("\n"),
+        };
+        Ok(crate::checkpoint::fingerprint(&[
+            &self.exchange.describe(),
+            &self.input.logical,
+            &self.input.physical,
+            &self.input.source.describe(),
+            &self
+                .input
+                .stages
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join("|"),
+            &listing,
+        ]))
+    }
+
     /// The statistics of the last run of the input pipeline.
     pub fn upstream_stats(&self) -> Option<RunStats> {
         self.upstream
@@ -97,7 +121,15 @@ impl Source for ExchangeSource {
     }
 
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
-        self.exchange.run(&self.input, options, &self.upstream)
+        let Some(root) = &options.checkpoint else {
+            return self.exchange.run(&self.input, options, &self.upstream);
+        };
+        let dir = root.join(format!("exchange-{}", &self.fingerprint(options)?[..12]));
+        if let Some(saved) = saved::load(&dir)? {
+            return Ok(saved);
+        }
+        let splits = self.exchange.run(&self.input, options, &self.upstream)?;
+        saved::save(&dir, splits)
     }
 
     fn upstream(&self) -> Option<crate::source::Upstream<'_>> {

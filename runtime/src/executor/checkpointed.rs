@@ -56,6 +56,7 @@ pub(super) fn write(
         &listing,
     ]);
     // One subdirectory per sink, so that a job's several writes can share a checkpoint.
+    let root = checkpoint;
     let dir = checkpoint.join(&fingerprint(&[&location])[..12]);
     let mut checkpoint = Checkpoint::open(&dir, &print)?;
     let done: Vec<bool> = (0..splits.len()).map(|i| checkpoint.is_done(i)).collect();
@@ -128,6 +129,14 @@ pub(super) fn write(
     let summary = sink.summarize(parts)?;
     if options.delete_checkpoint_on_success {
         checkpoint.remove()?;
+        // Saved all-to-all outputs go too.
+        if let Ok(entries) = std::fs::read_dir(root) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with("exchange-") {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
     }
     Ok(summary)
 }

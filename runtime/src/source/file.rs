@@ -156,6 +156,13 @@ impl Source for FileSource {
         )
     }
 
+    fn listing(&self, options: &crate::options::ExecOptions) -> Result<Vec<String>> {
+        let files = options
+            .retry
+            .run(&self.location, || list_files(&self.location))?;
+        Ok(files.iter().map(|f| f.url.to_string()).collect())
+    }
+
     fn splits(&self, options: &crate::options::ExecOptions) -> Result<Vec<Box<dyn Split>>> {
         let config = Arc::new(FileConfig {
             format: self.format.clone(),

@@ -31,6 +31,15 @@ pub trait Source: Send + Sync {
     fn describe(&self) -> String;
     /// The splits to read, in order. Listing happens here, when a run starts.
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>>;
+    /// What the source would read, as names (for checkpoint fingerprints): by default its
+    /// splits' names; file sources list their files without opening them.
+    fn listing(&self, options: &ExecOptions) -> Result<Vec<String>> {
+        Ok(self
+            .splits(options)?
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect())
+    }
     /// When this source is the output of an all-to-all operator: the pipeline the operator
     /// reads, and the statistics of its last run.
     fn upstream(&self) -> Option<Upstream<'_>> {
