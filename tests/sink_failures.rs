@@ -1,101 +1,25 @@
 //! Writes that fail part-way: the job fails with a clear error naming the file, and no
 //! half-written file is ever visible.
 
-use std::fmt;
 use std::sync::Arc;
 
+use aqueduct::faulty::FaultyStore;
 use aqueduct::prelude::*;
 use futures::TryStreamExt;
-use futures::stream::BoxStream;
 use object_store::memory::InMemory;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
+use object_store::{ObjectMeta, ObjectStore};
 
 #[derive(Record, Debug, Clone, PartialEq)]
 struct Row {
     id: i64,
 }
 
-/// An in-memory store whose puts of one file fail, as a full disk would.
-#[derive(Debug)]
-struct FailingStore {
-    inner: InMemory,
-    failing: &'static str,
-}
-
-impl fmt::Display for FailingStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FailingStore")
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for FailingStore {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        if location.as_ref().contains(self.failing) {
-            return Err(object_store::Error::Generic {
-                store: "failing",
-                source: "no space left on device (injected)".into(),
-            });
-        }
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 #[test]
 fn a_failed_put_fails_the_job_and_leaves_no_partial_file() {
-    let store = Arc::new(FailingStore {
-        inner: InMemory::new(),
-        failing: "part-00002",
-    });
+    // Every request for the third file fails, as a full disk would.
+    let memory = Arc::new(InMemory::new());
+    let store = Arc::new(FaultyStore::new(memory.clone()));
+    store.break_objects(Some("part-00002"));
     aqueduct::storage::register_store("failing://disk", store.clone());
     // 200,000 rows from memory make 4 splits, so 4 files; the third cannot be written.
     let rows: Vec<Row> = (0..200_000).map(|id| Row { id }).collect();
@@ -107,9 +31,9 @@ fn a_failed_put_fails_the_job_and_leaves_no_partial_file() {
         error.contains("failing://disk/out/part-00002-00000.parquet"),
         "{error}"
     );
-    assert!(error.contains("no space left on device"), "{error}");
+    assert!(error.contains("injected permanent failure"), "{error}");
     let written: Vec<ObjectMeta> =
-        futures::executor::block_on(store.list(None).try_collect()).unwrap();
+        futures::executor::block_on(memory.list(None).try_collect()).unwrap();
     assert!(
         written
             .iter()

@@ -74,7 +74,8 @@ impl FaultyStore {
             self.injected.fetch_add(1, Ordering::Relaxed);
             return Err(object_store::Error::Generic {
                 store: "faulty",
-                source: format!("`{location}` is unreadable (injected permanent failure)").into(),
+                source: format!("`{location}` fails every request (injected permanent failure)")
+                    .into(),
             });
         }
         let rate = f64::from_bits(self.rate.load(Ordering::Relaxed));

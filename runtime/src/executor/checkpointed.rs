@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use super::{Message, StatsSlot, first_limit, start_with};
+use super::{StatsSlot, first_limit, start_with};
 use crate::checkpoint::{Checkpoint, Committed, fingerprint};
 use crate::error::{Error, Result};
 use crate::options::ExecOptions;
@@ -88,40 +88,20 @@ pub(super) fn write(
         report,
         splits,
     )?;
-    let mut finished = 0;
-    while finished < shared.splits.len() {
-        match messages.recv() {
-            Ok(Message::Collected { split, part }) => {
-                finished += 1;
-                let _ = tickets.try_send(());
-                if done[split] {
-                    continue;
-                }
-                let part = part
-                    .downcast::<WrittenPart>()
-                    .expect("a file sink makes written parts");
-                let recorded = checkpoint.record(Committed {
-                    split,
-                    name: names[split].to_string(),
-                    files: part.files().to_vec(),
-                    rows: part.rows(),
-                });
-                if let Err(error) = recorded {
-                    shared.stop(&messages, &tickets);
-                    return Err(error);
-                }
-            }
-            Ok(Message::Failed(error)) => {
-                shared.stop(&messages, &tickets);
-                return Err(error);
-            }
-            Ok(Message::Block { .. } | Message::SplitDone { .. }) => {
-                unreachable!("workers collect in collect mode")
-            }
-            Err(_) => break,
+    super::collect_parts(&shared, &messages, &tickets, |split, part| {
+        if done[split] {
+            return Ok(());
         }
-    }
-    shared.stop(&messages, &tickets);
+        let part = part
+            .downcast::<WrittenPart>()
+            .expect("a file sink makes written parts");
+        checkpoint.record(Committed {
+            split,
+            name: names[split].to_string(),
+            files: part.files().to_vec(),
+            rows: part.rows(),
+        })
+    })?;
     let parts: Vec<WrittenPart> = checkpoint
         .committed()
         .map(|c| WrittenPart::new(c.files.clone(), c.rows))

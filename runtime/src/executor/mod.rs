@@ -232,14 +232,35 @@ pub fn execute_collect(
         report,
     )?;
     let mut parts = Vec::with_capacity(shared.splits.len());
-    while parts.len() < shared.splits.len() {
+    collect_parts(&shared, &messages, &tickets, |split, part| {
+        parts.push((split, part));
+        Ok(())
+    })?;
+    parts.sort_by_key(|(split, _)| *split);
+    Ok(parts.into_iter().map(|(_, part)| part).collect())
+}
+
+/// Take each split's part as its worker finishes it, until all are in; then stop the run. A
+/// failure of a worker or of `take` stops the run and is returned.
+fn collect_parts(
+    shared: &Shared,
+    messages: &Receiver<Message>,
+    tickets: &Sender<()>,
+    mut take: impl FnMut(usize, Box<dyn std::any::Any + Send>) -> Result<()>,
+) -> Result<()> {
+    let mut finished = 0;
+    while finished < shared.splits.len() {
         match messages.recv() {
             Ok(Message::Collected { split, part }) => {
-                parts.push((split, part));
+                finished += 1;
                 let _ = tickets.try_send(());
+                if let Err(error) = take(split, part) {
+                    shared.stop(messages, tickets);
+                    return Err(error);
+                }
             }
             Ok(Message::Failed(error)) => {
-                shared.stop(&messages, &tickets);
+                shared.stop(messages, tickets);
                 return Err(error);
             }
             Ok(Message::Block { .. } | Message::SplitDone { .. }) => {
@@ -248,9 +269,8 @@ pub fn execute_collect(
             Err(_) => break,
         }
     }
-    parts.sort_by_key(|(split, _)| *split);
-    shared.stop(&messages, &tickets);
-    Ok(parts.into_iter().map(|(_, part)| part).collect())
+    shared.stop(messages, tickets);
+    Ok(())
 }
 
 fn first_limit(plan: &Plan) -> usize {
