@@ -2,13 +2,13 @@
 //! failures, as a flaky network gives) or every request for one object (a permanent one), to
 //! test that jobs retry, skip within their errored-block budget, and fail clearly.
 //!
-//! ```no_run
+//! ```
 //! use std::sync::Arc;
-//! use aqueduct::faulty::FaultyStore;
+//! use aqueduct_runtime::faulty::FaultyStore;
 //!
 //! let store = Arc::new(FaultyStore::new(Arc::new(object_store::memory::InMemory::new())));
 //! store.set_failure_rate(0.1);
-//! aqueduct::storage::register_store("flaky://data", store);
+//! aqueduct_runtime::storage::register_store("flaky://data", store);
 //! ```
 
 use std::fmt;
