@@ -18,6 +18,11 @@ pub trait Ordered: Field + Clone + Serialize + DeserializeOwned {
     fn lower(a: Self::Ref<'_>, b: Self::Ref<'_>) -> bool;
     /// Whether `a` should replace `b` as the maximum.
     fn higher(a: Self::Ref<'_>, b: Self::Ref<'_>) -> bool;
+    /// Make `target` equal to `value` (types that own a buffer reuse it).
+    #[inline(always)]
+    fn assign(target: &mut Self, value: Self::Ref<'_>) {
+        *target = Self::to_owned(value);
+    }
 }
 
 macro_rules! ordered_by_value {
@@ -64,6 +69,10 @@ ordered_float!(f32, f64);
 impl Ordered for String {
     fn borrow(&self) -> &str {
         self
+    }
+    fn assign(target: &mut String, value: &str) {
+        target.clear();
+        target.push_str(value);
     }
     fn lower(a: &str, b: &str) -> bool {
         a < b
@@ -173,59 +182,60 @@ impl<T: Numeric> Aggregator<T> for Sum {
     }
 }
 
-/// The smallest value (NaN only when every value is NaN).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Min;
-
-impl<T: Ordered> Aggregator<T> for Min {
-    type State = Option<T>;
-    type Output = Option<T>;
-    fn init(&self) -> Option<T> {
-        None
-    }
-    #[inline(always)]
-    fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
-        match state {
-            Some(current) if !T::lower(value, current.borrow()) => {}
-            _ => *state = Some(T::to_owned(value)),
-        }
-    }
-    fn merge(&self, state: &mut Option<T>, other: Option<T>) {
-        if let Some(other) = other {
-            self.accumulate(state, other.borrow());
-        }
-    }
-    fn finish(&self, state: Option<T>) -> Option<T> {
-        state
+/// Keep `value` in `slot`, reusing the allocation of the value it replaces.
+#[inline(always)]
+fn keep<T: Ordered>(slot: &mut Option<T>, value: T::Ref<'_>) {
+    match slot {
+        Some(current) => T::assign(current, value),
+        None => *slot = Some(T::to_owned(value)),
     }
 }
 
-/// The largest value (NaN only when every value is NaN).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Max;
+/// `Min` and `Max`: the value for which `better(value, kept)` never holds.
+macro_rules! extreme {
+    ($(#[$doc:meta])* $name:ident, $better:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name;
 
-impl<T: Ordered> Aggregator<T> for Max {
-    type State = Option<T>;
-    type Output = Option<T>;
-    fn init(&self) -> Option<T> {
-        None
-    }
-    #[inline(always)]
-    fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
-        match state {
-            Some(current) if !T::higher(value, current.borrow()) => {}
-            _ => *state = Some(T::to_owned(value)),
+        impl<T: Ordered> Aggregator<T> for $name {
+            type State = Option<T>;
+            type Output = Option<T>;
+            fn init(&self) -> Option<T> {
+                None
+            }
+            #[inline(always)]
+            fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
+                let replace = match state {
+                    Some(current) => T::$better(value, current.borrow()),
+                    None => true,
+                };
+                if replace {
+                    keep(state, value);
+                }
+            }
+            fn merge(&self, state: &mut Option<T>, other: Option<T>) {
+                if let Some(other) = other {
+                    self.accumulate(state, other.borrow());
+                }
+            }
+            fn finish(&self, state: Option<T>) -> Option<T> {
+                state
+            }
         }
-    }
-    fn merge(&self, state: &mut Option<T>, other: Option<T>) {
-        if let Some(other) = other {
-            self.accumulate(state, other.borrow());
-        }
-    }
-    fn finish(&self, state: Option<T>) -> Option<T> {
-        state
-    }
+    };
 }
+
+extreme!(
+    /// The smallest value (NaN only when every value is NaN).
+    Min,
+    lower
+);
+extreme!(
+    /// The largest value (NaN only when every value is NaN).
+    Max,
+    higher
+);
 
 /// The largest absolute value.
 #[derive(Clone, Copy, Debug, Default)]
@@ -416,7 +426,8 @@ impl<T: Ordered> Aggregator<T> for Last {
     }
     #[inline(always)]
     fn accumulate(&self, state: &mut Option<T>, value: T::Ref<'_>) {
-        *state = Some(T::to_owned(value));
+        // Every row replaces the last: reuse the string's buffer rather than allocate.
+        keep(state, value);
     }
     fn merge(&self, state: &mut Option<T>, other: Option<T>) {
         if other.is_some() {

@@ -428,13 +428,17 @@ where
     }
 }
 
-impl<K, S> GroupsSplit<K, S> {
+impl<K, S> GroupsSplit<K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
     /// A panic in a user's merge or finish as an error naming the aggregate.
     fn caught<T>(&self, result: std::thread::Result<T>) -> Result<T> {
         result.map_err(|panic| Error::Panic {
             stage: self.parts.name.clone(),
             block: crate::error::BlockId {
-                split: format!("{} groups[{}]", self.parts.name, self.index).into(),
+                split: self.name(),
                 block: 0,
             },
             message: crate::executor::panic_message(&panic),

@@ -66,7 +66,7 @@ columns_preprocessor!(
 
 impl Preprocessor for OneHotEncoder {
     fn describe(&self) -> String {
-        format!("OneHotEncoder({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         Ok(Fitted::OneHotEncoder {
@@ -78,7 +78,7 @@ impl Preprocessor for OneHotEncoder {
 
 impl Preprocessor for OrdinalEncoder {
     fn describe(&self) -> String {
-        format!("OrdinalEncoder({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         Ok(Fitted::OrdinalEncoder {
@@ -188,7 +188,7 @@ impl Concatenator {
 
 impl Preprocessor for Concatenator {
     fn describe(&self) -> String {
-        format!("Concatenator({})", self.columns.join(", "))
+        super::describe("Concatenator", &self.columns)
     }
     fn fit_blocks(&self, _: Blocks) -> Result<Fitted> {
         Ok(Fitted::Concatenator {
@@ -252,24 +252,15 @@ pub enum Strategy {
     Constant(f64),
 }
 
-/// Fill the nulls of numeric columns (they become non-null `f64`).
-pub struct SimpleImputer {
-    columns: Vec<String>,
-    strategy: Strategy,
-}
-
-impl SimpleImputer {
-    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>, strategy: Strategy) -> Self {
-        Self {
-            columns: columns.into_iter().map(Into::into).collect(),
-            strategy,
-        }
-    }
-}
+columns_preprocessor!(
+    /// Fill the nulls of numeric columns (they become non-null `f64`).
+    SimpleImputer,
+    strategy: Strategy
+);
 
 impl Preprocessor for SimpleImputer {
     fn describe(&self) -> String {
-        format!("SimpleImputer({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         let who = self.describe();

@@ -7,20 +7,37 @@
 //! (`map_batches::<Scaled>(fitted.transform_fn())`), and saves to and loads from JSON.
 //! Columns are named at run time; a missing or mistyped column is an error naming it.
 
-/// A preprocessor configured by the columns it works on.
+/// A preprocessor configured by the columns it works on (and one setting, for some).
 macro_rules! columns_preprocessor {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident $(, $setting:ident: $ty:ty)?) => {
         $(#[$doc])*
         pub struct $name {
             columns: Vec<String>,
+            $($setting: $ty,)?
         }
 
         impl $name {
-            pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>) -> Self {
-                Self { columns: columns.into_iter().map(Into::into).collect() }
+            pub fn new<S: Into<String>>(
+                columns: impl IntoIterator<Item = S>,
+                $($setting: $ty,)?
+            ) -> Self {
+                Self {
+                    columns: columns.into_iter().map(Into::into).collect(),
+                    $($setting,)?
+                }
+            }
+
+            /// Its name in messages: `Kind(a, b)`.
+            fn name(&self) -> String {
+                super::describe(stringify!($name), &self.columns)
             }
         }
     };
+}
+
+/// `Kind(a, b)`.
+pub(crate) fn describe(kind: &str, columns: &[String]) -> String {
+    format!("{kind}({})", columns.join(", "))
 }
 
 mod encoders;

@@ -103,7 +103,7 @@ columns_preprocessor!(
 
 impl Preprocessor for StandardScaler {
     fn describe(&self) -> String {
-        format!("StandardScaler({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), false)?;
@@ -122,7 +122,7 @@ columns_preprocessor!(
 
 impl Preprocessor for MinMaxScaler {
     fn describe(&self) -> String {
-        format!("MinMaxScaler({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), false)?;
@@ -141,7 +141,7 @@ columns_preprocessor!(
 
 impl Preprocessor for MaxAbsScaler {
     fn describe(&self) -> String {
-        format!("MaxAbsScaler({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), false)?;
@@ -160,7 +160,7 @@ columns_preprocessor!(
 
 impl Preprocessor for RobustScaler {
     fn describe(&self) -> String {
-        format!("RobustScaler({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), true)?;
@@ -193,24 +193,15 @@ pub enum Norm {
     Max,
 }
 
-/// Scale each row's values of `columns` to unit norm (nothing to fit).
-pub struct Normalizer {
-    columns: Vec<String>,
-    norm: Norm,
-}
-
-impl Normalizer {
-    pub fn new<S: Into<String>>(columns: impl IntoIterator<Item = S>, norm: Norm) -> Self {
-        Self {
-            columns: columns.into_iter().map(Into::into).collect(),
-            norm,
-        }
-    }
-}
+columns_preprocessor!(
+    /// Scale each row's values of `columns` to unit norm (nothing to fit).
+    Normalizer,
+    norm: Norm
+);
 
 impl Preprocessor for Normalizer {
     fn describe(&self) -> String {
-        format!("Normalizer({})", self.columns.join(", "))
+        self.name()
     }
     fn fit_blocks(&self, _: Blocks) -> Result<Fitted> {
         Ok(Fitted::Normalizer {

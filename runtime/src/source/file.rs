@@ -108,6 +108,13 @@ impl FileSource {
         self
     }
 
+    /// The files at the location, listing retried on transient failures.
+    fn list(&self, options: &crate::options::ExecOptions) -> Result<Vec<Location>> {
+        options
+            .retry
+            .run(&self.location, || list_files(&self.location))
+    }
+
     /// Read the files in a random order, the same for the same `seed` and listing
     /// (`shuffle = files`).
     pub fn with_file_shuffle(mut self, seed: u64) -> Self {
@@ -157,10 +164,11 @@ impl Source for FileSource {
     }
 
     fn listing(&self, options: &crate::options::ExecOptions) -> Result<Vec<String>> {
-        let files = options
-            .retry
-            .run(&self.location, || list_files(&self.location))?;
-        Ok(files.iter().map(|f| f.url.to_string()).collect())
+        Ok(self
+            .list(options)?
+            .iter()
+            .map(|f| f.url.to_string())
+            .collect())
     }
 
     fn splits(&self, options: &crate::options::ExecOptions) -> Result<Vec<Box<dyn Split>>> {
@@ -171,9 +179,7 @@ impl Source for FileSource {
             include_paths: self.include_paths,
             predicates: self.predicates.clone(),
         });
-        let mut files = options
-            .retry
-            .run(&self.location, || list_files(&self.location))?;
+        let mut files = self.list(options)?;
         if let Some(seed) = self.shuffle {
             let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed);
             rand::seq::SliceRandom::shuffle(files.as_mut_slice(), &mut rng);

@@ -146,15 +146,13 @@ impl Source for FilesSource {
 impl FilesSource {
     /// The files to read under `location`, sorted.
     fn files(&self, location: &str) -> Result<Vec<Location>> {
-        let mut files = list_files(location)?;
-        if matches!(self.rows, FileRows::Images { .. }) {
-            files.retain(|f| self.wants(f.url.rsplit('/').next().unwrap_or_default()));
-            if files.is_empty() {
-                return Err(Error::NoInput {
-                    url: location.to_owned(),
-                    reason: format!("no {} files", IMAGE_EXTENSIONS.join(", ")),
-                });
-            }
+        let files = self.rows.listed(location)?;
+        // Files were listed, but none is an image.
+        if files.is_empty() && matches!(self.rows, FileRows::Images { .. }) {
+            return Err(Error::NoInput {
+                url: location.to_owned(),
+                reason: format!("no {} files", IMAGE_EXTENSIONS.join(", ")),
+            });
         }
         Ok(files)
     }
@@ -185,7 +183,7 @@ impl FilesSource {
             }
             if entry.path().is_dir() {
                 directories.push(entry.path().to_string_lossy().into_owned());
-            } else if self.wants(&name) {
+            } else if self.rows.wants(&name) {
                 // Files beside the subdirectories: list everything up front.
                 return Ok(None);
             }
@@ -193,13 +191,16 @@ impl FilesSource {
         directories.sort();
         Ok((!directories.is_empty()).then_some(directories))
     }
-
-    fn wants(&self, name: &str) -> bool {
-        self.rows.wants(name)
-    }
 }
 
 impl FileRows {
+    /// The files under `location` this source reads, sorted.
+    fn listed(&self, location: &str) -> Result<Vec<Location>> {
+        let mut files = list_files(location)?;
+        files.retain(|f| self.wants(f.url.rsplit('/').next().unwrap_or_default()));
+        Ok(files)
+    }
+
     /// Whether a file of this name is read: `read_images` skips files that are not images
     /// (a README beside them), as Ray Data does.
     fn wants(&self, name: &str) -> bool {
@@ -226,13 +227,8 @@ impl Split for DirectorySplit {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let mut files = list_files(&self.directory)?;
-        files.retain(|f| {
-            let name = f.url.rsplit('/').next().unwrap_or_default();
-            self.source.rows.wants(name)
-        });
         FilesSplit {
-            files,
+            files: self.source.rows.listed(&self.directory)?,
             schema: self.source.schema.clone(),
             rows: self.source.rows.clone(),
             include_paths: self.source.include_paths,
@@ -273,7 +269,9 @@ impl Split for FilesSplit {
                     }
                     FileRows::Binary => binary.append_value(&bytes),
                 }
-                paths.append_value(file.url.as_ref());
+                if self.include_paths {
+                    paths.append_value(file.url.as_ref());
+                }
             }
             let mut columns: Vec<ArrayRef> = Vec::new();
             for field in self.schema.fields() {
