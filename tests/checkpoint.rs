@@ -1,5 +1,5 @@
 //! Job checkpoints: a checkpointed job killed with SIGKILL at random moments and started again
-//! until it completes writes every row exactly once; a changed pipeline, a torn manifest, a
+//! until it completes writes every row exactly once; a changed pipeline, a damaged record, a
 //! lock held by a live process and an unusable location are handled as documented.
 
 use std::collections::BTreeSet;
@@ -157,13 +157,13 @@ struct Row {
 
 fn options(checkpoint: &Path) -> ExecOptions {
     ExecOptions {
-        checkpoint: Some(checkpoint.to_owned()),
+        checkpoint: Some(checkpoint.to_str().unwrap().to_owned()),
         ..ExecOptions::default()
     }
 }
 
 #[test]
-fn a_changed_pipeline_a_torn_manifest_a_held_lock_and_a_bad_location() {
+fn a_changed_pipeline_a_damaged_record_a_held_lock_and_a_bad_location() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out").to_str().unwrap().to_owned();
     let checkpoint = dir.path().join("checkpoint");
@@ -186,18 +186,22 @@ fn a_changed_pipeline_a_torn_manifest_a_held_lock_and_a_bad_location() {
         "{err}"
     );
 
-    // A torn last line (a crash mid-append) is dropped.
+    // A damaged record is dropped and its split redone (its files replaced, not doubled);
+    // a temporary left by a crash mid-write is removed.
     let sub = std::fs::read_dir(&checkpoint)
         .unwrap()
         .next()
         .unwrap()
         .unwrap()
         .path();
-    let manifest = sub.join("manifest.jsonl");
-    let mut text = std::fs::read_to_string(&manifest).unwrap();
-    text.push_str("{\"split\":9,\"na");
-    std::fs::write(&manifest, text).unwrap();
+    let record = sub.join("commits/split-000000.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, &text[..text.len() / 2]).unwrap();
+    let temporary = sub.join("commits/.split-000001.json.inprogress");
+    std::fs::write(&temporary, "{\"split\":1,\"na").unwrap();
     assert_eq!(write.run_with(options(&checkpoint)).unwrap().rows, 50_000);
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), text);
+    assert!(!temporary.exists());
 
     // A live process holds the lock: the run refuses and names it.
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();

@@ -109,6 +109,29 @@ fn overrides_and_bad_input_are_clear_errors() {
         text(&memory.stderr)
     );
 
+    let option = run(&["--store-option", "timeout"]);
+    assert_eq!(option.status.code(), Some(2));
+    assert!(
+        text(&option.stderr).contains("--store-option takes KEY=VALUE, got `timeout`"),
+        "{}",
+        text(&option.stderr)
+    );
+    // Settings of remote stores are accepted (the shipped data is local: they change nothing).
+    let dir = std::env::temp_dir().join(format!("aqueduct-cli-store-{}", std::process::id()));
+    let report = format!("report={}", dir.display());
+    let ran = run(&[
+        "--store-option",
+        "timeout=30s",
+        "--store-retries",
+        "3",
+        "--store-retry-timeout",
+        "60",
+        "--output",
+        &report,
+    ]);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    let _ = std::fs::remove_dir_all(dir);
+
     let flag = run(&["--frobnicate"]);
     assert_eq!(flag.status.code(), Some(2));
 }

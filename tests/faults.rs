@@ -162,7 +162,7 @@ fn a_permanent_failure_leaves_the_checkpoint_consistent() {
     let out = dir.path().join("out").to_str().unwrap().to_owned();
     let checkpointed = || {
         let mut options = patient();
-        options.checkpoint = Some(dir.path().join("checkpoint"));
+        options.checkpoint = Some(dir.path().join("checkpoint").to_str().unwrap().to_owned());
         options
     };
     let job = pipeline! {
@@ -207,7 +207,7 @@ fn a_resumed_job_does_not_redo_the_work_before_an_all_to_all_operator() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out").to_str().unwrap().to_owned();
     let mut options = patient();
-    options.checkpoint = Some(dir.path().join("checkpoint"));
+    options.checkpoint = Some(dir.path().join("checkpoint").to_str().unwrap().to_owned());
     let job = pipeline! {
         read_parquet::<Row>(format!("{url}/in/*/*.parquet"))
         |> groupby(group)
@@ -237,4 +237,131 @@ fn a_resumed_job_does_not_redo_the_work_before_an_all_to_all_operator() {
         assert_eq!(g.n, ids.clone().count() as u64);
         assert_eq!(g.total, ids.sum::<i64>());
     }
+}
+
+#[test]
+fn a_checkpoint_in_an_object_store_resumes_a_job_writing_to_an_object_store() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static BLOCKS: AtomicUsize = AtomicUsize::new(0);
+    let url = "faulty-remote-checkpoint://data";
+    let store = store(url);
+    let mut options = patient();
+    options.checkpoint = Some(format!("{url}/checkpoint"));
+    let out = format!("{url}/out");
+    // A job that dies part-way (some splits committed, some half-written), then its input
+    // breaks for good after the aggregate's output is saved.
+    let job = pipeline! {
+        read_parquet::<Row>(format!("{url}/in/*/*.parquet"))
+        |> map_batches(|batch: RecordBatch| {
+            assert!(BLOCKS.fetch_add(1, Ordering::SeqCst) != 9, "the machine died");
+            batch
+        })
+        |> with_column(twice = id * 2)
+        |> write_parquet(out.clone())
+    };
+    let err = job.run_with(options.clone()).unwrap_err().to_string();
+    assert!(err.contains("the machine died"), "{err}");
+    let list = |prefix: &str| -> Vec<String> {
+        futures::executor::block_on_stream(object_store::ObjectStore::list(
+            &*store,
+            Some(&prefix.into()),
+        ))
+        .map(|o| o.unwrap().location.to_string())
+        .collect()
+    };
+    let committed: Vec<usize> = list("checkpoint")
+        .iter()
+        .filter_map(|p| p.rsplit_once("/commits/split-")?.1.strip_suffix(".json"))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        !committed.is_empty() && committed.len() < 20,
+        "{committed:?}"
+    );
+    // What a crash between a file's put and its record leaves: a file of an uncommitted split.
+    let uncommitted = (0..).find(|s| !committed.contains(s)).unwrap();
+    futures::executor::block_on(object_store::ObjectStoreExt::put(
+        &*store,
+        &format!("out/part-{uncommitted:05}-00007.parquet")
+            .as_str()
+            .into(),
+        "not parquet".into(),
+    ))
+    .unwrap();
+    let summary = job.run_with(options.clone()).unwrap();
+    assert_eq!(summary.rows, 100_000);
+    #[derive(Record, Debug, Clone)]
+    struct Twice {
+        id: i64,
+        twice: i64,
+    }
+    let mut ids: Vec<i64> = pipeline! { read_parquet::<Twice>(out.clone()) }
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (0..100_000).collect::<Vec<_>>(), "every row once");
+
+    // A live process's lock in the store: refused, naming it.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let header = list("checkpoint")
+        .into_iter()
+        .find(|p| p.ends_with("/header.json"))
+        .expect("a header in the store");
+    let lock = header.replace("header.json", "lock");
+    futures::executor::block_on(object_store::ObjectStoreExt::put(
+        &*store,
+        &lock.as_str().into(),
+        format!("pid 1 on {}", host.trim()).into(),
+    ))
+    .unwrap();
+    let err = job.run_with(options.clone()).unwrap_err().to_string();
+    assert!(err.contains("in use by pid 1 on"), "{err}");
+    futures::executor::block_on(object_store::ObjectStoreExt::delete(
+        &*store,
+        &lock.as_str().into(),
+    ))
+    .unwrap();
+
+    // Delete on success removes it from the store.
+    options.delete_checkpoint_on_success = true;
+    assert_eq!(job.run_with(options).unwrap().rows, 100_000);
+    assert_eq!(list("checkpoint"), Vec::<String>::new());
+}
+
+#[test]
+fn an_all_to_all_output_saved_in_an_object_store_is_read_on_resume() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CRASH: AtomicBool = AtomicBool::new(true);
+    let url = "faulty-remote-exchange://data";
+    let store = store_of(url, 10);
+    let mut options = patient();
+    options.checkpoint = Some(format!("{url}/checkpoint"));
+    let out = format!("{url}/out");
+    let job = pipeline! {
+        read_parquet::<Row>(format!("{url}/in/*/*.parquet"))
+        |> sort(id)
+        |> map_batches(|batch: RecordBatch| {
+            assert!(!CRASH.load(Ordering::SeqCst), "the machine died after the sort");
+            batch
+        })
+        |> write_parquet(out.clone())
+    };
+    let err = job.run_with(options.clone()).unwrap_err().to_string();
+    assert!(err.contains("the machine died after the sort"), "{err}");
+    store.break_objects(Some("in/"));
+    CRASH.store(false, Ordering::SeqCst);
+    assert_eq!(job.run_with(options).unwrap().rows, 50_000);
+    store.break_objects(None);
+    let ids: Vec<i64> = pipeline! { read_parquet::<Row>(out) }
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, (0..50_000).collect::<Vec<_>>());
 }

@@ -1,8 +1,9 @@
 //! Standalone binaries: `aqueduct::main!` wraps a program's pipelines in a standard command
 //! line — `run` (the default), `explain [--graph mermaid|dot]`, `stats [--json]` — with flags
 //! to override named inputs and outputs (`--input NAME=URL`, `--output NAME=URL`), `--threads`,
-//! `--memory`, `--preserve-order`, `--progress/--no-progress` and `--checkpoint DIR`
-//! (`--delete-checkpoint-on-success`). Errors print as readable
+//! `--memory`, `--preserve-order`, `--progress/--no-progress`, `--checkpoint LOCATION`
+//! (`--delete-checkpoint-on-success`) and remote stores' settings (`--store-option KEY=VALUE`,
+//! `--store-retries`, `--store-retry-timeout`). Errors print as readable
 //! messages with their causes, and the exit code is non-zero.
 
 use std::collections::BTreeMap;
@@ -44,13 +45,23 @@ struct Args {
     /// Never show progress bars.
     #[arg(long, global = true)]
     no_progress: bool,
-    /// Checkpoint the writes' progress in this directory: a run killed part-way and started
-    /// again with the same checkpoint resumes where it stopped.
-    #[arg(long, value_name = "DIR", global = true)]
-    checkpoint: Option<std::path::PathBuf>,
+    /// Checkpoint the writes' progress in this directory or object-store URL: a run killed
+    /// part-way and started again with the same checkpoint resumes where it stopped.
+    #[arg(long, value_name = "LOCATION", global = true)]
+    checkpoint: Option<String>,
     /// Remove the checkpoint once the run has succeeded.
     #[arg(long, global = true, requires = "checkpoint")]
     delete_checkpoint_on_success: bool,
+    /// An object_store setting for remote stores, such as `timeout=30s`, `aws_region=eu-west-1`
+    /// or `proxy_url=...` (repeatable; over the environment's).
+    #[arg(long = "store-option", value_name = "KEY=VALUE", global = true)]
+    store_options: Vec<String>,
+    /// How many times a remote store retries a failed request (object_store's default: 10).
+    #[arg(long, value_name = "N", global = true)]
+    store_retries: Option<usize>,
+    /// Seconds after a request's first try that a remote store stops retrying it.
+    #[arg(long, value_name = "SECONDS", global = true)]
+    store_retry_timeout: Option<f64>,
 }
 
 #[derive(Subcommand, Debug, Clone, Default)]
@@ -288,7 +299,8 @@ pub fn main(build: impl Fn(&mut Job) -> Result<()>) -> ExitCode {
 impl Job {
     fn from_args(args: Args) -> std::result::Result<Self, String> {
         let pairs = |given: &[String],
-                     flag: &str|
+                     flag: &str,
+                     form: &str|
          -> std::result::Result<BTreeMap<String, String>, String> {
             given
                 .iter()
@@ -296,7 +308,7 @@ impl Job {
                     Some((name, url)) if !name.is_empty() && !url.is_empty() => {
                         Ok((name.to_owned(), url.to_owned()))
                     }
-                    _ => Err(format!("--{flag} takes NAME=URL, got `{pair}`")),
+                    _ => Err(format!("--{flag} takes {form}, got `{pair}`")),
                 })
                 .collect()
         };
@@ -311,10 +323,25 @@ impl Job {
         options.preserve_order |= args.preserve_order;
         options.checkpoint = args.checkpoint.clone();
         options.delete_checkpoint_on_success = args.delete_checkpoint_on_success;
+        let retry_timeout = args
+            .store_retry_timeout
+            .map(|s| {
+                std::time::Duration::try_from_secs_f64(s)
+                    .map_err(|_| format!("--store-retry-timeout takes seconds, got `{s}`"))
+            })
+            .transpose()?;
+        crate::storage::set_store_options(crate::storage::StoreOptions {
+            config: pairs(&args.store_options, "store-option", "KEY=VALUE")?
+                .into_iter()
+                .collect(),
+            max_retries: args.store_retries,
+            retry_timeout,
+            ..Default::default()
+        });
         Ok(Job {
             command: args.command.unwrap_or_default(),
-            inputs: pairs(&args.inputs, "input")?,
-            outputs: pairs(&args.outputs, "output")?,
+            inputs: pairs(&args.inputs, "input", "NAME=URL")?,
+            outputs: pairs(&args.outputs, "output", "NAME=URL")?,
             asked: Vec::new(),
             options,
             progress: if args.no_progress {

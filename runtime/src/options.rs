@@ -37,8 +37,9 @@ pub struct ExecOptions {
     pub spill_dir: std::path::PathBuf,
     /// Where runs that end in a sink checkpoint their progress (`None`: no checkpoint). A run
     /// killed part-way and started again with the same checkpoint skips the input splits whose
-    /// output was committed (see the `checkpoint` module). Each sink gets a subdirectory.
-    pub checkpoint: Option<std::path::PathBuf>,
+    /// output was committed (see the `checkpoint` module). A local path or an object-store
+    /// URL (as for sources and sinks). Each sink gets a subdirectory.
+    pub checkpoint: Option<String>,
     /// Remove the checkpoint once the run has succeeded.
     pub delete_checkpoint_on_success: bool,
     /// How transient failures (storage service and network errors, interrupted IO) are

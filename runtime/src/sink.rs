@@ -14,6 +14,7 @@ use arrow::array::{Array, AsArray, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutPayload};
 
 use crate::error::{Error, Result};
@@ -181,14 +182,37 @@ impl FileSink {
         &self.options
     }
 
-    /// Remove what uncommitted work left in a local output directory: hidden files being
-    /// written, and the files of splits not in `committed` (their run was cut short). Other
-    /// stores are written with one request per file, so nothing half-written is left there.
+    /// Remove what uncommitted work left in the output directory: the files of splits not in
+    /// `committed` (their run was cut short), and, locally, hidden files being written.
     pub(crate) fn remove_uncommitted(&self, committed: &dyn Fn(usize) -> bool) -> Result<()> {
+        let extension = format!(".{}", self.format.extension());
+        let uncommitted = |name: &str| {
+            let in_progress = name.starts_with('.') && name.ends_with(".inprogress");
+            let split = name
+                .strip_prefix("part-")
+                .filter(|_| name.ends_with(&extension))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|n| n.parse::<usize>().ok());
+            in_progress || split.is_some_and(|s| !committed(s))
+        };
+        let failed = |url: String, e: String| Error::Write {
+            url,
+            reason: format!("cannot remove uncommitted output: {e}"),
+        };
         let Some(root) = &self.directory.local else {
+            // Other stores put each file whole: only whole files of uncommitted splits remain.
+            let directory = &self.directory;
+            let listed: Vec<_> =
+                block_on(directory.store.list(Some(&directory.path)).try_collect())
+                    .map_err(|e| failed(directory.url.to_string(), e.to_string()))?;
+            for object in listed {
+                if uncommitted(object.location.filename().unwrap_or_default()) {
+                    block_on(directory.store.delete(&object.location))
+                        .map_err(|e| failed(object.location.to_string(), e.to_string()))?;
+                }
+            }
             return Ok(());
         };
-        let extension = format!(".{}", self.format.extension());
         let mut pending = vec![root.clone()];
         while let Some(dir) = pending.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -198,20 +222,9 @@ impl FileSink {
                 let path = entry.path();
                 if path.is_dir() {
                     pending.push(path);
-                    continue;
-                }
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let in_progress = name.starts_with('.') && name.ends_with(".inprogress");
-                let split = name
-                    .strip_prefix("part-")
-                    .filter(|_| name.ends_with(&extension))
-                    .and_then(|rest| rest.split('-').next())
-                    .and_then(|n| n.parse::<usize>().ok());
-                if in_progress || split.is_some_and(|s| !committed(s)) {
-                    std::fs::remove_file(&path).map_err(|e| Error::Write {
-                        url: path.display().to_string(),
-                        reason: format!("cannot remove uncommitted output: {e}"),
-                    })?;
+                } else if uncommitted(&entry.file_name().to_string_lossy()) {
+                    std::fs::remove_file(&path)
+                        .map_err(|e| failed(path.display().to_string(), e.to_string()))?;
                 }
             }
         }

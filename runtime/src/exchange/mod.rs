@@ -124,7 +124,8 @@ impl Source for ExchangeSource {
         let Some(root) = &options.checkpoint else {
             return self.exchange.run(&self.input, options, &self.upstream);
         };
-        let dir = root.join(format!("exchange-{}", &self.fingerprint(options)?[..12]));
+        let dir = crate::checkpoint::Dir::resolve(root)?
+            .child(&format!("exchange-{}", &self.fingerprint(options)?[..12]));
         if let Some(saved) = saved::load(&dir)? {
             return Ok(saved);
         }

@@ -1,12 +1,9 @@
 //! Checkpointed exchanges: with a job checkpoint, an all-to-all operator's output is saved
-//! (Arrow IPC, one file per output split, then a marker written atomically) before the stages
-//! after it run. A run resumed after a crash past that point reads the saved output instead of
-//! running the pipeline before the operator again — the read, the shuffle, the partial
-//! aggregates are not redone.
+//! (Arrow IPC, one object per output split, then a marker) before the stages after it run. A
+//! run resumed after a crash past that point reads the saved output instead of running the
+//! pipeline before the operator again — the read, the shuffle, the partial aggregates are not
+//! redone.
 
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Write as _};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::ipc::reader::FileReader;
@@ -14,6 +11,7 @@ use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Dir;
 use crate::error::{Error, Result};
 use crate::source::Split;
 
@@ -25,23 +23,14 @@ struct Marker {
     splits: Vec<(String, String)>,
 }
 
-fn failed(dir: &Path, reason: impl Into<String>) -> Error {
-    Error::Checkpoint {
-        location: dir.display().to_string(),
-        reason: reason.into(),
-    }
-}
-
 /// The saved output in `dir`, if a run completed it.
-pub(super) fn load(dir: &Path) -> Result<Option<Vec<Box<dyn Split>>>> {
-    let marker = match std::fs::read_to_string(dir.join(MARKER)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(failed(dir, format!("cannot read {MARKER}: {e}"))),
+pub(super) fn load(dir: &Dir) -> Result<Option<Vec<Box<dyn Split>>>> {
+    let Some(marker) = dir.read(MARKER)? else {
+        return Ok(None);
     };
-    let marker: Marker = serde_json::from_str(&marker)
-        .map_err(|e| failed(dir, format!("{MARKER} is damaged: {e}")))?;
-    tracing::info!(checkpoint = %dir.display(), "reading a saved all-to-all output");
+    let marker: Marker = serde_json::from_slice(&marker)
+        .map_err(|e| dir.failed(format!("{MARKER} is damaged: {e}")))?;
+    tracing::info!(checkpoint = %dir.describe(), "reading a saved all-to-all output");
     Ok(Some(
         marker
             .splits
@@ -49,7 +38,8 @@ pub(super) fn load(dir: &Path) -> Result<Option<Vec<Box<dyn Split>>>> {
             .map(|(name, file)| {
                 Box::new(SavedSplit {
                     name: name.into(),
-                    path: dir.join(file),
+                    dir: dir.clone(),
+                    file,
                 }) as Box<dyn Split>
             })
             .collect(),
@@ -57,23 +47,18 @@ pub(super) fn load(dir: &Path) -> Result<Option<Vec<Box<dyn Split>>>> {
 }
 
 /// Save every output split's blocks in `dir`, then the marker; the saved splits replace them.
-pub(super) fn save(dir: &Path, splits: Vec<Box<dyn Split>>) -> Result<Vec<Box<dyn Split>>> {
-    std::fs::create_dir_all(dir).map_err(|e| failed(dir, format!("cannot create it: {e}")))?;
+pub(super) fn save(dir: &Dir, splits: Vec<Box<dyn Split>>) -> Result<Vec<Box<dyn Split>>> {
+    dir.create()?;
     let mut saved = Vec::with_capacity(splits.len());
     for (i, split) in splits.into_iter().enumerate() {
         let file = format!("split-{i:05}.arrow");
-        let path = dir.join(&file);
-        let temporary = dir.join(format!(".{file}.inprogress"));
-        let mut writer: Option<FileWriter<BufWriter<File>>> = None;
+        let mut writer = None;
         let mut error = None;
         split.read(&mut |block| {
             if writer.is_none() {
-                match File::create(&temporary)
-                    .map_err(|e| e.to_string())
-                    .and_then(|f| {
-                        FileWriter::try_new(BufWriter::new(f), &block.schema())
-                            .map_err(|e| e.to_string())
-                    }) {
+                match dir.writer(&file).and_then(|out| {
+                    FileWriter::try_new(out, &block.schema()).map_err(|e| dir.failed(e.to_string()))
+                }) {
                     Ok(w) => writer = Some(w),
                     Err(e) => {
                         error = Some(e);
@@ -82,50 +67,36 @@ pub(super) fn save(dir: &Path, splits: Vec<Box<dyn Split>>) -> Result<Vec<Box<dy
                 }
             }
             if let Err(e) = writer.as_mut().expect("just made").write(&block) {
-                error = Some(e.to_string());
+                error = Some(dir.failed(format!("cannot write {file}: {e}")));
                 return Ok(false);
             }
             Ok(true)
         })?;
-        if let Some(reason) = error {
-            return Err(failed(dir, reason));
+        if let Some(error) = error {
+            return Err(error);
         }
         match writer {
             Some(mut writer) => {
-                writer.finish().map_err(|e| failed(dir, e.to_string()))?;
-                let file = writer
-                    .into_inner()
-                    .map_err(|e| failed(dir, e.to_string()))?;
-                file.into_inner()
-                    .map_err(|e| failed(dir, e.to_string()))?
-                    .sync_all()
-                    .map_err(|e| failed(dir, e.to_string()))?;
-                std::fs::rename(&temporary, &path).map_err(|e| failed(dir, e.to_string()))?;
+                let failed = |e: String| dir.failed(format!("cannot write {file}: {e}"));
+                writer.finish().map_err(|e| failed(e.to_string()))?;
+                let out = writer.into_inner().map_err(|e| failed(e.to_string()))?;
+                out.commit().map_err(|e| failed(e.to_string()))?;
             }
             // An empty split: no file.
-            None => {
-                let _ = std::fs::remove_file(&path);
-            }
+            None => dir.delete(&file)?,
         }
         saved.push((split.name().to_string(), file));
     }
     let marker = serde_json::to_string(&Marker { splits: saved }).expect("a marker serializes");
-    let temporary = dir.join(format!(".{MARKER}.inprogress"));
-    let mut file = File::create(&temporary).map_err(|e| failed(dir, e.to_string()))?;
-    file.write_all(marker.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| failed(dir, e.to_string()))?;
-    std::fs::rename(&temporary, dir.join(MARKER)).map_err(|e| failed(dir, e.to_string()))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    dir.put(MARKER, marker.as_bytes())?;
     Ok(load(dir)?.expect("just saved"))
 }
 
 /// A saved output split.
 struct SavedSplit {
     name: Arc<str>,
-    path: PathBuf,
+    dir: Dir,
+    file: String,
 }
 
 impl Split for SavedSplit {
@@ -134,28 +105,16 @@ impl Split for SavedSplit {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let file = match File::open(&self.path) {
-            Ok(file) => file,
-            // An empty split saved no file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(Error::Io {
-                    url: self.path.display().to_string(),
-                    source,
-                });
-            }
+        // An empty split saved no file.
+        let Some(input) = self.dir.reader(&self.file)? else {
+            return Ok(());
         };
-        let reader =
-            FileReader::try_new(BufReader::new(file), None).map_err(|e| Error::Corrupt {
-                url: self.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        for block in reader {
-            let block = block.map_err(|e| Error::Corrupt {
-                url: self.path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            if !emit(block)? {
+        let corrupt = |e: arrow::error::ArrowError| Error::Corrupt {
+            url: format!("{}/{}", self.dir.describe(), self.file),
+            reason: e.to_string(),
+        };
+        for block in FileReader::try_new(input, None).map_err(corrupt)? {
+            if !emit(block.map_err(corrupt)?)? {
                 break;
             }
         }

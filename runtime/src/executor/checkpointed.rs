@@ -1,13 +1,12 @@
 //! A write run with a job checkpoint (`../checkpoint.rs`): committed splits are skipped, the
 //! leftovers of the others removed, and each split recorded once its files are in place.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
 use super::{StatsSlot, first_limit, start_with};
-use crate::checkpoint::{Checkpoint, Committed, fingerprint};
+use crate::checkpoint::{Checkpoint, Committed, Dir, fingerprint};
 use crate::error::{Error, Result};
 use crate::options::ExecOptions;
 use crate::plan::Plan;
@@ -32,13 +31,13 @@ pub(super) fn write(
     plan: &Plan,
     options: &ExecOptions,
     sink: Arc<FileSink>,
-    checkpoint: &Path,
+    checkpoint: &str,
     report: Option<StatsSlot>,
 ) -> Result<WriteSummary> {
     let location = sink.describe();
     if first_limit(plan) < plan.stages.len() {
         return Err(Error::Checkpoint {
-            location: checkpoint.display().to_string(),
+            location: checkpoint.to_owned(),
             reason: format!(
                 "`{location}` follows a `limit`, whose rows depend on the order of a run: it cannot resume"
             ),
@@ -56,14 +55,14 @@ pub(super) fn write(
         &listing,
     ]);
     // One subdirectory per sink, so that a job's several writes can share a checkpoint.
-    let root = checkpoint;
-    let dir = checkpoint.join(&fingerprint(&[&location])[..12]);
-    let mut checkpoint = Checkpoint::open(&dir, &print)?;
+    let root = Dir::resolve(checkpoint)?;
+    let dir = root.child(&fingerprint(&[&location])[..12]);
+    let mut checkpoint = Checkpoint::open(dir.clone(), &print)?;
     let done: Vec<bool> = (0..splits.len()).map(|i| checkpoint.is_done(i)).collect();
     sink.remove_uncommitted(&|split| done.get(split).copied().unwrap_or(false))?;
     let skipped = done.iter().filter(|d| **d).count();
     tracing::info!(
-        checkpoint = %dir.display(),
+        checkpoint = %dir.describe(),
         skipped,
         splits = splits.len(),
         "resuming from a checkpoint"
@@ -110,11 +109,9 @@ pub(super) fn write(
     if options.delete_checkpoint_on_success {
         checkpoint.remove()?;
         // Saved all-to-all outputs go too.
-        if let Ok(entries) = std::fs::read_dir(root) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().starts_with("exchange-") {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
+        for name in root.list()?.1 {
+            if name.starts_with("exchange-") {
+                root.child(&name).remove_all()?;
             }
         }
     }

@@ -13,6 +13,10 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
 
+mod remote;
+
+pub use remote::{StoreOptions, set_store_options, store_options};
+
 /// A store and one path in it, with the URL the user wrote (for messages).
 #[derive(Clone)]
 pub struct Location {
@@ -82,11 +86,7 @@ pub fn resolve(location: &str) -> Result<Location> {
             size: None,
         });
     }
-    let (store, path) = object_store::parse_url_opts(&url, std::env::vars()).map_err(|e| {
-        invalid(format!(
-            "{e} (cloud URLs need aqueduct's `cloud` feature; in-memory stores must be registered with `register_store`)"
-        ))
-    })?;
+    let (store, path) = remote::build(&url).map_err(invalid)?;
     let local = (url.scheme() == "file")
         .then(|| LocalFileSystem::new().path_to_filesystem(&path).ok())
         .flatten();
@@ -299,14 +299,66 @@ mod tests {
         assert_eq!(split_glob("*.csv"), (".", Some("*.csv")));
     }
 
+    /// Tests that set the process's store options take turns.
+    #[cfg(feature = "cloud")]
+    static STORE_OPTIONS: Mutex<()> = Mutex::new(());
+
     #[cfg(feature = "cloud")]
     #[test]
     fn cloud_urls_resolve_without_touching_the_network() {
+        let _options = STORE_OPTIONS.lock().unwrap_or_else(|e| e.into_inner());
         let s3 = resolve("s3://bucket/data/sales.parquet").unwrap();
         assert_eq!(s3.path.as_ref(), "data/sales.parquet");
         assert!(s3.local.is_none());
         let http = resolve("https://example.com/files/a.csv").unwrap();
         assert_eq!(http.path.as_ref(), "files/a.csv");
+    }
+
+    /// object_store's retry settings reach remote stores: a server that answers every request
+    /// with 503 gets exactly `1 + max_retries` requests; client keys apply (`allow_http`),
+    /// an unknown key is an error naming it.
+    #[cfg(feature = "cloud")]
+    #[test]
+    fn store_options_reach_remote_stores() {
+        let _options = STORE_OPTIONS.lock().unwrap_or_else(|e| e.into_inner());
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/data.csv", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    line.clear();
+                }
+                REQUESTS.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        let options = StoreOptions {
+            config: vec![("allow_http".into(), "true".into())],
+            max_retries: Some(2),
+            initial_backoff: Some(std::time::Duration::from_millis(1)),
+            max_backoff: Some(std::time::Duration::from_millis(5)),
+            ..StoreOptions::default()
+        };
+        set_store_options(options.clone());
+        let error = list_files(&url).unwrap_err().to_string();
+        assert!(error.contains(&url), "{error}");
+        assert_eq!(REQUESTS.load(Ordering::SeqCst), 3, "{error}");
+
+        set_store_options(StoreOptions {
+            config: vec![("timout".into(), "5s".into())],
+            ..options
+        });
+        let error = resolve("s3://bucket/data.parquet").unwrap_err().to_string();
+        set_store_options(StoreOptions::default());
+        assert!(error.contains("no store option `timout`"), "{error}");
     }
 
     #[cfg(not(feature = "cloud"))]
