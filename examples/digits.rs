@@ -1,12 +1,18 @@
 //! The Ray Data tutorial's digits pipeline, end to end: read the images with their paths,
 //! normalize the pixels to [-1, 1] in a batch stage, classify them with an MLP that each
-//! worker of a stateful stage loads once, take the true label from the folder, and compute the
+//! worker of a stateful stage loads once (on a GPU with `--features cuda` where there is one;
+//! on the CPU otherwise), take the true label from the folder, and compute the
 //! accuracy per label with a groupby; write the table as parquet and print it.
 //!
-//! `cargo run --release --example digits` (the weights come from `train_digits`).
+//! `cargo run --release --example digits` (the weights come from `train_digits`);
+//! `cargo run --release --features cuda --example digits` to use a GPU.
 
 #[path = "digits/mlp.rs"]
 mod mlp;
+
+#[cfg(feature = "cuda")]
+#[path = "digits/gpu.rs"]
+mod gpu;
 
 use aqueduct::pool::{BoxError, Stateful};
 use aqueduct::prelude::*;
@@ -58,30 +64,65 @@ fn normalize(batch: Vec<DigitFile>) -> Vec<Normalized> {
         .collect()
 }
 
-/// The stateful stage: each worker loads the weights once, then classifies every batch it gets.
+/// The stateful stage: each worker loads the weights once, then classifies every batch it
+/// gets — on its GPU when the pool placed it on one (`num_gpus = 1`, built with the `cuda`
+/// feature), else on the CPU. Both give the same predictions.
 struct Classifier {
-    model: Mlp,
+    model: Model,
+}
+
+enum Model {
+    Cpu(Mlp),
+    #[cfg(feature = "cuda")]
+    Gpu(Box<gpu::GpuMlp>),
 }
 
 impl Stateful for Classifier {
     type Args = String;
     type Batch = Vec<Normalized>;
-    type Output = Vec<Predicted>;
+    type Output = Result<Vec<Predicted>, BoxError>;
 
     fn new(weights: String) -> Result<Self, BoxError> {
         Ok(Classifier {
-            model: Mlp::load(&weights)?,
+            model: Model::Cpu(Mlp::load(&weights)?),
         })
     }
 
-    fn call(&mut self, batch: Vec<Normalized>) -> Vec<Predicted> {
-        batch
+    #[cfg(feature = "cuda")]
+    fn new_on_gpus(weights: String, devices: &[usize]) -> Result<Self, BoxError> {
+        let model = Mlp::load(&weights)?;
+        Ok(Classifier {
+            model: Model::Gpu(Box::new(gpu::GpuMlp::new(
+                devices[0],
+                &model,
+                gpu::DEVICE_MEMORY,
+            )?)),
+        })
+    }
+
+    fn call(&mut self, batch: Vec<Normalized>) -> Result<Vec<Predicted>, BoxError> {
+        let predicted: Vec<i64> = match &mut self.model {
+            Model::Cpu(model) => batch
+                .iter()
+                .map(|n| model.predict(n.pixels.values()) as i64)
+                .collect(),
+            #[cfg(feature = "cuda")]
+            Model::Gpu(model) => {
+                let pixels: Vec<f32> = batch
+                    .iter()
+                    .flat_map(|n| n.pixels.values().iter().copied())
+                    .collect();
+                model.predict(&pixels)?.into_iter().map(i64::from).collect()
+            }
+        };
+        Ok(batch
             .into_iter()
-            .map(|n| Predicted {
-                predicted: self.model.predict(n.pixels.values()) as i64,
+            .zip(predicted)
+            .map(|(n, predicted)| Predicted {
+                predicted,
                 path: n.path,
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -90,7 +131,7 @@ fn main() -> aqueduct::Result<()> {
     let accuracy = pipeline! {
         read_images::<Digit>("examples/data/digits", include_paths = true)
         |> map_batches::<Normalized>(normalize)
-        |> map_batches::<Predicted>(Classifier, args = (weights), compute = actors(2), batch_size = 256)
+        |> map_batches::<Predicted>(Classifier, args = (weights), compute = actors(2), num_gpus = 1, batch_size = 256)
         |> with_column(label: i64 = mlp::label_of(path))
         |> with_column(correct: f64 = if predicted == label { 1.0 } else { 0.0 })
         |> groupby(label)

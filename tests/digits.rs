@@ -102,3 +102,72 @@ fn weights_of_the_wrong_size_are_a_clear_error() {
         "{err}"
     );
 }
+
+/// A classifier that records where the pool placed it.
+struct Placed {
+    model: Mlp,
+}
+
+static ON_GPU: AtomicUsize = AtomicUsize::new(0);
+
+impl Stateful for Placed {
+    type Args = String;
+    type Batch = Vec<DigitFile>;
+    type Output = Vec<Predicted>;
+    fn new(weights: String) -> Result<Self, BoxError> {
+        Ok(Placed {
+            model: Mlp::load(&weights)?,
+        })
+    }
+    fn new_on_gpus(weights: String, devices: &[usize]) -> Result<Self, BoxError> {
+        assert_eq!(devices.len(), 1, "one device per worker");
+        ON_GPU.fetch_add(1, Ordering::SeqCst);
+        Self::new(weights)
+    }
+    fn call(&mut self, batch: Vec<DigitFile>) -> Vec<Predicted> {
+        Classifier {
+            model: self.model.clone(),
+        }
+        .call(batch)
+    }
+}
+
+#[test]
+fn a_gpu_stage_without_a_gpu_falls_back_to_the_cpu_or_errors_when_told_to() {
+    let devices = aqueduct::gpu::device_count();
+    let weights = String::from("examples/data/digits_mlp.json");
+    let predictions = |rows: Vec<Predicted>| -> std::collections::BTreeMap<String, i64> {
+        rows.into_iter().map(|p| (p.path, p.predicted)).collect()
+    };
+    let cpu = pipeline! {
+        read_images::<Digit>("examples/data/digits", include_paths = true)
+        |> map_batches::<Predicted>(Placed, args = (weights.clone()), compute = actors(1))
+    }
+    .take_all()
+    .unwrap();
+    let placed = pipeline! {
+        read_images::<Digit>("examples/data/digits", include_paths = true)
+        |> map_batches::<Predicted>(Placed, args = (weights.clone()), compute = actors(2), num_gpus = 1)
+    }
+    .take_all()
+    .unwrap();
+    assert_eq!(predictions(placed), predictions(cpu));
+    // Workers went on devices exactly when there are some.
+    assert_eq!(ON_GPU.load(Ordering::SeqCst) > 0, devices > 0);
+
+    let strict = pipeline! {
+        read_images::<Digit>("examples/data/digits", include_paths = true)
+        |> map_batches::<Predicted>(Placed, args = (weights), compute = actors(1), num_gpus = 1, cpu_fallback = false)
+    }
+    .count();
+    if devices == 0 {
+        let err = strict.unwrap_err().to_string();
+        assert!(
+            err.contains("needs 1 GPU(s) but this machine has 0")
+                && err.contains("asked for no CPU fallback"),
+            "{err}"
+        );
+    } else {
+        assert_eq!(strict.unwrap(), 1797);
+    }
+}

@@ -1,7 +1,7 @@
-//! Accelerator devices the executor can place work on. Without the `cuda` feature there are
-//! none: stages asking for GPUs are refused with a clear error.
+//! Accelerator devices the executor can place work on: CUDA devices with the `cuda` feature
+//! (see `gpu/`), none without it.
 
 /// Number of GPUs available to this process.
 pub fn count() -> usize {
-    0
+    crate::gpu::device_count()
 }

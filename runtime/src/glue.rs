@@ -226,13 +226,22 @@ where
     T::Batch: BatchInput<I>,
     T::Output: BatchOutput<O>,
 {
-    Arc::new(crate::pool::PoolSpec::new(compute, resources, move || {
-        let state = T::new(args.clone())?;
-        let call = |state: &mut T, block: RecordBatch| {
-            state.call(T::Batch::from_block(block)?).into_block()
-        };
-        Ok(Box::new(crate::pool::StatefulWorker { state, call }) as Box<dyn crate::pool::Worker>)
-    }))
+    Arc::new(crate::pool::PoolSpec::new(
+        compute,
+        resources,
+        move |gpus| {
+            let state = if gpus.is_empty() {
+                T::new(args.clone())?
+            } else {
+                T::new_on_gpus(args.clone(), gpus)?
+            };
+            let call = |state: &mut T, block: RecordBatch| {
+                state.call(T::Batch::from_block(block)?).into_block()
+            };
+            Ok(Box::new(crate::pool::StatefulWorker { state, call })
+                as Box<dyn crate::pool::Worker>)
+        },
+    ))
 }
 
 /// The pool spec of a stateless `map_batches` function with bounded concurrency.
@@ -245,7 +254,7 @@ where
     F: Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync + 'static,
 {
     let func = Arc::new(func);
-    Arc::new(crate::pool::PoolSpec::new(compute, resources, move || {
+    Arc::new(crate::pool::PoolSpec::new(compute, resources, move |_| {
         let func = func.clone();
         let call = move |_: &mut (), block: RecordBatch| func(block);
         Ok(Box::new(crate::pool::StatefulWorker { state: (), call })

@@ -14,6 +14,7 @@ pub mod exchange;
 mod executor;
 pub mod faulty;
 mod glue;
+pub mod gpu;
 mod graph;
 mod io_runtime;
 mod options;

@@ -15,8 +15,11 @@
 //! - `tasks(n)`: a stateless function, at most n calls at once.
 //!
 //! Per-worker resources cap the pool: `num_cpus = c` allows `threads / c` workers,
-//! `memory = bytes` allows `memory_budget / bytes`, and `num_gpus = g` needs g devices per
-//! worker (none are detected without the `cuda` feature, so such a stage is an error).
+//! `memory = bytes` allows `memory_budget / bytes`, and `num_gpus = g` allows `devices / g`
+//! workers, each placed on its devices ([`Stateful::new_on_gpus`]; a fraction shares a device
+//! between workers). With no device (or without the `cuda` feature, which detects them) such
+//! a stage falls back to the CPU with a warning — its workers are constructed with
+//! [`Stateful::new`] — unless it asked for `cpu_fallback = false`: then it is an error.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -60,8 +63,15 @@ pub trait Stateful: Sized + Send + 'static {
     type Batch;
     /// What `call` returns: a `RecordBatch`, a `Vec` of records, or a `Result` of either.
     type Output;
-    /// Construct one worker: load a model, open a connection.
+    /// Construct one worker: load a model, open a connection. Workers of a stage with
+    /// `num_gpus` are constructed this way when the machine has no GPU (the CPU fallback).
     fn new(args: Self::Args) -> Result<Self, BoxError>;
+    /// Construct one worker placed on the GPUs `devices` (ordinals; a stage with `num_gpus`
+    /// on a machine that has them). By default the placement is ignored.
+    fn new_on_gpus(args: Self::Args, devices: &[usize]) -> Result<Self, BoxError> {
+        let _ = devices;
+        Self::new(args)
+    }
     /// Process one batch.
     fn call(&mut self, batch: Self::Batch) -> Self::Output;
 }
@@ -76,11 +86,24 @@ pub enum Compute {
 }
 
 /// What each worker of a stage needs.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Resources {
     pub cpus: Option<f64>,
     pub gpus: Option<f64>,
     pub memory: Option<usize>,
+    /// With `gpus` and no device: run on the CPU (`true`, the default) or fail.
+    pub cpu_fallback: bool,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            cpus: None,
+            gpus: None,
+            memory: None,
+            cpu_fallback: true,
+        }
+    }
 }
 
 /// A worker's constructor failed (returned an error or panicked).
@@ -95,7 +118,8 @@ pub trait Worker: Send {
     fn call(&mut self, block: RecordBatch) -> Result<RecordBatch, StageError>;
 }
 
-type Construct = dyn Fn() -> Result<Box<dyn Worker>, BoxError> + Send + Sync;
+/// Constructs a worker placed on the given GPU ordinals (none: on the CPU).
+type Construct = dyn Fn(&[usize]) -> Result<Box<dyn Worker>, BoxError> + Send + Sync;
 
 /// How to make a stage's pool: its strategy, resources, and worker constructor.
 pub struct PoolSpec {
@@ -111,7 +135,7 @@ impl PoolSpec {
     pub fn new(
         compute: Compute,
         resources: Resources,
-        construct: impl Fn() -> Result<Box<dyn Worker>, BoxError> + Send + Sync + 'static,
+        construct: impl Fn(&[usize]) -> Result<Box<dyn Worker>, BoxError> + Send + Sync + 'static,
     ) -> Self {
         Self {
             compute,
@@ -135,21 +159,35 @@ impl PoolSpec {
         if let Some(bytes) = self.resources.memory.filter(|b| *b > 0) {
             cap = cap.min((options.memory_budget / bytes).max(1));
         }
+        let mut placement = None;
         if let Some(gpus) = self.resources.gpus.filter(|g| *g > 0.0) {
             let devices = crate::devices::count();
-            if (devices as f64) < gpus {
+            if (devices as f64) >= gpus {
+                cap = cap.min(((devices as f64 / gpus).floor() as usize).max(1));
+                placement = Some(Placement { gpus, devices });
+            } else if self.resources.cpu_fallback && devices == 0 {
+                tracing::warn!(
+                    stage,
+                    "each worker asks for {gpus} GPU(s) but this machine has none: running on the CPU"
+                );
+            } else {
                 return Err(Error::Resources {
                     stage: stage.to_owned(),
                     reason: format!(
-                        "each worker needs {gpus} GPU(s) but this machine has {devices}"
+                        "each worker needs {gpus} GPU(s) but this machine has {devices}{}",
+                        if self.resources.cpu_fallback {
+                            ""
+                        } else {
+                            " (and the stage asked for no CPU fallback)"
+                        }
                     ),
                 });
             }
-            cap = cap.min(((devices as f64 / gpus).floor() as usize).max(1));
         }
         Ok(Arc::new(Pool {
             stage: stage.to_owned(),
             spec: self.clone(),
+            placement,
             min: min.min(cap),
             max: cap,
             state: Mutex::new(PoolState::default()),
@@ -166,14 +204,35 @@ struct PoolState {
     live: usize,
     /// Workers constructed over the run.
     constructed: usize,
+    /// Constructions started over the run (numbering the workers for placement).
+    started: usize,
     /// The most that existed at once.
     peak: usize,
+}
+
+/// Where a stage's workers go: `gpus` each, over `devices`.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    gpus: f64,
+    devices: usize,
+}
+
+impl Placement {
+    /// The devices of the `serial`-th worker constructed: whole GPUs in turn, or (for a
+    /// fraction) workers packed onto one device until its share is used.
+    fn devices(&self, serial: usize) -> Vec<usize> {
+        let first = (serial as f64 * self.gpus).floor() as usize;
+        let count = self.gpus.ceil() as usize;
+        (first..first + count).map(|d| d % self.devices).collect()
+    }
 }
 
 /// The workers of one stage in one run.
 pub struct Pool {
     stage: String,
     spec: Arc<PoolSpec>,
+    /// `None`: workers run on the CPU.
+    placement: Option<Placement>,
     min: usize,
     max: usize,
     state: Mutex<PoolState>,
@@ -214,17 +273,24 @@ impl Pool {
             if state.live < self.max {
                 state.live += 1;
                 state.peak = state.peak.max(state.live);
+                let serial = state.started;
+                state.started += 1;
                 drop(state);
-                return self.construct();
+                return self.construct(serial);
             }
             // A batch waits for a worker: with room to grow this never happens.
             state = self.returned.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
 
-    fn construct(&self) -> Result<Box<dyn Worker>, ConstructorError> {
-        let built =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.spec.construct)()));
+    fn construct(&self, serial: usize) -> Result<Box<dyn Worker>, ConstructorError> {
+        let devices = self
+            .placement
+            .map(|p| p.devices(serial))
+            .unwrap_or_default();
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (self.spec.construct)(&devices)
+        }));
         let failed = |reason: String| {
             self.lost();
             ConstructorError { reason }
@@ -325,7 +391,7 @@ mod tests {
         let barrier = Arc::new(Barrier::new(3));
         let mut spec = PoolSpec::new(Compute::Actors { min: 1, max: 3 }, Resources::default(), {
             let barrier = barrier.clone();
-            move || {
+            move |_| {
                 let barrier = barrier.clone();
                 let call = move |_: &mut (), b: RecordBatch| {
                     barrier.wait();
@@ -356,11 +422,10 @@ mod tests {
         let spec = Arc::new(PoolSpec::new(
             Compute::Actors { min: 8, max: 8 },
             Resources {
-                cpus: None,
-                gpus: None,
                 memory: Some(100 << 20),
+                ..Resources::default()
             },
-            || unreachable!("not constructed"),
+            |_| unreachable!("not constructed"),
         ));
         let options = ExecOptions {
             threads: 16,
@@ -368,5 +433,64 @@ mod tests {
             ..ExecOptions::default()
         };
         assert_eq!(spec.pool("stage", &options).unwrap().limits(), (2, 2));
+    }
+
+    #[test]
+    fn workers_are_placed_on_devices_in_turn_or_packed_by_fraction() {
+        let whole = Placement {
+            gpus: 1.0,
+            devices: 2,
+        };
+        assert_eq!(
+            (0..3).map(|k| whole.devices(k)).collect::<Vec<_>>(),
+            [vec![0], vec![1], vec![0]]
+        );
+        let half = Placement {
+            gpus: 0.5,
+            devices: 2,
+        };
+        assert_eq!(
+            (0..4).map(|k| half.devices(k)).collect::<Vec<_>>(),
+            [vec![0], vec![0], vec![1], vec![1]]
+        );
+        let two = Placement {
+            gpus: 2.0,
+            devices: 4,
+        };
+        assert_eq!(two.devices(1), [2, 3]);
+    }
+
+    #[test]
+    fn without_a_device_a_gpu_stage_falls_back_to_the_cpu_unless_told_not_to() {
+        let spec = |cpu_fallback| {
+            Arc::new(PoolSpec::new(
+                Compute::Actors { min: 1, max: 1 },
+                Resources {
+                    gpus: Some(1.0),
+                    cpu_fallback,
+                    ..Resources::default()
+                },
+                |gpus| {
+                    assert!(gpus.is_empty(), "placed on the CPU");
+                    let call = |_: &mut (), b: RecordBatch| Ok(b);
+                    Ok(Box::new(StatefulWorker { state: (), call }) as Box<dyn Worker>)
+                },
+            ))
+        };
+        let options = ExecOptions::default();
+        if crate::devices::count() > 0 {
+            return; // This machine has a GPU: nothing falls back.
+        }
+        let pool = spec(true).pool("classify", &options).unwrap();
+        assert_eq!(pool.call(block()).unwrap().num_rows(), 1);
+        let error = spec(false)
+            .pool("classify", &options)
+            .err()
+            .expect("no fallback asked")
+            .to_string();
+        assert!(
+            error.contains("classify") && error.contains("needs 1 GPU(s) but this machine has 0"),
+            "{error}"
+        );
     }
 }

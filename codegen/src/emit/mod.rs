@@ -149,7 +149,11 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
                     some(get("num_gpus"), quote!(f64)),
                     some(get("memory"), quote!(usize)),
                 );
-                quote!(#rt::Resources { cpus: #cpus, gpus: #gpus, memory: #memory })
+                let cpu_fallback = match get("cpu_fallback") {
+                    Some(e) => quote!((#e) as bool),
+                    None => quote!(true),
+                };
+                quote!(#rt::Resources { cpus: #cpus, gpus: #gpus, memory: #memory, cpu_fallback: #cpu_fallback })
             };
             if let Some(crate::plan::Compute::Actors { min, max }) = compute.as_deref() {
                 let constructor_args = match args.as_slice() {

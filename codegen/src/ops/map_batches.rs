@@ -7,7 +7,8 @@
 //! `compute = actors(n)` (or `actors(min, max)`) makes it a stateful stage: the first argument
 //! is a type implementing `Stateful`, each worker constructed once from `args` (Ray's
 //! `fn_constructor_kwargs`). `compute = tasks(n)` bounds a function's concurrent calls.
-//! `num_cpus`, `num_gpus` and `memory` say what each worker needs.
+//! `num_cpus`, `num_gpus` and `memory` say what each worker needs; a stage with `num_gpus`
+//! runs on the CPU where there is no GPU unless it says `cpu_fallback = false`.
 
 use super::{Checker, check_args, closure};
 use crate::plan::{Compute, NodeKind};
@@ -26,6 +27,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
             "num_cpus",
             "num_gpus",
             "memory",
+            "cpu_fallback",
         ],
     ) {
         return None;
@@ -34,7 +36,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         None => None,
         Some(expr) => Some(Box::new(compute(ck, expr)?)),
     };
-    let resources: Vec<(String, syn::Expr)> = ["num_cpus", "num_gpus", "memory"]
+    let resources: Vec<(String, syn::Expr)> = ["num_cpus", "num_gpus", "memory", "cpu_fallback"]
         .iter()
         .filter_map(|n| call.named(n).map(|e| (n.to_string(), e.clone())))
         .collect();
