@@ -1,4 +1,5 @@
-//! GPU checks (`--features cuda`): every kernel against the CPU on random inputs, the digits
+//! GPU checks (`--features cuda`): every kernel (the digits MLP's, and those codegen emits for
+//! `with_columns(.., gpus = n)`) against the CPU on random inputs, the digits
 //! classifier's predictions on the GPU equal to the CPU's, a batch larger than the device
 //! memory budget split into chunks, and the errors of a module that does not load and of a
 //! launch with the wrong argument types.
@@ -12,6 +13,9 @@ mod mlp;
 #[path = "../examples/digits/gpu.rs"]
 mod gpu;
 
+#[path = "shared/gpu_columns.rs"]
+mod gpu_columns;
+
 use aqueduct::gpu::bytemuck::{cast_slice, cast_slice_mut};
 use aqueduct::gpu::{Arg, DeviceWorker, GpuError, Layout};
 use aqueduct::prelude::*;
@@ -23,6 +27,10 @@ const CHECKS: &[(&str, Check)] = &[
     (
         "every_kernel_matches_the_cpu_on_random_inputs",
         kernels_match_the_cpu,
+    ),
+    (
+        "emitted_column_kernels_match_the_cpu_bit_for_bit",
+        emitted_kernels_match_the_cpu,
     ),
     (
         "digits_predictions_on_the_gpu_equal_the_cpu",
@@ -133,6 +141,22 @@ fn dense_cpu(
         }
     }
     y
+}
+
+fn emitted_kernels_match_the_cpu() -> Result<(), String> {
+    // 300,000 rows: several blocks, and chunks of the device worker.
+    gpu_columns::compare(300_000)?;
+    // The stage really ran on the device: refusing the CPU still works.
+    let rows = pipeline! {
+        from_items::<gpu_columns::Reading>(gpu_columns::readings(1000))
+        |> with_columns(z = x * 2.0, gpus = 1, cpu_fallback = false)
+    }
+    .count()
+    .map_err(|e| e.to_string())?;
+    if rows != 1000 {
+        return Err(format!("{rows} rows"));
+    }
+    Ok(())
 }
 
 fn failed(e: GpuError) -> String {

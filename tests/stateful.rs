@@ -212,10 +212,20 @@ fn a_task_pool_bounds_concurrent_calls() {
 }
 
 #[test]
-fn gpus_on_a_machine_without_them_are_refused() {
-    let err = pipeline! {
+fn gpus_on_a_machine_without_them_fall_back_to_the_cpu_unless_refused() {
+    if aqueduct::gpu::device_count() > 0 {
+        return; // This machine has GPUs: nothing falls back.
+    }
+    let rows = pipeline! {
         from_items::<Item>(items(10))
         |> map_batches(|b: RecordBatch| b, num_gpus = 1)
+    }
+    .count()
+    .unwrap();
+    assert_eq!(rows, 10);
+    let err = pipeline! {
+        from_items::<Item>(items(10))
+        |> map_batches(|b: RecordBatch| b, num_gpus = 1, cpu_fallback = false)
     }
     .count()
     .unwrap_err()

@@ -419,8 +419,19 @@ fn if_else(cx: &Ctxt, expr_if: &syn::ExprIf, scope: &mut dyn Scope) -> Option<Va
         );
         return None;
     }
+    // `else { e }` is a branch holding `e`, not a `{ rust }` value (`else if` nests).
+    let else_expr = match else_branch.as_ref() {
+        syn::Expr::Block(block) if block.attrs.is_empty() && block.label.is_none() => {
+            let Some(e) = single(&block.block) else {
+                cx.error_spanned_by(block, "each branch holds one expression");
+                return None;
+            };
+            e
+        }
+        other => other.clone(),
+    };
     let then_v = compile(cx, &then_expr, scope)?;
-    let else_v = compile(cx, else_branch, scope)?;
+    let else_v = compile(cx, &else_expr, scope)?;
     let Some(common) = unify(&then_v.ltype, &else_v.ltype) else {
         cx.error_spanned_by(
             else_branch,

@@ -13,6 +13,7 @@ mod expr;
 mod ops;
 mod optimize;
 mod plan;
+pub mod ptx;
 pub mod record;
 mod schema;
 mod syntax;

@@ -74,11 +74,11 @@ pub enum NodeKind {
     Filter(Expr),
     /// Keep rows where the closure, given `&Record`, returns true.
     FilterFn { func: Expr, input: Option<Path> },
-    /// Add or replace a column.
-    WithColumn {
-        name: String,
-        ty: Option<Box<Type>>,
-        expr: Expr,
+    /// Add or replace columns, each computed from the input's columns (`with_column`,
+    /// `with_columns`); with `gpu`, a stage of its own whose kernel is lowered to PTX.
+    WithColumns {
+        columns: Vec<NewColumn>,
+        gpu: Option<Gpu>,
     },
     /// Keep these columns, in this order.
     Select(Vec<String>),
@@ -121,6 +121,25 @@ pub enum NodeKind {
     Rows(RowsOp),
     /// `zip::<R>(other)`: the columns of dataset `other` (of record `R`) beside these.
     Zip { other: Expr, record: Path },
+}
+
+/// A column computed by `with_column(s)`.
+pub struct NewColumn {
+    pub name: String,
+    pub ltype: crate::types::LType,
+    /// The declared type, if any.
+    pub ty: Option<Box<Type>>,
+    pub expr: Expr,
+}
+
+/// A `with_columns(.., gpus = n)` stage's GPU side.
+pub struct Gpu {
+    /// GPUs per worker.
+    pub gpus: Expr,
+    /// `cpu_fallback = false` (default true).
+    pub cpu_fallback: Option<Expr>,
+    /// The expressions as one PTX kernel.
+    pub kernel: Box<crate::ptx::Kernel>,
 }
 
 /// How a `map_batches` stage's calls are spread (see the runtime's `pool` module).
@@ -172,6 +191,7 @@ impl NodeKind {
         !matches!(
             self,
             NodeKind::MapBatches { .. }
+                | NodeKind::WithColumns { gpu: Some(_), .. }
                 | NodeKind::Limit(_)
                 | NodeKind::Aggregate { .. }
                 | NodeKind::MapGroups { .. }

@@ -12,6 +12,7 @@ use crate::syntax::Pipeline;
 const RECORDS: &str = r#"{
     [Sale] { id: i64, category: String, price: f64, qty: i32, note: Option<String>, }
     [Line] { id: i64, total: f64, }
+    [Reading] { id: i64, x: f32, y: f64, n: i32, small: u8, tiny: i8, big: u64, label: String, }
 }"#;
 
 /// The checked plan of `pipeline`, or the error messages.
@@ -277,5 +278,155 @@ fn grouping_errors_name_the_problem() {
     assert_eq!(
         errors_of("from_items::<Sale>(v) |> zip::<Line>(other)"),
         ["cannot zip `Sale` with `Line`: both have column(s) `id`; rename them on one side first"]
+    );
+}
+
+/// Pipelines with a GPU stage whose emitted PTX is kept in `codegen/tests/ptx/<name>.ptx`
+/// (CI runs ptxas over those files; `UPDATE_PTX=1` rewrites them).
+const PTX_CASES: &[(&str, &str)] = &[
+    (
+        "arithmetic",
+        "from_items::<Reading>(v) |> with_columns(z = x * 2.0 + 1.5, w = y / (y + 1.0) - 0.25, m = n * 3 - 7, gpus = 1)",
+    ),
+    (
+        "casts",
+        "from_items::<Reading>(v) |> with_columns(a = x as f64, b = y as f32, c = y as u8, d = x as i64, e = n as f32, f = tiny as u64, g = big as i8, h = small as i32, gpus = 1)",
+    ),
+    (
+        "comparisons",
+        "from_items::<Reading>(v) |> with_columns(hot = x > 30.0 && n != 3, odd = !(y <= 1.0) || tiny == -3, pick: f64 = if n > 2 { y } else { -y }, gpus = 1)",
+    ),
+    (
+        "functions",
+        "from_items::<Reading>(v) |> with_columns(a = x.min(y as f32).max(0.0), b = y.abs().sqrt(), c = x.floor(), d = x.ceil(), f = n.abs(), g = small + 250, gpus = 2)",
+    ),
+];
+
+fn kernel_of(pipeline: &str) -> crate::ptx::Kernel {
+    let plan = checked(pipeline).unwrap();
+    plan.stages
+        .iter()
+        .find_map(|s| match &s.kind {
+            crate::plan::NodeKind::WithColumns { gpu: Some(gpu), .. } => {
+                Some((*gpu.kernel).clone())
+            }
+            _ => None,
+        })
+        .expect("a GPU stage")
+}
+
+#[test]
+fn gpu_stages_lower_to_the_ptx_of_their_snapshots() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ptx");
+    let update = std::env::var_os("UPDATE_PTX").is_some();
+    for (name, pipeline) in PTX_CASES {
+        let kernel = kernel_of(pipeline);
+        let path = dir.join(format!("{name}.ptx"));
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &kernel.ptx).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("no snapshot {}: run with UPDATE_PTX=1", path.display()));
+        assert_eq!(
+            kernel.ptx, expected,
+            "{name}: the emitted PTX changed (UPDATE_PTX=1 to accept)"
+        );
+    }
+}
+
+#[test]
+fn a_gpu_kernel_reads_each_column_once_and_writes_every_new_one() {
+    let kernel = kernel_of(PTX_CASES[0].1);
+    assert_eq!(
+        kernel.inputs,
+        [
+            ("x".to_owned(), 4),
+            ("y".to_owned(), 8),
+            ("n".to_owned(), 4)
+        ]
+    );
+    assert_eq!(kernel.outputs, ["z", "w", "m"]);
+    assert_eq!(
+        kernel.ptx.matches("ld.global.f64").count(),
+        1,
+        "y is loaded once"
+    );
+    // No contraction into fused multiply-adds: the CPU rounds each step.
+    assert!(!kernel.ptx.contains("fma") && kernel.ptx.contains("mul.rn.f32"));
+    let signatures = kernel.ptx.matches("\t.param ").count();
+    assert_eq!(signatures, 1 + 3 + 3, "rows, three inputs, three outputs");
+}
+
+#[test]
+fn a_gpu_stage_runs_on_its_own_between_fused_loops() {
+    let plan = checked(
+        "from_items::<Reading>(v) |> filter(x > 0.0) |> with_columns(z = x * 2.0, gpus = 1) |> with_column(w = z + 1.0)",
+    )
+    .unwrap();
+    let segments = fusion::run(&plan);
+    assert!(matches!(
+        segments.as_slice(),
+        [
+            fusion::Segment::Fused { start: 0, end: 1 },
+            fusion::Segment::Single(1),
+            fusion::Segment::Fused { start: 2, end: 3 }
+        ]
+    ));
+}
+
+#[test]
+fn what_a_gpu_stage_cannot_lower_is_an_error_at_each_token() {
+    let errors = errors_of(
+        "from_items::<Reading>(v) |> with_columns(a = x.exp(), b = n / 2, c = label.len() as i32, e = y % 2.0, gpus = 1)",
+    );
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(
+        errors[0].contains("`.exp()` is not lowered to PTX"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[1].contains("integer `/` and `%`"), "{}", errors[1]);
+    assert!(
+        errors[2].contains("column `label` is `String`"),
+        "{}",
+        errors[2]
+    );
+    assert!(errors[3].contains("float `%`"), "{}", errors[3]);
+    // Without `gpus` the same expressions are fine on the CPU.
+    assert!(checked("from_items::<Reading>(v) |> with_columns(a = x.exp(), b = n / 2, c = label.len() as i32, e = y % 2.0)").is_ok());
+    let misuse = errors_of("from_items::<Reading>(v) |> with_column(a = x, b = y)");
+    assert!(
+        misuse[0].contains("use `with_columns` for several"),
+        "{misuse:?}"
+    );
+    let twice = errors_of("from_items::<Reading>(v) |> with_columns(a = x, a = y)");
+    assert!(
+        twice[0].contains("column `a` is computed twice"),
+        "{twice:?}"
+    );
+}
+
+#[test]
+fn with_columns_computes_every_column_from_the_input() {
+    // `b` reads the input's `x`, not the `x` this stage computes.
+    let plan =
+        checked("from_items::<Reading>(v) |> with_columns(x = x * 2.0, b = x + 1.0)").unwrap();
+    assert_eq!(
+        plan.output().signature(),
+        "{id: i64, x: f32, y: f64, n: i32, small: u8, tiny: i8, big: u64, label: String, b: f32}"
+    );
+}
+
+#[test]
+fn both_branches_of_an_if_read_columns() {
+    // The `else` block is a branch over columns, not a `{ rust }` value.
+    let plan =
+        checked("from_items::<Sale>(v) |> with_column(p = if qty > 2 { price } else { -price })")
+            .unwrap();
+    assert_eq!(
+        plan.output().column("p").unwrap().ltype,
+        crate::types::LType::Float("f64")
     );
 }

@@ -66,6 +66,7 @@ pub mod __private {
         ExchangeSource, HashAggregate, RowExchange, RowOp, SortKey, ZipSource,
     };
     pub use crate::glue::*;
+    pub use crate::gpu::{ColumnsKernel, gpu_columns_pool};
     pub use crate::plan::{Plan, Stage, StageError};
     pub use crate::pool::{Compute, Resources};
     pub use crate::record::{Field, Record, bind_column, finish};

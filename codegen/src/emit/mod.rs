@@ -211,6 +211,46 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
             (quote!(), stage)
         }
         NodeKind::Limit(n) => (quote!(), quote!(#rt::Stage::Limit((#n) as usize))),
+        NodeKind::WithColumns { gpu: Some(gpu), .. } => {
+            // The CPU code of the stage (a loop of its own), and its kernel beside it.
+            let (setup, _) = row_loop::emit(plan, index, index + 1, records);
+            let cpu = quote::format_ident!("__aq_stage{}", index);
+            let output_ty = records.type_of(&plan.schemas[index + 1], None);
+            let name = &plan.stages[index].text;
+            let crate::plan::Gpu {
+                gpus,
+                cpu_fallback,
+                kernel,
+            } = gpu;
+            let cpu_fallback = match cpu_fallback {
+                Some(e) => quote!((#e) as bool),
+                None => quote!(true),
+            };
+            let (ptx, kernel_name, outputs) = (&kernel.ptx, &kernel.name, &kernel.outputs);
+            let inputs = kernel
+                .inputs
+                .iter()
+                .map(|(name, width)| quote!((#name, #width)));
+            let stage = quote! {
+                #rt::Stage::Pooled {
+                    name: #name.into(),
+                    batch_size: ::std::option::Option::None,
+                    spec: #rt::gpu_columns_pool(
+                        #rt::ColumnsKernel {
+                            ptx: #ptx,
+                            name: #kernel_name,
+                            inputs: &[#(#inputs),*],
+                            outputs: &[#(#outputs),*],
+                            schema: <#output_ty as #rt::Record>::schema(),
+                        },
+                        ::std::sync::Arc::new(#cpu),
+                        (#gpus) as f64,
+                        #cpu_fallback,
+                    ),
+                }
+            };
+            (setup, stage)
+        }
         _ => unreachable!("row-wise stages are fused"),
     }
 }

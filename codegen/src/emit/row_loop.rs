@@ -538,28 +538,38 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
             lp.filters = true;
             lp.whole_row = None;
         }
-        NodeKind::WithColumn { name, ty, expr } => {
-            let Some(v) = compile(cx, expr, lp) else {
-                return;
-            };
-            let column = output.column(name).expect("checked").clone();
-            let local = lp.fresh("v");
-            let tokens = v.tokens_as(&column.ltype);
-            let statement = match (ty, v.held) {
-                (Some(ty), Held::Owned) => quote!(let #local: #ty = #tokens;),
-                _ => quote!(let #local = #tokens;),
-            };
-            lp.push(statement);
-            let binding = Binding {
-                column,
-                bound: Bound::Local {
-                    ident: local,
-                    held: v.held,
-                },
-            };
-            match lp.bindings.iter_mut().find(|b| &b.column.name == name) {
-                Some(existing) => *existing = binding,
-                None => lp.bindings.push(binding),
+        NodeKind::WithColumns { columns, .. } => {
+            // Every expression reads the stage's input: all are computed before any is bound.
+            let mut bound = Vec::new();
+            for new in columns {
+                let Some(v) = compile(cx, &new.expr, lp) else {
+                    return;
+                };
+                let column = output.column(&new.name).expect("checked").clone();
+                let local = lp.fresh("v");
+                let tokens = v.tokens_as(&column.ltype);
+                let statement = match (&new.ty, v.held) {
+                    (Some(ty), Held::Owned) => quote!(let #local: #ty = #tokens;),
+                    _ => quote!(let #local = #tokens;),
+                };
+                lp.push(statement);
+                bound.push(Binding {
+                    column,
+                    bound: Bound::Local {
+                        ident: local,
+                        held: v.held,
+                    },
+                });
+            }
+            for binding in bound {
+                match lp
+                    .bindings
+                    .iter_mut()
+                    .find(|b| b.column.name == binding.column.name)
+                {
+                    Some(existing) => *existing = binding,
+                    None => lp.bindings.push(binding),
+                }
             }
             lp.whole_row = None;
         }

@@ -37,6 +37,7 @@ pub const SOURCES: &[&str] = &[
 pub const STAGES: &[&str] = &[
     "filter",
     "with_column",
+    "with_columns",
     "select",
     "drop",
     "rename",
@@ -93,7 +94,7 @@ pub fn check_stage(
         "repartition" => rows::check_repartition(ck, call, input),
         "zip" => rows::check_zip(ck, call, input),
         "filter" => filter::check(ck, call, input),
-        "with_column" => with_column::check(ck, call, input),
+        "with_column" | "with_columns" => with_column::check(ck, call, input),
         "select" => columns::check_select(ck, call, input),
         "drop" => columns::check_drop(ck, call, input),
         "rename" => columns::check_rename(ck, call, input),

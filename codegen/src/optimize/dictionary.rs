@@ -27,7 +27,7 @@ pub fn run(plan: &mut Plan) -> bool {
     let before = &plan.stages[..index];
     let untouched = |key: &str| {
         before.iter().all(|s| match &s.kind {
-            NodeKind::WithColumn { name, .. } => name != key,
+            NodeKind::WithColumns { columns, .. } => columns.iter().all(|c| c.name != key),
             NodeKind::Rename(pairs) => pairs.iter().all(|(from, to)| from != key && to != key),
             NodeKind::Map { .. } | NodeKind::FlatMap { .. } => false,
             _ => true,

@@ -31,7 +31,9 @@ pub fn run(plan: &mut Plan) -> bool {
                 }
             }),
             NodeKind::Select(_) | NodeKind::Drop(_) => {}
-            NodeKind::WithColumn { name, .. } => changed.push(name.clone()),
+            NodeKind::WithColumns { columns, .. } => {
+                changed.extend(columns.iter().map(|c| c.name.clone()))
+            }
             // Anything else may change rows or columns: stop looking.
             _ => break,
         }

@@ -13,9 +13,13 @@ pub fn run(plan: &mut Plan) -> bool {
         let input = &plan.schemas[index];
         match &node.kind {
             NodeKind::Filter(expr) => read(expr, &mut needed),
-            NodeKind::WithColumn { name, expr, .. } => {
-                needed.remove(name);
-                read(expr, &mut needed);
+            NodeKind::WithColumns { columns, .. } => {
+                for column in columns {
+                    needed.remove(&column.name);
+                }
+                for column in columns {
+                    read(&column.expr, &mut needed);
+                }
             }
             NodeKind::Select(_) | NodeKind::Drop(_) | NodeKind::Limit(_) => {}
             NodeKind::Rename(pairs) => {

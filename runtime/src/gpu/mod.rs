@@ -13,7 +13,10 @@
 //! Without the feature, or on a machine without a device, [`device_count`] is 0 and stages
 //! with `num_gpus` fall back to their CPU path (see `pool.rs`).
 
+mod columns;
 pub mod ptx;
+
+pub use columns::{ColumnsKernel, CpuColumns, gpu_columns_pool};
 
 pub use ptx::{Arg, ParamType, Signatures};
 

@@ -1,0 +1,155 @@
+//! A pipeline with a GPU column stage against the same expressions on the CPU, on random
+//! values with the edge cases mixed in (NaN, infinities, −0.0, values past every integer
+//! type's range): every output column must be identical, bit for bit. Where there is a GPU
+//! (and the `cuda` feature) the stage runs its emitted kernel; elsewhere its CPU fallback.
+//! Shared by `tests/gpu_stages.rs` (any machine) and `tests/gpu.rs` (device checks).
+
+use aqueduct::prelude::*;
+
+#[derive(Record, Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub x: f32,
+    pub y: f64,
+    pub n: i32,
+    pub small: u8,
+    pub tiny: i8,
+    pub big: u64,
+}
+
+/// A row's computed columns as bits (floats by their bit patterns, so NaNs compare).
+macro_rules! bits {
+    ($r:expr) => {
+        [
+            $r.a.to_bits() as u64,
+            $r.b.to_bits(),
+            $r.c as u64,
+            $r.d as u64,
+            $r.e.to_bits() as u64,
+            $r.f as u64,
+            $r.g as u64,
+            $r.hot as u64,
+            $r.pick.to_bits(),
+            $r.m.to_bits() as u64,
+            $r.r.to_bits(),
+            $r.k as u64,
+            $r.w as u64,
+            $r.x.to_bits() as u64,
+        ]
+    };
+}
+
+const NAMES: [&str; 14] = [
+    "a", "b", "c", "d", "e", "f", "g", "hot", "pick", "m", "r", "k", "w", "x",
+];
+
+/// `rows` readings from a fixed seed, one in eight an edge value.
+pub fn readings(rows: usize) -> Vec<Reading> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let edges_f64 = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        0.0,
+        1e300,
+        -1e300,
+        255.5,
+        -128.7,
+        4e9,
+    ];
+    let edges_f32 = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        -0.0,
+        0.0,
+        3e38,
+        -3e38,
+        300.0,
+        -129.5,
+    ];
+    (0..rows)
+        .map(|_| {
+            let edge = next() % 8 == 0;
+            let pick = next() as usize;
+            Reading {
+                x: if edge {
+                    edges_f32[pick % edges_f32.len()]
+                } else {
+                    ((next() % 2_000_000) as f32 - 1_000_000.0) / 997.0
+                },
+                y: if edge {
+                    edges_f64[pick % edges_f64.len()]
+                } else {
+                    ((next() % 20_000_000) as f64 - 10_000_000.0) / 7919.0
+                },
+                n: next() as i32,
+                small: next() as u8,
+                tiny: next() as i8,
+                big: next(),
+            }
+        })
+        .collect()
+}
+
+/// The stage on the GPU (or its fallback) and on the CPU; `Err` describes the first
+/// difference.
+pub fn compare(rows: usize) -> Result<(), String> {
+    let input = readings(rows);
+    let options = aqueduct::ExecOptions {
+        preserve_order: true,
+        ..aqueduct::ExecOptions::default()
+    };
+    let gpu: Vec<[u64; 14]> = pipeline! {
+        from_items::<Reading>(input.clone())
+        |> with_columns(
+            a = x * 2.5 - 1.0, b = y / (y + 3.0), c = y as u8, d = x as i64, e = n as f32,
+            f = (tiny as i64 * 3) as u64, g = big as i8, hot = x > 30.0 && n != 3,
+            pick: f64 = if n > 0 { y } else { -y }, m = x.min(y as f32).max(-5.0),
+            r = y.abs().sqrt(), k = n.abs() - 1, w = small.max(3) - 3,
+            gpus = 1
+        )
+    }
+    .with_options(options.clone())
+    .take_all()
+    .map_err(|e| e.to_string())?
+    .iter()
+    .map(|r| bits!(r))
+    .collect();
+    let cpu: Vec<[u64; 14]> = pipeline! {
+        from_items::<Reading>(input)
+        |> with_columns(
+            a = x * 2.5 - 1.0, b = y / (y + 3.0), c = y as u8, d = x as i64, e = n as f32,
+            f = (tiny as i64 * 3) as u64, g = big as i8, hot = x > 30.0 && n != 3,
+            pick: f64 = if n > 0 { y } else { -y }, m = x.min(y as f32).max(-5.0),
+            r = y.abs().sqrt(), k = n.abs() - 1, w = small.max(3) - 3
+        )
+    }
+    .with_options(options)
+    .take_all()
+    .map_err(|e| e.to_string())?
+    .iter()
+    .map(|r| bits!(r))
+    .collect();
+    if gpu.len() != rows || cpu.len() != rows {
+        return Err(format!("{} and {} rows for {rows}", gpu.len(), cpu.len()));
+    }
+    for (i, (g, c)) in gpu.iter().zip(&cpu).enumerate() {
+        if let Some(column) = (0..NAMES.len()).find(|&k| g[k] != c[k]) {
+            return Err(format!(
+                "row {i}, column `{}`: GPU bits {:#x}, CPU bits {:#x} (input {:?})",
+                NAMES[column],
+                g[column],
+                c[column],
+                readings(rows)[i]
+            ));
+        }
+    }
+    Ok(())
+}
