@@ -3,10 +3,16 @@
 //! loop doing the same decode + normalize + MLP + accuracy per label, and the cost of the
 //! stateful stage against calling the model directly. Each side runs in processes of its own.
 //!
-//! `cargo run --release --example bench_images [images]`
+//! `cargo run --release --example bench_images [images]`; built with `--features cuda` on a
+//! machine with a GPU it adds the pipeline with the classifier on the GPU (`num_gpus = 1`),
+//! with the GPU stage's busy fraction (its wall time over the run's).
 
 #[path = "digits/mlp.rs"]
 mod mlp;
+
+#[cfg(feature = "cuda")]
+#[path = "digits/gpu.rs"]
+mod gpu;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -115,6 +121,71 @@ fn aqueduct_stateful(dir: &Path, out: &Path) -> usize {
         eprintln!("{}", job.dataset().stats().unwrap());
     }
     rows
+}
+
+/// The classifier on a GPU: one worker on device 0, big batches.
+#[cfg(feature = "cuda")]
+struct GpuClassifier(gpu::GpuMlp);
+
+#[cfg(feature = "cuda")]
+impl Stateful for GpuClassifier {
+    type Args = String;
+    type Batch = Vec<Normalized>;
+    type Output = Result<Vec<Predicted>, BoxError>;
+    fn new(_: String) -> Result<Self, BoxError> {
+        Err("the GPU side needs a GPU".into())
+    }
+    fn new_on_gpus(weights: String, devices: &[usize]) -> Result<Self, BoxError> {
+        let model = Mlp::load(&weights)?;
+        Ok(GpuClassifier(gpu::GpuMlp::new(
+            devices[0],
+            &model,
+            gpu::DEVICE_MEMORY,
+        )?))
+    }
+    fn call(&mut self, batch: Vec<Normalized>) -> Self::Output {
+        let pixels: Vec<f32> = batch
+            .iter()
+            .flat_map(|n| n.pixels.values().to_vec())
+            .collect();
+        let predicted = self.0.predict(&pixels)?;
+        Ok(batch
+            .into_iter()
+            .zip(predicted)
+            .map(|(n, p)| Predicted {
+                path: n.path,
+                predicted: p as i64,
+            })
+            .collect())
+    }
+}
+
+/// The stateful pipeline with the classifier on the GPU; returns rows and the GPU stage's
+/// busy fraction.
+#[cfg(feature = "cuda")]
+fn aqueduct_gpu(dir: &Path, out: &Path) -> (usize, f64) {
+    let input = format!("{}/images", dir.display());
+    let weights = WEIGHTS.to_owned();
+    let job = pipeline! {
+        read_images::<Digit>(input, include_paths = true)
+        |> map_batches::<Normalized>(normalize)
+        |> map_batches::<Predicted>(GpuClassifier, args = (weights), compute = actors(1), num_gpus = 1, cpu_fallback = false, batch_size = 4096)
+        |> with_column(label: i64 = mlp::label_of(path))
+        |> with_column(correct: f64 = if predicted == label { 1.0 } else { 0.0 })
+        |> groupby(label)
+        |> aggregate::<LabelAccuracy>(images = count(), accuracy = mean(correct))
+        |> write_parquet(out.to_str().unwrap())
+    };
+    let start = Instant::now();
+    let rows = job.run().unwrap().rows;
+    let total = start.elapsed();
+    let stats = job.dataset().stats().unwrap();
+    let busy = stats
+        .operators
+        .iter()
+        .find(|o| o.name.contains("GpuClassifier"))
+        .map_or(0.0, |o| o.wall.as_secs_f64() / total.as_secs_f64());
+    (rows, busy)
 }
 
 /// The same pipeline calling the model directly from a plain function (loaded once, shared).
@@ -237,11 +308,14 @@ fn child(dir: &Path, side: &str) -> Duration {
         .output()
         .unwrap();
     assert!(output.status.success(), "{side}: {output:?}");
-    let seconds: f64 = String::from_utf8(output.stdout)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let seconds: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
+    if let Some(busy) = text.split_whitespace().nth(1) {
+        eprintln!(
+            "{side}: GPU stage busy {:.0}% of the run",
+            busy.parse::<f64>().unwrap() * 100.0
+        );
+    }
     Duration::from_secs_f64(seconds)
 }
 
@@ -253,6 +327,18 @@ fn main() {
     let kept = std::env::var("BENCH_DIR").ok().map(PathBuf::from);
     let dir = kept.as_deref().unwrap_or(temporary.path());
     if let Ok(side) = std::env::var("BENCH_SIDE") {
+        #[cfg(feature = "cuda")]
+        if side == "gpu" {
+            let mut busy = Vec::new();
+            let time = median_of(5, || {
+                let (rows, fraction) = aqueduct_gpu(dir, &dir.join("gpu"));
+                busy.push(fraction);
+                rows
+            });
+            busy.sort_by(f64::total_cmp);
+            println!("{} {}", time.as_secs_f64(), busy[busy.len() / 2]);
+            return;
+        }
         let time = match side.as_str() {
             "hand" => median_of(5, || hand(dir, &dir.join("hand"))),
             "stateful" => median_of(5, || aqueduct_stateful(dir, &dir.join("stateful"))),
@@ -276,11 +362,19 @@ fn main() {
     };
     assert_eq!(read("hand"), read("stateful"));
     assert_eq!(read("hand"), read("direct"));
+    #[cfg_attr(not(feature = "cuda"), allow(unused_mut))]
+    let mut sides = vec!["hand", "stateful", "direct"];
+    #[cfg(feature = "cuda")]
+    if aqueduct::gpu::device_count() > 0 {
+        aqueduct_gpu(dir, &dir.join("gpu"));
+        assert_eq!(read("hand"), read("gpu"), "GPU predictions differ");
+        sides.push("gpu");
+    }
 
     let rounds = 5;
     let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for _ in 0..rounds {
-        for side in ["hand", "stateful", "direct"] {
+        for side in &sides {
             times.entry(side).or_default().push(child(dir, side));
         }
     }
@@ -290,6 +384,7 @@ fn main() {
         t[rounds / 2]
     };
     let (hand, stateful, direct) = (median("hand"), median("stateful"), median("direct"));
+    let gpu = sides.contains(&"gpu").then(|| median("gpu"));
     let per_second = |d: Duration| images as f64 / d.as_secs_f64();
     println!(
         "{images} PNG files, {} threads; each side in its own processes, {rounds} rounds, medians\n",
@@ -297,14 +392,16 @@ fn main() {
     );
     println!("| W3 digits pipeline | time | images/s | / hand-written |");
     println!("|---|---|---|---|");
-    for (name, time) in [
+    let mut rows = vec![
         ("hand-written Rust loop", hand),
         ("aqueduct, stateful classifier stage", stateful),
         (
             "aqueduct, the model called from a plain map_batches",
             direct,
         ),
-    ] {
+    ];
+    rows.extend(gpu.map(|t| ("aqueduct, the classifier on the GPU (num_gpus = 1)", t)));
+    for (name, time) in rows {
         println!(
             "| {name} | {:.3} s | {:.0} | {:.2} |",
             time.as_secs_f64(),

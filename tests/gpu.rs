@@ -182,7 +182,8 @@ fn kernels_match_the_cpu() -> Result<(), String> {
                 worker.upload(&w).map_err(failed)?,
                 worker.upload(&b).map_err(failed)?,
             );
-            let mut y = vec![0.0f32; rows * outputs];
+            // Poisoned: an element the kernel does not write fails the comparison.
+            let mut y = vec![f32::NAN; rows * outputs];
             worker
                 .run(
                     rows,
@@ -228,7 +229,7 @@ fn kernels_match_the_cpu() -> Result<(), String> {
             scratch: vec![],
         };
         let mut worker = DeviceWorker::new(0, "mlp", gpu::PTX, layout, 1 << 20).map_err(failed)?;
-        let mut best = vec![0i32; rows];
+        let mut best = vec![-1i32; rows];
         worker
             .run(
                 rows,
