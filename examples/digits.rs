@@ -1,5 +1,6 @@
 //! The Ray Data tutorial's digits pipeline, end to end: read the images with their paths,
-//! normalize the pixels to [-1, 1] in a batch stage, classify them with an MLP that each
+//! normalize the pixels to [-1, 1] (a column stage that the compiler also lowers to a GPU
+//! kernel), classify them with an MLP that each
 //! worker of a stateful stage loads once (on a GPU with `--features cuda` where there is one;
 //! on the CPU otherwise), take the true label from the folder, and compute the
 //! accuracy per label with a groupby; write the table as parquet and print it.
@@ -24,18 +25,11 @@ struct Digit {
     image: Tensor<u8, 8, 8>,
 }
 
-/// A digit with its path, as the pipeline has it after `read_images(.., include_paths = true)`.
-#[derive(Record, Debug, Clone)]
-struct DigitFile {
-    image: Tensor<u8, 8, 8>,
-    path: String,
-}
-
-/// Pixels in [-1, 1].
+/// Pixels in [-1, 1], with the image's path.
 #[derive(Record, Debug, Clone)]
 struct Normalized {
-    pixels: Tensor<f32, 8, 8>,
     path: String,
+    pixels: Tensor<f32, 8, 8>,
 }
 
 /// The classifier's answer.
@@ -43,25 +37,6 @@ struct Normalized {
 struct Predicted {
     path: String,
     predicted: i64,
-}
-
-/// The stateless batch stage: pixels to [-1, 1].
-fn normalize(batch: Vec<DigitFile>) -> Vec<Normalized> {
-    batch
-        .into_iter()
-        .map(|d| {
-            let pixels = d
-                .image
-                .values()
-                .iter()
-                .map(|&p| mlp::normalize(p))
-                .collect();
-            Normalized {
-                pixels: Tensor::new(pixels).expect("64 pixels in, 64 out"),
-                path: d.path,
-            }
-        })
-        .collect()
 }
 
 /// The stateful stage: each worker loads the weights once, then classifies every batch it
@@ -130,7 +105,9 @@ fn main() -> aqueduct::Result<()> {
     let weights = String::from("examples/data/digits_mlp.json");
     let accuracy = pipeline! {
         read_images::<Digit>("examples/data/digits", include_paths = true)
-        |> map_batches::<Normalized>(normalize)
+        // Pixels to [-1, 1] as `mlp::normalize` does, compiled to a GPU kernel too.
+        |> with_columns(pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0, gpus = 1)
+        |> drop(image)
         |> map_batches::<Predicted>(Classifier, args = (weights), compute = actors(2), num_gpus = 1, batch_size = 256)
         |> with_column(label: i64 = mlp::label_of(path))
         |> with_column(correct: f64 = if predicted == label { 1.0 } else { 0.0 })

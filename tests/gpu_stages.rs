@@ -14,6 +14,11 @@ fn a_gpu_column_stage_gives_what_the_cpu_gives() {
 }
 
 #[test]
+fn a_gpu_stage_over_tensors_gives_what_the_cpu_and_plain_rust_give() {
+    gpu_columns::compare_tensors(3_000).unwrap();
+}
+
+#[test]
 fn without_a_gpu_a_stage_that_refuses_the_cpu_fails_naming_itself() {
     if aqueduct::gpu::device_count() > 0 {
         return; // The stage has its GPU here; nothing to refuse.

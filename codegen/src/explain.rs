@@ -83,7 +83,16 @@ pub fn physical(plan: &Plan, segments: &[Segment]) -> String {
                     )
                 }
             }
-            Segment::Single(index) => format!("{}: {}", number + 1, plan.stages[index].text),
+            Segment::Single(index) => match &plan.stages[index].kind {
+                crate::plan::NodeKind::WithColumns { gpu: Some(gpu), .. } => format!(
+                    "{}: {} (kernel `{}` on GPUs, {} thread(s) per row; its CPU loop where there are none)",
+                    number + 1,
+                    plan.stages[index].text,
+                    gpu.kernel.name,
+                    gpu.kernel.elements
+                ),
+                _ => format!("{}: {}", number + 1, plan.stages[index].text),
+            },
         };
         lines.push(format!("stage {line}"));
     }

@@ -85,6 +85,137 @@ pub trait Scope {
     fn capture(&mut self, block: &syn::ExprBlock) -> TokenStream;
 }
 
+/// Reads tensor columns as one element each, remembering which it read (see
+/// [`compile_column`]).
+struct Elements<'s> {
+    inner: &'s mut dyn Scope,
+    /// Each tensor read: its name, the tokens of its values, its element type and shape.
+    tensors: Vec<(String, TokenStream, LType, [usize; 3])>,
+    mismatch: Option<(Span, String)>,
+}
+
+fn element_ident(index: usize) -> proc_macro2::Ident {
+    quote::format_ident!("__aq_e{}", index)
+}
+
+impl Scope for Elements<'_> {
+    fn column(&mut self, name: &str, span: Span) -> Option<Value> {
+        let value = self.inner.column(name, span)?;
+        let LType::Tensor(elem, dims) = &value.ltype else {
+            return Some(value);
+        };
+        let index = match self.tensors.iter().position(|(n, ..)| n == name) {
+            Some(index) => index,
+            None => {
+                if let Some((first, .., shape)) = self.tensors.first()
+                    && shape != dims
+                {
+                    self.mismatch = Some((
+                        span,
+                        format!(
+                            "`{name}` is `{}` but `{first}` has another shape: elementwise arithmetic takes tensors of one shape",
+                            value.ltype
+                        ),
+                    ));
+                }
+                self.tensors.push((
+                    name.to_owned(),
+                    value.tokens.clone(),
+                    (**elem).clone(),
+                    *dims,
+                ));
+                self.tensors.len() - 1
+            }
+        };
+        let ident = element_ident(index);
+        Some(Value::new((**elem).clone(), Held::Owned, quote!(#ident)))
+    }
+    fn names(&self) -> Vec<String> {
+        self.inner.names()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn capture(&mut self, block: &syn::ExprBlock) -> TokenStream {
+        self.inner.capture(block)
+    }
+}
+
+/// Compile the expression of a new column: as [`compile`], except that an expression reading
+/// tensor columns is computed element by element (scalar columns apply to every element) and
+/// gives a tensor of the same shape — `image as f32 / 255.0` over a `Tensor<u8, 8, 8>` is a
+/// `Tensor<f32, 8, 8>`. `element` is the declared element type, if any.
+pub fn compile_column(
+    cx: &Ctxt,
+    expr: &Expr,
+    scope: &mut dyn Scope,
+    element: Option<&LType>,
+) -> Option<Value> {
+    let mut elements = Elements {
+        inner: scope,
+        tensors: Vec::new(),
+        mismatch: None,
+    };
+    let value = compile(cx, expr, &mut elements)?;
+    if let Some((span, message)) = elements.mismatch {
+        cx.error_at(span, message);
+        return None;
+    }
+    let Some((_, _, _, dims)) = elements.tensors.first() else {
+        return Some(value);
+    };
+    let result = match (&value.ltype, element) {
+        (_, Some(declared)) => declared.clone(),
+        (LType::IntLiteral, None) => LType::Int("i64"),
+        (LType::FloatLiteral, None) => LType::Float("f64"),
+        (t @ (LType::Int(_) | LType::Float(_)), None) => t.clone(),
+        (other, None) => {
+            cx.error_spanned_by(
+                expr,
+                format!(
+                    "an expression over tensors computes numbers element by element, not `{other}`"
+                ),
+            );
+            return None;
+        }
+    };
+    let elem_ty = result.rust_type()?;
+    let body = value.tokens_as(&result);
+    let slices = elements
+        .tensors
+        .iter()
+        .enumerate()
+        .map(|(i, (_, tokens, elem, _))| {
+            let (held, slice) = (
+                quote::format_ident!("__aq_h{}", i),
+                quote::format_ident!("__aq_t{}", i),
+            );
+            let ty = elem.rust_type().unwrap_or_else(|| quote!(_));
+            // A borrowed slice of the block, or an owned tensor computed before: both as `&[T]`.
+            quote! {
+                let #held = #tokens;
+                let #slice: &[#ty] = ::core::convert::AsRef::<[#ty]>::as_ref(&#held);
+            }
+        });
+    let reads = (0..elements.tensors.len()).map(|i| {
+        let (slice, e) = (quote::format_ident!("__aq_t{}", i), element_ident(i));
+        quote!(let #e = #slice[__aq_k];)
+    });
+    let [d0, d1, d2] = *dims;
+    let len = d0 * d1 * d2;
+    let tensor = LType::Tensor(Box::new(result), *dims);
+    Some(Value::new(
+        tensor,
+        Held::Owned,
+        quote! {{
+            #(#slices)*
+            let __aq_values: ::std::vec::Vec<#elem_ty> = (0..#len).map(|__aq_k| { #(#reads)* #body }).collect();
+            ::aqueduct::__private::Tensor::<#elem_ty, #d0, #d1, #d2>::new(__aq_values)
+                .expect("an elementwise result has its inputs' shape")
+        }},
+    ))
+}
+
 /// Type-check and compile `expr`; errors go to `cx` and yield `None`.
 pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
     match expr {

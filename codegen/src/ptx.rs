@@ -2,7 +2,8 @@
 //! gpus = n)` stage): one thread per row loads the columns the expressions read, computes
 //! every new column, and stores them.
 //!
-//! The kernel gives the same bits as the CPU code of the same stage: arithmetic is IEEE with
+//! The kernel gives the same bits as the CPU code of the same stage (but for NaN payloads,
+//! and for which zero `min`/`max` return of +0 and −0: Rust promises neither): arithmetic is IEEE with
 //! round-to-nearest and no fused multiply-add (`add.rn`, `mul.rn`, `div.rn`, `sqrt.rn`: the
 //! explicit rounding keeps ptxas from contracting them), `min`/`max` ignore a NaN as Rust's
 //! do, casts saturate and send NaN to 0 as Rust's `as` does, and integer arithmetic wraps
@@ -30,6 +31,8 @@ pub struct Kernel {
     /// The columns read, with the bytes of one value.
     pub inputs: Vec<(String, usize)>,
     pub outputs: Vec<String>,
+    /// Elements per row: 1, or a tensor stage's element count (a thread per element).
+    pub elements: usize,
 }
 
 /// A value's type in the kernel: a Rust scalar type, or an untyped literal.
@@ -176,12 +179,16 @@ impl<'a> Builder<'a> {
         let Some(column) = self.input.column(name) else {
             return unsupported(at, format!("no column `{name}`"));
         };
-        match Ty::of(&column.ltype) {
+        let ltype = column
+            .ltype
+            .tensor()
+            .map_or(&column.ltype, |(elem, _)| elem);
+        match Ty::of(ltype) {
             Some(t @ (Ty::Int(_) | Ty::Float(_))) => Ok(t),
             _ => unsupported(
                 at,
                 format!(
-                    "column `{name}` is `{}`: a GPU stage reads numeric columns (integers, f32, f64) that are not nullable",
+                    "column `{name}` is `{}`: a GPU stage reads numeric columns (integers, f32, f64, tensors of them) that are not nullable",
                     column.ltype
                 ),
             ),
@@ -566,7 +573,8 @@ impl<'a> Builder<'a> {
         if let Some(reg) = self.loaded.get(name) {
             return reg.clone();
         }
-        let ty = Ty::of(&self.input.column(name).expect("inferred").ltype).expect("inferred");
+        let ltype = &self.input.column(name).expect("inferred").ltype;
+        let ty = Ty::of(ltype.tensor().map_or(ltype, |(elem, _)| elem)).expect("inferred");
         let param = self.inputs.len();
         self.inputs.push(name.to_owned());
         let base = self.fresh(Reg::B64);
@@ -685,9 +693,39 @@ pub fn lower(
     k.line(format!("cvt.u64.u32 {index}, {row}"));
     k.index = index.clone();
 
+    // A stage over tensors runs a thread per element: every column it reads and writes is a
+    // tensor of one shape.
+    let shape = columns.iter().find_map(|(_, ltype, _)| match ltype {
+        LType::Tensor(_, dims) => Some(*dims),
+        _ => None,
+    });
+    if let Some(dims) = shape {
+        let mut ok = true;
+        for (column, ltype, expr) in columns {
+            let mut read = Vec::new();
+            crate::expr::columns_read(expr, &mut read);
+            let other = read.iter().find(|name| {
+                !matches!(input.column(name).map(|c| &c.ltype), Some(LType::Tensor(_, d)) if *d == dims)
+            });
+            let wrong = match ltype {
+                LType::Tensor(_, d) if *d == dims => other
+                    .map(|name| format!("it reads `{name}`, which is not a tensor of that shape")),
+                _ => Some(format!("column `{column}` is `{ltype}`")),
+            };
+            if let Some(why) = wrong {
+                cx.error_spanned_by(*expr, format!("cannot run on the GPU: a GPU stage over tensors computes every column element by element from tensors of one shape, but {why}"));
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+    }
+
     let mut ok = true;
     let mut results = Vec::new();
     for (column, ltype, expr) in columns {
+        let ltype = ltype.tensor().map_or(ltype, |(elem, _)| elem);
         // An untyped literal column is what its Rust code makes it: i64 or f64.
         let want = Ty::of(ltype).map(|t| match t {
             Ty::IntLiteral => Ty::Int("i64"),
@@ -762,7 +800,8 @@ pub fn lower(
         .inputs
         .iter()
         .map(|name| {
-            let ty = Ty::of(&input.column(name).expect("loaded").ltype).expect("loaded");
+            let ltype = &input.column(name).expect("loaded").ltype;
+            let ty = Ty::of(ltype.tensor().map_or(ltype, |(elem, _)| elem)).expect("loaded");
             (name.clone(), (ty.bits() / 8) as usize)
         })
         .collect();
@@ -771,5 +810,6 @@ pub fn lower(
         ptx,
         inputs,
         outputs,
+        elements: shape.map_or(1, |dims| dims.iter().product()),
     })
 }

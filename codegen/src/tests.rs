@@ -13,6 +13,7 @@ const RECORDS: &str = r#"{
     [Sale] { id: i64, category: String, price: f64, qty: i32, note: Option<String>, }
     [Line] { id: i64, total: f64, }
     [Reading] { id: i64, x: f32, y: f64, n: i32, small: u8, tiny: i8, big: u64, label: String, }
+    [Digit] { image: Tensor<u8, 8, 8>, path: String, mask: Tensor<u8, 4>, }
 }"#;
 
 /// The checked plan of `pipeline`, or the error messages.
@@ -285,6 +286,10 @@ fn grouping_errors_name_the_problem() {
 /// (CI runs ptxas over those files; `UPDATE_PTX=1` rewrites them).
 const PTX_CASES: &[(&str, &str)] = &[
     (
+        "digits_normalize",
+        "from_items::<Digit>(v) |> with_columns(pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0, gpus = 1)",
+    ),
+    (
         "arithmetic",
         "from_items::<Reading>(v) |> with_columns(z = x * 2.0 + 1.5, w = y / (y + 1.0) - 0.25, m = n * 3 - 7, gpus = 1)",
     ),
@@ -338,7 +343,7 @@ fn gpu_stages_lower_to_the_ptx_of_their_snapshots() {
 
 #[test]
 fn a_gpu_kernel_reads_each_column_once_and_writes_every_new_one() {
-    let kernel = kernel_of(PTX_CASES[0].1);
+    let kernel = kernel_of(PTX_CASES[1].1);
     assert_eq!(
         kernel.inputs,
         [
@@ -428,5 +433,33 @@ fn both_branches_of_an_if_read_columns() {
     assert_eq!(
         plan.output().column("p").unwrap().ltype,
         crate::types::LType::Float("f64")
+    );
+}
+
+#[test]
+fn expressions_over_tensors_are_elementwise_and_keep_the_shape() {
+    let plan =
+        checked("from_items::<Digit>(v) |> with_column(pixels = image as f32 / 255.0)").unwrap();
+    assert_eq!(
+        plan.output().column("pixels").unwrap().ltype.to_string(),
+        "Tensor<f32, 8, 8>"
+    );
+    let kernel = kernel_of(PTX_CASES[0].1);
+    assert_eq!(kernel.elements, 64);
+    assert_eq!(kernel.inputs, [("image".to_owned(), 1)]);
+    // Tensors of two shapes do not mix; a GPU stage over tensors reads only tensors.
+    let shapes = errors_of("from_items::<Digit>(v) |> with_column(z = image + mask)");
+    assert!(
+        shapes[0].contains("elementwise arithmetic takes tensors of one shape"),
+        "{shapes:?}"
+    );
+    let mixed = errors_of(
+        "from_items::<Digit>(v) |> with_columns(a = image as f32, b = path.len() as i64, gpus = 1)",
+    );
+    assert!(
+        mixed.iter().any(
+            |e| e.contains("a GPU stage over tensors computes every column element by element")
+        ),
+        "{mixed:?}"
     );
 }

@@ -24,6 +24,8 @@ pub enum LType {
     List(Box<LType>),
     /// `Option<T>`.
     Nullable(Box<LType>),
+    /// `Tensor<T, D0, D1, D2>`: a fixed shape of numbers (trailing dimensions 1).
+    Tensor(Box<LType>, [usize; 3]),
     /// An integer literal, not yet given a type.
     IntLiteral,
     /// A float literal, not yet given a type.
@@ -68,6 +70,7 @@ impl LType {
                     "Option" => {
                         inner().map_or_else(opaque, |t| LType::Nullable(Box::new(LType::of(t))))
                     }
+                    "Tensor" => tensor(&last.arguments).unwrap_or_else(opaque),
                     "Vec" => match inner().map(LType::of) {
                         Some(LType::Int("u8")) => LType::Binary,
                         Some(item) => LType::List(Box::new(item)),
@@ -78,6 +81,14 @@ impl LType {
             }
             syn::Type::Array(array) => LType::List(Box::new(LType::of(&array.elem))),
             _ => opaque(),
+        }
+    }
+
+    /// The element type and element count of a tensor.
+    pub fn tensor(&self) -> Option<(&LType, usize)> {
+        match self {
+            LType::Tensor(elem, dims) => Some((elem, dims.iter().product())),
+            _ => None,
         }
     }
 
@@ -127,9 +138,40 @@ impl LType {
                 let inner = inner.rust_type()?;
                 quote!(::std::option::Option<#inner>)
             }
+            LType::Tensor(elem, [d0, d1, d2]) => {
+                let elem = elem.rust_type()?;
+                quote!(::aqueduct::__private::Tensor<#elem, #d0, #d1, #d2>)
+            }
             LType::Opaque(_) => return None,
         })
     }
+}
+
+/// `Tensor<T, a, b, c>` with a numeric element type and literal dimensions.
+fn tensor(arguments: &syn::PathArguments) -> Option<LType> {
+    let syn::PathArguments::AngleBracketed(args) = arguments else {
+        return None;
+    };
+    let mut args = args.args.iter();
+    let Some(syn::GenericArgument::Type(elem)) = args.next() else {
+        return None;
+    };
+    let elem = LType::of(elem);
+    if !matches!(elem, LType::Int(_) | LType::Float(_)) {
+        return None;
+    }
+    let mut dims = [1usize; 3];
+    for (i, arg) in args.enumerate() {
+        let syn::GenericArgument::Const(syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(n),
+            ..
+        })) = arg
+        else {
+            return None;
+        };
+        *dims.get_mut(i)? = n.base10_parse().ok()?;
+    }
+    Some(LType::Tensor(Box::new(elem), dims))
 }
 
 impl fmt::Display for LType {
@@ -141,6 +183,11 @@ impl fmt::Display for LType {
             LType::Binary => f.write_str("Vec<u8>"),
             LType::List(item) => write!(f, "Vec<{item}>"),
             LType::Nullable(inner) => write!(f, "Option<{inner}>"),
+            LType::Tensor(elem, [d0, d1, d2]) => match (d1, d2) {
+                (1, 1) => write!(f, "Tensor<{elem}, {d0}>"),
+                (_, 1) => write!(f, "Tensor<{elem}, {d0}, {d1}>"),
+                _ => write!(f, "Tensor<{elem}, {d0}, {d1}, {d2}>"),
+            },
             LType::IntLiteral => f.write_str("integer"),
             LType::FloatLiteral => f.write_str("float"),
             LType::Opaque(text) => f.write_str(text),
@@ -164,5 +211,11 @@ mod tests {
         assert_eq!(of("[f32; 4]"), LType::List(Box::new(LType::Float("f32"))));
         assert_eq!(of("chrono::NaiveDate"), LType::Temporal("NaiveDate"));
         assert_eq!(of("Price"), LType::Opaque("Price".into()));
+        assert_eq!(
+            of("Tensor<u8, 8, 8>"),
+            LType::Tensor(Box::new(LType::Int("u8")), [8, 8, 1])
+        );
+        assert_eq!(of("Tensor<u8, 8, 8>").to_string(), "Tensor<u8, 8, 8>");
+        assert_eq!(of("Tensor<u8, N>"), LType::Opaque("Tensor<u8,N>".into()));
     }
 }

@@ -69,7 +69,7 @@ pub mod __private {
     pub use crate::gpu::{ColumnsKernel, gpu_columns_pool};
     pub use crate::plan::{Plan, Stage, StageError};
     pub use crate::pool::{Compute, Resources};
-    pub use crate::record::{Field, Record, bind_column, finish};
+    pub use crate::record::{Field, Record, Tensor, bind_column, finish};
     pub use crate::sink::{WriteFormat, WriteOptions};
     pub use crate::source::{
         CmpOp, CsvOptions, FileFormat, FileSource, FilesSource, MemorySource, Predicate, Scalar,

@@ -1,6 +1,7 @@
 //! A pipeline with a GPU column stage against the same expressions on the CPU, on random
 //! values with the edge cases mixed in (NaN, infinities, −0.0, values past every integer
-//! type's range): every output column must be identical, bit for bit. Where there is a GPU
+//! type's range): every output column must be identical, bit for bit (any NaN counting as
+//! one, and the zeros of `min`/`max` as one: Rust promises neither). Where there is a GPU
 //! (and the `cuda` feature) the stage runs its emitted kernel; elsewhere its CPU fallback.
 //! Shared by `tests/gpu_stages.rs` (any machine) and `tests/gpu.rs` (device checks).
 
@@ -16,24 +17,35 @@ pub struct Reading {
     pub big: u64,
 }
 
-/// A row's computed columns as bits (floats by their bit patterns, so NaNs compare).
+/// A float's bits, with every NaN as one: NaN payloads are not part of what Rust or PTX
+/// promise (x86 propagates an operand's payload, the GPU gives a canonical NaN).
+fn f64_bits(v: f64) -> u64 {
+    if v.is_nan() { u64::MAX } else { v.to_bits() }
+}
+
+fn f32_bits(v: f32) -> u64 {
+    f64_bits(v as f64)
+}
+
+/// A row's computed columns as bits. `m` comes from `min`/`max`, which may return either zero
+/// of +0 and −0 (Rust's documentation promises nothing there): its zeros count as one.
 macro_rules! bits {
     ($r:expr) => {
         [
-            $r.a.to_bits() as u64,
-            $r.b.to_bits(),
+            f32_bits($r.a),
+            f64_bits($r.b),
             $r.c as u64,
             $r.d as u64,
-            $r.e.to_bits() as u64,
+            f32_bits($r.e),
             $r.f as u64,
             $r.g as u64,
             $r.hot as u64,
-            $r.pick.to_bits(),
-            $r.m.to_bits() as u64,
-            $r.r.to_bits(),
+            f64_bits($r.pick),
+            f32_bits($r.m + 0.0),
+            f64_bits($r.r),
             $r.k as u64,
             $r.w as u64,
-            $r.x.to_bits() as u64,
+            f32_bits($r.x),
         ]
     };
 }
@@ -150,6 +162,107 @@ pub fn compare(rows: usize) -> Result<(), String> {
                 readings(rows)[i]
             ));
         }
+    }
+    Ok(())
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+pub struct Image {
+    pub image: Tensor<u8, 8, 8>,
+    pub depth: Tensor<f32, 8, 8>,
+}
+
+/// `rows` images of random pixels and depths (NaN and infinities mixed in).
+pub fn images(rows: usize) -> Vec<Image> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..rows)
+        .map(|_| Image {
+            image: Tensor::new((0..64).map(|_| next() as u8).collect()).unwrap(),
+            depth: Tensor::new(
+                (0..64)
+                    .map(|_| match next() % 16 {
+                        0 => f32::NAN,
+                        1 => f32::INFINITY,
+                        _ => (next() % 100_000) as f32 / 37.0 - 1000.0,
+                    })
+                    .collect(),
+            )
+            .unwrap(),
+        })
+        .collect()
+}
+
+/// A stage over tensors on the GPU (or its fallback) and on the CPU, element by element
+/// (the digits normalize step, and arithmetic mixing two tensors).
+pub fn compare_tensors(rows: usize) -> Result<(), String> {
+    let input = images(rows);
+    let options = aqueduct::ExecOptions {
+        preserve_order: true,
+        ..aqueduct::ExecOptions::default()
+    };
+    let flat = |pixels: &[f32], scaled: &[f32]| -> Vec<u64> {
+        pixels.iter().chain(scaled).map(|v| f32_bits(*v)).collect()
+    };
+    let gpu: Vec<Vec<u64>> = pipeline! {
+        from_items::<Image>(input.clone())
+        |> with_columns(
+            pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0,
+            scaled: Tensor<f32, 8, 8> = depth * (image as f32) + 0.5,
+            gpus = 1
+        )
+    }
+    .with_options(options.clone())
+    .take_all()
+    .map_err(|e| e.to_string())?
+    .iter()
+    .map(|r| flat(r.pixels.values(), r.scaled.values()))
+    .collect();
+    let cpu: Vec<Vec<u64>> = pipeline! {
+        from_items::<Image>(input.clone())
+        |> with_columns(
+            pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0,
+            scaled: Tensor<f32, 8, 8> = depth * (image as f32) + 0.5
+        )
+    }
+    .with_options(options)
+    .take_all()
+    .map_err(|e| e.to_string())?
+    .iter()
+    .map(|r| flat(r.pixels.values(), r.scaled.values()))
+    .collect();
+    // And both as plain Rust computes them.
+    let expected: Vec<Vec<u64>> = input
+        .iter()
+        .map(|r| {
+            let pixels: Vec<f32> = r
+                .image
+                .values()
+                .iter()
+                .map(|&p| p as f32 / 255.0 * 2.0 - 1.0)
+                .collect();
+            let scaled: Vec<f32> = r
+                .image
+                .values()
+                .iter()
+                .zip(r.depth.values())
+                .map(|(&p, &d)| d * p as f32 + 0.5)
+                .collect();
+            flat(&pixels, &scaled)
+        })
+        .collect();
+    if cpu != expected {
+        return Err("the CPU stage over tensors differs from plain Rust".into());
+    }
+    if let Some(row) = (0..rows).find(|&i| gpu[i] != cpu[i]) {
+        return Err(format!(
+            "row {row} differs between the GPU stage and the CPU"
+        ));
     }
     Ok(())
 }

@@ -227,6 +227,7 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
                 None => quote!(true),
             };
             let (ptx, kernel_name, outputs) = (&kernel.ptx, &kernel.name, &kernel.outputs);
+            let elements = kernel.elements;
             let inputs = kernel
                 .inputs
                 .iter()
@@ -241,6 +242,7 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
                             name: #kernel_name,
                             inputs: &[#(#inputs),*],
                             outputs: &[#(#outputs),*],
+                            elements: #elements,
                             schema: <#output_ty as #rt::Record>::schema(),
                         },
                         ::std::sync::Arc::new(#cpu),

@@ -542,10 +542,11 @@ fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
             // Every expression reads the stage's input: all are computed before any is bound.
             let mut bound = Vec::new();
             for new in columns {
-                let Some(v) = compile(cx, &new.expr, lp) else {
+                let column = output.column(&new.name).expect("checked").clone();
+                let element = column.ltype.tensor().map(|(e, _)| e);
+                let Some(v) = crate::expr::compile_column(cx, &new.expr, lp, element) else {
                     return;
                 };
-                let column = output.column(&new.name).expect("checked").clone();
                 let local = lp.fresh("v");
                 let tokens = v.tokens_as(&column.ltype);
                 let statement = match (&new.ty, v.held) {

@@ -65,7 +65,7 @@ pub fn check_keys(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<Strin
 fn is_key_type(ltype: &LType) -> bool {
     match ltype {
         LType::Int(_) | LType::Bool | LType::Str | LType::Binary | LType::Temporal(_) => true,
-        LType::Opaque(_) => true,
+        LType::Opaque(_) | LType::Tensor(..) => true,
         LType::Nullable(inner) => !matches!(**inner, LType::Nullable(_)) && is_key_type(inner),
         _ => false,
     }

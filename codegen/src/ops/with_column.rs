@@ -10,7 +10,7 @@
 use syn::spanned::Spanned;
 
 use super::Checker;
-use crate::expr::compile;
+use crate::expr::compile_column;
 use crate::plan::{NewColumn, NodeKind};
 use crate::schema::{Column, Schema};
 use crate::syntax::{Arg, Call};
@@ -125,7 +125,9 @@ fn new_column(
     input: &Schema,
 ) -> Option<Column> {
     let cx = ck.cx;
-    let compiled = compile(cx, value, &mut crate::emit::TypeScope::new(input))?;
+    let declared = ty.as_ref().map(|t| LType::of(t));
+    let element = declared.as_ref().and_then(|d| d.tensor()).map(|(e, _)| e);
+    let compiled = compile_column(cx, value, &mut crate::emit::TypeScope::new(input), element)?;
     let (ltype, rust_ty) = match ty {
         Some(ty) => {
             let declared = LType::of(ty);

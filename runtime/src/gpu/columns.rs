@@ -22,6 +22,9 @@ pub struct ColumnsKernel {
     pub inputs: &'static [(&'static str, usize)],
     /// The columns it writes, in parameter order (after the inputs).
     pub outputs: &'static [&'static str],
+    /// Elements per row: 1, or the element count of the tensors of a stage over tensors
+    /// (whose kernel runs a thread per element).
+    pub elements: usize,
     /// The stage's output schema.
     pub schema: SchemaRef,
 }
@@ -70,7 +73,7 @@ fn on_device(kernel: &ColumnsKernel, device: usize) -> Result<Box<dyn Worker>, B
 
 #[cfg(feature = "cuda")]
 mod cuda {
-    use arrow::array::{Array, ArrayRef, BooleanArray, make_array};
+    use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, FixedSizeListArray, make_array};
     use arrow::buffer::Buffer;
     use arrow::datatypes::DataType;
     use arrow::record_batch::RecordBatch;
@@ -90,10 +93,20 @@ mod cuda {
         output_types: Vec<DataType>,
     }
 
+    /// The bytes of one element of a column of `data_type` (a tensor's: of its values).
     fn width(data_type: &DataType) -> Option<usize> {
         match data_type {
             DataType::Boolean => Some(1),
+            DataType::FixedSizeList(item, _) => item.data_type().primitive_width(),
             other => other.primitive_width(),
+        }
+    }
+
+    /// A numeric column's values (a tensor column's: the values of all its elements).
+    fn values(column: &ArrayRef) -> ArrayRef {
+        match column.data_type() {
+            DataType::FixedSizeList(..) => column.as_fixed_size_list().values().clone(),
+            _ => column.clone(),
         }
     }
 
@@ -127,6 +140,8 @@ mod cuda {
 
         fn run(&mut self, block: RecordBatch) -> Result<RecordBatch, String> {
             let rows = block.num_rows();
+            // A thread per element: a tensor stage's rows are its elements.
+            let elements = rows * self.kernel.elements;
             let mut datas = Vec::with_capacity(self.kernel.inputs.len());
             for &(name, width) in self.kernel.inputs {
                 let column = block
@@ -137,24 +152,24 @@ mod cuda {
                         "column `{name}` has nulls; a GPU stage reads non-null columns"
                     ));
                 }
-                datas.push((column.to_data(), width));
+                datas.push((values(column).to_data(), width));
             }
             let inputs: Vec<&[u8]> = datas
                 .iter()
                 .map(|(data, width)| {
                     let start = data.offset() * width;
-                    &data.buffers()[0].as_slice()[start..start + rows * width]
+                    &data.buffers()[0].as_slice()[start..start + elements * width]
                 })
                 .collect();
             let mut outputs: Vec<Vec<u8>> = self
                 .output_types
                 .iter()
-                .map(|t| vec![0u8; rows * width(t).unwrap_or(0)])
+                .map(|t| vec![0u8; elements * width(t).unwrap_or(0)])
                 .collect();
             let mut views: Vec<&mut [u8]> = outputs.iter_mut().map(|o| o.as_mut_slice()).collect();
             let name = self.kernel.name;
             self.device
-                .run(rows, &inputs, &mut views, |launch, chunk| {
+                .run(elements, &inputs, &mut views, |launch, chunk| {
                     let mut args = vec![Arg::U32(chunk.rows)];
                     args.extend(&chunk.inputs);
                     args.extend(&chunk.outputs);
@@ -174,6 +189,22 @@ mod cuda {
                     DataType::Boolean => std::sync::Arc::new(BooleanArray::from(
                         bytes.iter().map(|b| *b != 0).collect::<Vec<bool>>(),
                     )),
+                    DataType::FixedSizeList(item, size) => {
+                        let data = arrow::array::ArrayData::builder(item.data_type().clone())
+                            .len(elements)
+                            .add_buffer(Buffer::from_vec(bytes))
+                            .build()
+                            .map_err(|e| e.to_string())?;
+                        std::sync::Arc::new(
+                            FixedSizeListArray::try_new(
+                                item.clone(),
+                                *size,
+                                make_array(data),
+                                None,
+                            )
+                            .map_err(|e| e.to_string())?,
+                        )
+                    }
                     other => {
                         let data = arrow::array::ArrayData::builder(other.clone())
                             .len(rows)

@@ -74,6 +74,13 @@ impl<T: TensorElement, const D0: usize, const D1: usize, const D2: usize> Tensor
     }
 }
 
+/// Generated elementwise code reads owned tensors and borrowed slices alike.
+impl<T, const D0: usize, const D1: usize, const D2: usize> AsRef<[T]> for Tensor<T, D0, D1, D2> {
+    fn as_ref(&self) -> &[T] {
+        &self.values
+    }
+}
+
 impl<T: TensorElement, const D0: usize, const D1: usize, const D2: usize> Default
     for Tensor<T, D0, D1, D2>
 {
