@@ -144,11 +144,9 @@ impl Stateful for GpuClassifier {
         )?))
     }
     fn call(&mut self, batch: Vec<Normalized>) -> Self::Output {
-        let pixels: Vec<f32> = batch
-            .iter()
-            .flat_map(|n| n.pixels.values().to_vec())
-            .collect();
-        let predicted = self.0.predict(&pixels)?;
+        let predicted = self
+            .0
+            .predict_images(batch.iter().map(|n| n.pixels.values()))?;
         Ok(batch
             .into_iter()
             .zip(predicted)

@@ -82,13 +82,11 @@ impl Stateful for Classifier {
                 .map(|n| model.predict(n.pixels.values()) as i64)
                 .collect(),
             #[cfg(feature = "cuda")]
-            Model::Gpu(model) => {
-                let pixels: Vec<f32> = batch
-                    .iter()
-                    .flat_map(|n| n.pixels.values().iter().copied())
-                    .collect();
-                model.predict(&pixels)?.into_iter().map(i64::from).collect()
-            }
+            Model::Gpu(model) => model
+                .predict_images(batch.iter().map(|n| n.pixels.values()))?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
         };
         Ok(batch
             .into_iter()

@@ -328,13 +328,9 @@ fn pipeline_runs_on_the_gpu() -> Result<(), String> {
             )?))
         }
         fn call(&mut self, batch: Vec<Normalized>) -> Self::Output {
-            let pixels: Vec<f32> = batch
-                .iter()
-                .flat_map(|n| n.pixels.values().to_vec())
-                .collect();
             Ok(self
                 .0
-                .predict(&pixels)?
+                .predict_images(batch.iter().map(|n| n.pixels.values()))?
                 .into_iter()
                 .map(|p| Predicted {
                     predicted: p as i64,

@@ -98,6 +98,15 @@ impl GpuMlp {
         Ok(predicted)
     }
 
+    /// The most likely digit of each image of a batch (each `INPUTS` pixels).
+    pub fn predict_images<'a>(
+        &mut self,
+        images: impl IntoIterator<Item = &'a [f32]>,
+    ) -> Result<Vec<i32>, GpuError> {
+        let pixels: Vec<f32> = images.into_iter().flatten().copied().collect();
+        self.predict(&pixels)
+    }
+
     /// Rows per chunk the device-memory budget allows.
     pub fn chunk_rows(&self) -> usize {
         self.worker.chunk_rows()
