@@ -11,6 +11,9 @@ use cust::stream::{Stream, StreamFlags};
 
 use super::ptx::{Arg, Signatures};
 
+/// The fewest rows a batch is split into chunks of (unless the budget allows fewer).
+const MIN_CHUNK: usize = 1024;
+
 /// Something the GPU path could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
@@ -286,7 +289,7 @@ impl DeviceWorker {
         self.device
     }
 
-    /// Rows per chunk (what the device-memory budget allows).
+    /// The most rows per chunk (what the device-memory budget allows).
     pub fn chunk_rows(&self) -> usize {
         self.chunk_rows
     }
@@ -329,14 +332,20 @@ impl DeviceWorker {
         self.check_shapes(rows, inputs, outputs)?;
         CurrentContext::set_current(&self.context)
             .map_err(|e| self.driver("making its context current", e))?;
-        let chunks = rows.div_ceil(self.chunk_rows);
+        // At least four chunks for a large batch, so that copies overlap kernels within it;
+        // no chunk smaller than MIN_CHUNK rows, where launch costs would dominate.
+        let chunk_rows = self
+            .chunk_rows
+            .min(rows.div_ceil(4).max(MIN_CHUNK))
+            .max(1);
+        let chunks = rows.div_ceil(chunk_rows);
         for k in 0..chunks {
             let slot = k % 2;
             // The chunk that used this slot two steps ago is done (or we wait for it); the
             // other slot's chunk keeps the device busy meanwhile.
             self.finish(slot, outputs)?;
-            let first = k * self.chunk_rows;
-            let count = self.chunk_rows.min(rows - first);
+            let first = k * chunk_rows;
+            let count = chunk_rows.min(rows - first);
             self.start(slot, first, count, inputs, &mut launch)?;
         }
         self.finish(chunks % 2, outputs)?;
