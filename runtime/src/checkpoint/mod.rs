@@ -176,7 +176,9 @@ impl Lock {
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
             if holder_alive(&holder) {
-                return Err(dir.failed(format!("in use by {holder} (its lock object `{LOCK}`)")));
+                return Err(dir.failed(format!(
+                    "in use by {holder} (its lock object `{LOCK}`: remove it if that process is gone)"
+                )));
             }
             // The holder died (killed, crashed): its lock is stale.
             tracing::warn!(checkpoint = %dir.describe(), %holder, "taking over a stale lock");

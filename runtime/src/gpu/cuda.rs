@@ -334,10 +334,7 @@ impl DeviceWorker {
             .map_err(|e| self.driver("making its context current", e))?;
         // At least four chunks for a large batch, so that copies overlap kernels within it;
         // no chunk smaller than MIN_CHUNK rows, where launch costs would dominate.
-        let chunk_rows = self
-            .chunk_rows
-            .min(rows.div_ceil(4).max(MIN_CHUNK))
-            .max(1);
+        let chunk_rows = self.chunk_rows.min(rows.div_ceil(4).max(MIN_CHUNK)).max(1);
         let chunks = rows.div_ceil(chunk_rows);
         for k in 0..chunks {
             let slot = k % 2;
