@@ -119,7 +119,23 @@ impl Dir {
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                             return Ok(false);
                         }
-                        Err(e) => return Err(failed(e.to_string())),
+                        // A filesystem without hard links: exclusive creation, then the bytes.
+                        Err(_) => match std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(&target)
+                        {
+                            Ok(mut file) => {
+                                file.write_all(bytes)
+                                    .and_then(|()| file.sync_all())
+                                    .map_err(|e| failed(e.to_string()))?;
+                                true
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                                return Ok(false);
+                            }
+                            Err(e) => return Err(failed(e.to_string())),
+                        },
                     }
                 } else {
                     std::fs::rename(&temporary, &target).map_err(|e| failed(e.to_string()))?;
