@@ -89,6 +89,14 @@ impl Ty {
         }
     }
 
+    /// The width of the value's register.
+    fn reg_bits(self) -> u32 {
+        match self.reg() {
+            Reg::B64 | Reg::F64 => 64,
+            _ => 32,
+        }
+    }
+
     /// The PTX type of arithmetic on the value.
     fn op(self) -> &'static str {
         let t = self.concrete();
@@ -152,6 +160,7 @@ fn unsupported<T>(at: &dyn Spanned, why: impl Into<String>) -> Lowered<T> {
     Err(Unsupported(at.span(), why.into()))
 }
 
+/// A kernel being written: its body, the registers it uses, and the columns it loads.
 struct Builder<'a> {
     input: &'a Schema,
     body: String,
@@ -159,10 +168,11 @@ struct Builder<'a> {
     /// Columns loaded so far: name → register; in first-use order in `inputs`.
     loaded: BTreeMap<String, String>,
     inputs: Vec<String>,
+    /// The register holding this thread's row (or element) index.
     index: String,
 }
 
-impl<'a> Builder<'a> {
+impl Builder<'_> {
     fn fresh(&mut self, reg: Reg) -> String {
         let n = self.counts.entry(reg).or_insert(0);
         *n += 1;
@@ -590,15 +600,6 @@ impl<'a> Builder<'a> {
         self.line(format!("ld.global.{} {out}, [{address}]", ty.memory()));
         self.loaded.insert(name.to_owned(), out.clone());
         out
-    }
-}
-
-impl Ty {
-    fn reg_bits(self) -> u32 {
-        match self.reg() {
-            Reg::B64 | Reg::F64 => 64,
-            _ => 32,
-        }
     }
 }
 
