@@ -86,8 +86,8 @@ mod cloud {
         }
     }
 
-    /// A builder from the environment and `url`, with `options`' keys parsed as `$key`.
-    macro_rules! configured {
+    /// The store `$builder` builds with `options`' keys (parsed as `$key`) and retries.
+    macro_rules! built {
         ($builder:expr, $key:ty, $options:expr) => {{
             let mut builder = $builder;
             for (key, value) in &$options.config {
@@ -96,7 +96,11 @@ mod cloud {
                     .map_err(|_| format!("no store option `{key}` for this store"))?;
                 builder = builder.with_config(parsed, value);
             }
-            builder.with_retry(retry($options))
+            let store = builder
+                .with_retry(retry($options))
+                .build()
+                .map_err(|e| e.to_string())?;
+            Box::new(store) as Box<dyn ObjectStore>
         }};
     }
 
@@ -107,42 +111,26 @@ mod cloud {
         scheme: ObjectStoreScheme,
         options: &StoreOptions,
     ) -> Result<Option<Box<dyn ObjectStore>>, String> {
-        let store: Box<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::AmazonS3 => Box::new(
-                configured!(
-                    AmazonS3Builder::from_env().with_url(url.as_str()),
-                    AmazonS3ConfigKey,
-                    options
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
+        let store = match scheme {
+            ObjectStoreScheme::AmazonS3 => built!(
+                AmazonS3Builder::from_env().with_url(url.as_str()),
+                AmazonS3ConfigKey,
+                options
             ),
-            ObjectStoreScheme::GoogleCloudStorage => Box::new(
-                configured!(
-                    GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
-                    GoogleConfigKey,
-                    options
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
+            ObjectStoreScheme::GoogleCloudStorage => built!(
+                GoogleCloudStorageBuilder::from_env().with_url(url.as_str()),
+                GoogleConfigKey,
+                options
             ),
-            ObjectStoreScheme::MicrosoftAzure => Box::new(
-                configured!(
-                    MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
-                    AzureConfigKey,
-                    options
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
+            ObjectStoreScheme::MicrosoftAzure => built!(
+                MicrosoftAzureBuilder::from_env().with_url(url.as_str()),
+                AzureConfigKey,
+                options
             ),
-            ObjectStoreScheme::Http => Box::new(
-                configured!(
-                    HttpBuilder::new().with_url(&url[..url::Position::BeforePath]),
-                    ClientConfigKey,
-                    options
-                )
-                .build()
-                .map_err(|e| e.to_string())?,
+            ObjectStoreScheme::Http => built!(
+                HttpBuilder::new().with_url(&url[..url::Position::BeforePath]),
+                ClientConfigKey,
+                options
             ),
             _ => return Ok(None),
         };
