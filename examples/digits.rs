@@ -104,7 +104,7 @@ fn main() -> aqueduct::Result<()> {
     let accuracy = pipeline! {
         read_images::<Digit>("examples/data/digits", include_paths = true)
         // Pixels to [-1, 1] as `mlp::normalize` does, compiled to a GPU kernel too.
-        |> with_columns(pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0, gpus = 1)
+        |> with_columns(pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0, num_gpus = 1)
         |> drop(image)
         |> map_batches::<Predicted>(Classifier, args = (weights), compute = actors(2), num_gpus = 1, batch_size = 256)
         |> with_column(label: i64 = mlp::label_of(path))

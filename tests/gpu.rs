@@ -1,5 +1,5 @@
 //! GPU checks (`--features cuda`): every kernel (the digits MLP's, and those codegen emits for
-//! `with_columns(.., gpus = n)`) against the CPU on random inputs, the digits
+//! `with_columns(.., num_gpus = n)`) against the CPU on random inputs, the digits
 //! classifier's predictions on the GPU equal to the CPU's, a batch larger than the device
 //! memory budget split into chunks, and the errors of a module that does not load and of a
 //! launch with the wrong argument types.
@@ -151,7 +151,7 @@ fn emitted_kernels_match_the_cpu() -> Result<(), String> {
     // The stage really ran on the device: refusing the CPU still works.
     let rows = pipeline! {
         from_items::<gpu_columns::Reading>(gpu_columns::readings(1000))
-        |> with_columns(z = x * 2.0, gpus = 1, cpu_fallback = false)
+        |> with_columns(z = x * 2.0, num_gpus = 1, cpu_fallback = false)
     }
     .count()
     .map_err(|e| e.to_string())?;

@@ -1,4 +1,4 @@
-//! `with_columns(.., gpus = n)` on any machine: without a GPU the stage runs its CPU code
+//! `with_columns(.., num_gpus = n)` on any machine: without a GPU the stage runs its CPU code
 //! (identical to the same stage without `gpus`), or fails clearly with `cpu_fallback = false`.
 //! On a GPU machine built with `cuda` the same comparison checks the emitted kernel.
 
@@ -25,7 +25,7 @@ fn without_a_gpu_a_stage_that_refuses_the_cpu_fails_naming_itself() {
     }
     let err = pipeline! {
         from_items::<Reading>(gpu_columns::readings(10))
-        |> with_columns(z = x * 2.0, gpus = 1, cpu_fallback = false)
+        |> with_columns(z = x * 2.0, num_gpus = 1, cpu_fallback = false)
     }
     .count()
     .unwrap_err()

@@ -132,7 +132,7 @@ pub struct NewColumn {
     pub expr: Expr,
 }
 
-/// A `with_columns(.., gpus = n)` stage's GPU side.
+/// A `with_columns(.., num_gpus = n)` stage's GPU side.
 pub struct Gpu {
     /// GPUs per worker.
     pub gpus: Expr,

@@ -1,5 +1,5 @@
 //! Lowering of numeric column expressions to one fused PTX kernel (a `with_columns(..,
-//! gpus = n)` stage): one thread per row loads the columns the expressions read, computes
+//! num_gpus = n)` stage): one thread per row loads the columns the expressions read, computes
 //! every new column, and stores them.
 //!
 //! The kernel gives the same bits as the CPU code of the same stage (but for NaN payloads,

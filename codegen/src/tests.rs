@@ -287,23 +287,23 @@ fn grouping_errors_name_the_problem() {
 const PTX_CASES: &[(&str, &str)] = &[
     (
         "digits_normalize",
-        "from_items::<Digit>(v) |> with_columns(pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0, gpus = 1)",
+        "from_items::<Digit>(v) |> with_columns(pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0, num_gpus = 1)",
     ),
     (
         "arithmetic",
-        "from_items::<Reading>(v) |> with_columns(z = x * 2.0 + 1.5, w = y / (y + 1.0) - 0.25, m = n * 3 - 7, gpus = 1)",
+        "from_items::<Reading>(v) |> with_columns(z = x * 2.0 + 1.5, w = y / (y + 1.0) - 0.25, m = n * 3 - 7, num_gpus = 1)",
     ),
     (
         "casts",
-        "from_items::<Reading>(v) |> with_columns(a = x as f64, b = y as f32, c = y as u8, d = x as i64, e = n as f32, f = tiny as u64, g = big as i8, h = small as i32, gpus = 1)",
+        "from_items::<Reading>(v) |> with_columns(a = x as f64, b = y as f32, c = y as u8, d = x as i64, e = n as f32, f = tiny as u64, g = big as i8, h = small as i32, num_gpus = 1)",
     ),
     (
         "comparisons",
-        "from_items::<Reading>(v) |> with_columns(hot = x > 30.0 && n != 3, odd = !(y <= 1.0) || tiny == -3, pick: f64 = if n > 2 { y } else { -y }, gpus = 1)",
+        "from_items::<Reading>(v) |> with_columns(hot = x > 30.0 && n != 3, odd = !(y <= 1.0) || tiny == -3, pick: f64 = if n > 2 { y } else { -y }, num_gpus = 1)",
     ),
     (
         "functions",
-        "from_items::<Reading>(v) |> with_columns(a = x.min(y as f32).max(0.0), b = y.abs().sqrt(), c = x.floor(), d = x.ceil(), f = n.abs(), g = small + 250, gpus = 2)",
+        "from_items::<Reading>(v) |> with_columns(a = x.min(y as f32).max(0.0), b = y.abs().sqrt(), c = x.floor(), d = x.ceil(), f = n.abs(), g = small + 250, num_gpus = 2)",
     ),
 ];
 
@@ -367,7 +367,7 @@ fn a_gpu_kernel_reads_each_column_once_and_writes_every_new_one() {
 #[test]
 fn a_gpu_stage_runs_on_its_own_between_fused_loops() {
     let plan = checked(
-        "from_items::<Reading>(v) |> filter(x > 0.0) |> with_columns(z = x * 2.0, gpus = 1) |> with_column(w = z + 1.0)",
+        "from_items::<Reading>(v) |> filter(x > 0.0) |> with_columns(z = x * 2.0, num_gpus = 1) |> with_column(w = z + 1.0)",
     )
     .unwrap();
     let segments = fusion::run(&plan);
@@ -384,7 +384,7 @@ fn a_gpu_stage_runs_on_its_own_between_fused_loops() {
 #[test]
 fn what_a_gpu_stage_cannot_lower_is_an_error_at_each_token() {
     let errors = errors_of(
-        "from_items::<Reading>(v) |> with_columns(a = x.exp(), b = n / 2, c = label.len() as i32, e = y % 2.0, gpus = 1)",
+        "from_items::<Reading>(v) |> with_columns(a = x.exp(), b = n / 2, c = label.len() as i32, e = y % 2.0, num_gpus = 1)",
     );
     assert_eq!(errors.len(), 4, "{errors:?}");
     assert!(
@@ -454,7 +454,7 @@ fn expressions_over_tensors_are_elementwise_and_keep_the_shape() {
         "{shapes:?}"
     );
     let mixed = errors_of(
-        "from_items::<Digit>(v) |> with_columns(a = image as f32, b = path.len() as i64, gpus = 1)",
+        "from_items::<Digit>(v) |> with_columns(a = image as f32, b = path.len() as i64, num_gpus = 1)",
     );
     assert!(
         mixed.iter().any(

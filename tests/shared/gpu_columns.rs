@@ -125,7 +125,7 @@ pub fn compare(rows: usize) -> Result<(), String> {
             f = (tiny as i64 * 3) as u64, g = big as i8, hot = x > 30.0 && n != 3,
             pick: f64 = if n > 0 { y } else { -y }, m = x.min(y as f32).max(-5.0),
             r = y.abs().sqrt(), k = n.abs() - 1, w = small.max(3) - 3,
-            gpus = 1
+            num_gpus = 1
         )
     }
     .with_options(options.clone())
@@ -214,7 +214,7 @@ pub fn compare_tensors(rows: usize) -> Result<(), String> {
         |> with_columns(
             pixels: Tensor<f32, 8, 8> = image as f32 / 255.0 * 2.0 - 1.0,
             scaled: Tensor<f32, 8, 8> = depth * (image as f32) + 0.5,
-            gpus = 1
+            num_gpus = 1
         )
     }
     .with_options(options.clone())

@@ -11,6 +11,6 @@ struct Reading {
 fn main() {
     let _gpu = pipeline! {
         from_items::<Reading>(Vec::new())
-        |> with_columns(a = x.exp(), b = id / 2, c = label.len() as i32, d = note.unwrap_or(0.0), gpus = 1)
+        |> with_columns(a = x.exp(), b = id / 2, c = label.len() as i32, d = note.unwrap_or(0.0), num_gpus = 1)
     };
 }

@@ -2,7 +2,7 @@
 //! column expression, or replace one of the same name.
 //!
 //! `with_columns(a = expr, b: Type = expr, ..)` computes several at once, each from the
-//! stage's input columns. With `gpus = n` the stage is marked for the GPU: its expressions
+//! stage's input columns. With `num_gpus = n` the stage is marked for the GPU: its expressions
 //! are also lowered to one fused PTX kernel (`crate::ptx`), embedded beside the CPU code; a
 //! worker placed on a device runs the kernel, and where there is none the CPU code runs
 //! (`cpu_fallback = false` makes that an error).
@@ -17,7 +17,7 @@ use crate::syntax::{Arg, Call};
 use crate::types::LType;
 
 /// Named arguments of `with_columns` that are settings, not columns.
-const SETTINGS: &[&str] = &["gpus", "cpu_fallback"];
+const SETTINGS: &[&str] = &["num_gpus", "cpu_fallback"];
 
 pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
     let cx = ck.cx;
@@ -37,7 +37,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
                 ty: None,
                 value,
             } if many && SETTINGS.contains(&name.to_string().as_str()) => {
-                if name == "gpus" {
+                if name == "num_gpus" {
                     gpus = Some(value.clone());
                 } else {
                     cpu_fallback = Some(value.clone());
@@ -57,7 +57,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         cx.error_at(
             call.paren_span,
             if many {
-                "`with_columns` takes one or more `name = expression` (or `name: Type = expression`), and optionally `gpus = n`"
+                "`with_columns` takes one or more `name = expression` (or `name: Type = expression`), and optionally `num_gpus = n`"
             } else {
                 "`with_column` takes one `name = expression` (or `name: Type = expression`); use `with_columns` for several"
             },
@@ -65,7 +65,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         return None;
     }
     if cpu_fallback.is_some() && gpus.is_none() {
-        cx.error_spanned_by(&call.args[0], "`cpu_fallback` goes with `gpus = n`");
+        cx.error_spanned_by(&call.args[0], "`cpu_fallback` goes with `num_gpus = n`");
     }
     let mut columns = input.columns.clone();
     let mut checked = Vec::new();

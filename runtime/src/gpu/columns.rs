@@ -1,4 +1,4 @@
-//! The runtime side of `with_columns(.., gpus = n)`: a pooled stage whose workers run the
+//! The runtime side of `with_columns(.., num_gpus = n)`: a pooled stage whose workers run the
 //! stage's compiled PTX kernel on their device, or its compiled CPU code where there is no
 //! device (see `codegen/src/ptx.rs` for how the kernel matches the CPU code bit for bit).
 
