@@ -1,191 +1,42 @@
-//! Lowering of numeric column expressions to one fused PTX kernel (a `with_columns(..,
-//! num_gpus = n)` stage): one thread per row loads the columns the expressions read, computes
-//! every new column, and stores them.
-//!
-//! The kernel gives the same bits as the CPU code of the same stage (but for NaN payloads,
-//! and for which zero `min`/`max` return of +0 and −0: Rust promises neither): arithmetic is IEEE with
-//! round-to-nearest and no fused multiply-add (`add.rn`, `mul.rn`, `div.rn`, `sqrt.rn`: the
-//! explicit rounding keeps ptxas from contracting them), `min`/`max` ignore a NaN as Rust's
-//! do, casts saturate and send NaN to 0 as Rust's `as` does, and integer arithmetic wraps
-//! (as release builds do; a debug build's CPU code panics on overflow instead). What PTX cannot do exactly is not lowered, with an error at the
-//! offending token: transcendental functions (PTX has only approximations), integer `/`
-//! and `%` (Rust panics on a zero divisor; a kernel cannot), float `%`, strings, nullable
-//! columns, function calls and `{ rust }` blocks.
+//! Writing a kernel's body: each expression typed (`infer`) and emitted as PTX instructions
+//! (`emit`), each column loaded once.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use syn::spanned::Spanned;
 use syn::{BinOp, Expr, Lit, UnOp};
 
-use crate::ctxt::Ctxt;
+use super::types::{Reg, Ty, float_constant, literal_type, unify};
+use super::{Lowered, Unsupported, unsupported};
 use crate::schema::Schema;
 use crate::types::LType;
 
-/// A lowered stage: the PTX module and the columns its kernel reads and writes, in the order
-/// of its parameters (after the row count).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Kernel {
-    pub name: String,
-    pub ptx: String,
-    /// The columns read, with the bytes of one value.
-    pub inputs: Vec<(String, usize)>,
-    pub outputs: Vec<String>,
-    /// Elements per row: 1, or a tensor stage's element count (a thread per element).
-    pub elements: usize,
-}
-
-/// A value's type in the kernel: a Rust scalar type, or an untyped literal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty {
-    Int(&'static str),
-    Float(&'static str),
-    Bool,
-    IntLiteral,
-    FloatLiteral,
-}
-
-impl Ty {
-    fn of(ltype: &LType) -> Option<Ty> {
-        match ltype {
-            LType::Int(name) => Some(Ty::Int(name)),
-            LType::Float(name) => Some(Ty::Float(name)),
-            LType::Bool => Some(Ty::Bool),
-            LType::IntLiteral => Some(Ty::IntLiteral),
-            LType::FloatLiteral => Some(Ty::FloatLiteral),
-            _ => None,
-        }
-    }
-
-    /// A literal's type once its context gives none (Rust's defaults).
-    fn concrete(self) -> Ty {
-        match self {
-            Ty::IntLiteral => Ty::Int("i32"),
-            Ty::FloatLiteral => Ty::Float("f64"),
-            other => other,
-        }
-    }
-
-    fn bits(self) -> u32 {
-        match self.concrete() {
-            Ty::Int(name) | Ty::Float(name) => name[1..].parse().expect("a sized type"),
-            _ => 1,
-        }
-    }
-
-    fn signed(self) -> bool {
-        matches!(self, Ty::Int(name) if name.starts_with('i'))
-    }
-
-    /// The register class and the instruction type of the value (narrow integers live in
-    /// 32-bit registers).
-    fn reg(self) -> Reg {
-        match self.concrete() {
-            Ty::Float("f32") => Reg::F32,
-            Ty::Float(_) => Reg::F64,
-            Ty::Bool => Reg::Pred,
-            t if t.bits() == 64 => Reg::B64,
-            _ => Reg::B32,
-        }
-    }
-
-    /// The width of the value's register.
-    fn reg_bits(self) -> u32 {
-        match self.reg() {
-            Reg::B64 | Reg::F64 => 64,
-            _ => 32,
-        }
-    }
-
-    /// The PTX type of arithmetic on the value.
-    fn op(self) -> &'static str {
-        let t = self.concrete();
-        match (t.reg(), t.signed()) {
-            (Reg::F32, _) => "f32",
-            (Reg::F64, _) => "f64",
-            (Reg::B64, true) => "s64",
-            (Reg::B64, false) => "u64",
-            (_, true) => "s32",
-            _ => "u32",
-        }
-    }
-
-    /// The PTX type of the value in memory.
-    fn memory(self) -> String {
-        match self.concrete() {
-            Ty::Float(name) => name.to_owned(),
-            Ty::Int(name) => format!("{}{}", if self.signed() { "s" } else { "u" }, &name[1..]),
-            _ => "u8".to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Reg {
-    F32,
-    F64,
-    B32,
-    B64,
-    Pred,
-}
-
-impl Reg {
-    fn prefix(self) -> &'static str {
-        match self {
-            Reg::F32 => "%f",
-            Reg::F64 => "%fd",
-            Reg::B32 => "%r",
-            Reg::B64 => "%rd",
-            Reg::Pred => "%p",
-        }
-    }
-
-    fn declaration(self) -> &'static str {
-        match self {
-            Reg::F32 => ".f32",
-            Reg::F64 => ".f64",
-            Reg::B32 => ".b32",
-            Reg::B64 => ".b64",
-            Reg::Pred => ".pred",
-        }
-    }
-}
-
-/// Why an expression is not lowered, and where.
-struct Unsupported(proc_macro2::Span, String);
-
-type Lowered<T> = Result<T, Unsupported>;
-
-fn unsupported<T>(at: &dyn Spanned, why: impl Into<String>) -> Lowered<T> {
-    Err(Unsupported(at.span(), why.into()))
-}
-
 /// A kernel being written: its body, the registers it uses, and the columns it loads.
-struct Builder<'a> {
-    input: &'a Schema,
-    body: String,
-    counts: BTreeMap<Reg, usize>,
+pub(super) struct Builder<'a> {
+    pub(super) input: &'a Schema,
+    pub(super) body: String,
+    pub(super) counts: BTreeMap<Reg, usize>,
     /// Columns loaded so far: name → register; in first-use order in `inputs`.
-    loaded: BTreeMap<String, String>,
-    inputs: Vec<String>,
+    pub(super) loaded: BTreeMap<String, String>,
+    pub(super) inputs: Vec<String>,
     /// The register holding this thread's row (or element) index.
-    index: String,
+    pub(super) index: String,
 }
 
 impl Builder<'_> {
-    fn fresh(&mut self, reg: Reg) -> String {
+    pub(super) fn fresh(&mut self, reg: Reg) -> String {
         let n = self.counts.entry(reg).or_insert(0);
         *n += 1;
         format!("{}{}", reg.prefix(), *n - 1)
     }
 
-    fn line(&mut self, text: String) {
+    pub(super) fn line(&mut self, text: String) {
         self.body.push('\t');
         self.body.push_str(&text);
         self.body.push_str(";\n");
     }
 
-    fn column_type(&self, name: &str, at: &dyn Spanned) -> Lowered<Ty> {
+    pub(super) fn column_type(&self, name: &str, at: &dyn Spanned) -> Lowered<Ty> {
         let Some(column) = self.input.column(name) else {
             return unsupported(at, format!("no column `{name}`"));
         };
@@ -206,7 +57,7 @@ impl Builder<'_> {
     }
 
     /// The type an expression has, before literals are given their context's.
-    fn infer(&self, expr: &Expr) -> Lowered<Ty> {
+    pub(super) fn infer(&self, expr: &Expr) -> Lowered<Ty> {
         match expr {
             Expr::Path(path) => match path.path.get_ident() {
                 Some(ident) => self.column_type(&ident.to_string(), ident),
@@ -302,7 +153,7 @@ impl Builder<'_> {
     }
 
     /// Emit `expr` as a value of type `want`; returns its register.
-    fn emit(&mut self, expr: &Expr, want: Ty) -> Lowered<String> {
+    pub(super) fn emit(&mut self, expr: &Expr, want: Ty) -> Lowered<String> {
         let want = want.concrete();
         match expr {
             Expr::Path(path) => {
@@ -386,7 +237,7 @@ impl Builder<'_> {
         }
     }
 
-    fn binary(&mut self, binary: &syn::ExprBinary, want: Ty) -> Lowered<String> {
+    pub(super) fn binary(&mut self, binary: &syn::ExprBinary, want: Ty) -> Lowered<String> {
         let (l, r) = (self.infer(&binary.left)?, self.infer(&binary.right)?);
         let common = unify(l, r).expect("inferred");
         let logical = matches!(binary.op, BinOp::And(_) | BinOp::Or(_));
@@ -442,7 +293,7 @@ impl Builder<'_> {
     }
 
     /// Narrow integers computed in 32-bit registers wrap to their width, as Rust's do.
-    fn wrap(&mut self, value: String, ty: Ty) -> String {
+    pub(super) fn wrap(&mut self, value: String, ty: Ty) -> String {
         let bits = ty.bits();
         if !matches!(ty, Ty::Int(_)) || bits >= 32 {
             return value;
@@ -458,7 +309,7 @@ impl Builder<'_> {
     }
 
     /// Rust's `as` from `from` to `to`.
-    fn convert(&mut self, value: String, from: Ty, to: Ty) -> String {
+    pub(super) fn convert(&mut self, value: String, from: Ty, to: Ty) -> String {
         if from == to {
             return value;
         }
@@ -548,7 +399,7 @@ impl Builder<'_> {
         }
     }
 
-    fn constant(&mut self, lit: &Lit, want: Ty, at: &dyn Spanned) -> Lowered<String> {
+    pub(super) fn constant(&mut self, lit: &Lit, want: Ty, at: &dyn Spanned) -> Lowered<String> {
         let text = match lit {
             Lit::Int(int) => int.base10_digits().to_owned(),
             Lit::Float(float) => float.base10_digits().to_owned(),
@@ -579,7 +430,7 @@ impl Builder<'_> {
     }
 
     /// The register holding column `name` of this thread's row (loaded on first use).
-    fn load(&mut self, name: &str) -> String {
+    pub(super) fn load(&mut self, name: &str) -> String {
         if let Some(reg) = self.loaded.get(name) {
             return reg.clone();
         }
@@ -603,214 +454,17 @@ impl Builder<'_> {
     }
 }
 
-fn float_constant(v: f64, ty: Ty) -> String {
-    if ty.bits() == 32 {
-        format!("0f{:08X}", (v as f32).to_bits())
-    } else {
-        format!("0d{:016X}", v.to_bits())
-    }
-}
-
-fn literal_type(lit: &Lit) -> Lowered<Ty> {
-    match lit {
-        Lit::Int(int) => Ok(match int.suffix() {
-            "" => Ty::IntLiteral,
-            s => Ty::of(&LType::of(
-                &syn::parse_str(s).map_err(|_| Unsupported(int.span(), "bad suffix".into()))?,
-            ))
-            .ok_or_else(|| Unsupported(int.span(), "bad suffix".into()))?,
-        }),
-        Lit::Float(float) => Ok(match float.suffix() {
-            "" => Ty::FloatLiteral,
-            s => Ty::of(&LType::of(
-                &syn::parse_str(s).map_err(|_| Unsupported(float.span(), "bad suffix".into()))?,
-            ))
-            .ok_or_else(|| Unsupported(float.span(), "bad suffix".into()))?,
-        }),
-        Lit::Bool(_) => Ok(Ty::Bool),
-        other => unsupported(other, "a GPU stage takes number and bool literals"),
-    }
-}
-
-fn unify(a: Ty, b: Ty) -> Option<Ty> {
-    use Ty::*;
-    match (a, b) {
-        (x, y) if x == y => Some(x),
-        (IntLiteral, t @ (Int(_) | Float(_))) | (t @ (Int(_) | Float(_)), IntLiteral) => Some(t),
-        (FloatLiteral, t @ Float(_)) | (t @ Float(_), FloatLiteral) => Some(t),
-        (IntLiteral, FloatLiteral) | (FloatLiteral, IntLiteral) => Some(FloatLiteral),
-        _ => None,
-    }
-}
-
-fn single<'e>(stmts: &'e [syn::Stmt], at: &dyn Spanned) -> Lowered<&'e Expr> {
+pub(super) fn single<'e>(stmts: &'e [syn::Stmt], at: &dyn Spanned) -> Lowered<&'e Expr> {
     match stmts {
         [syn::Stmt::Expr(expr, None)] => Ok(expr),
         _ => unsupported(at, "a branch of a GPU stage's `if` is one expression"),
     }
 }
 
-fn branch(otherwise: &Expr) -> Lowered<&Expr> {
+pub(super) fn branch(otherwise: &Expr) -> Lowered<&Expr> {
     match otherwise {
         Expr::Block(block) => single(&block.block.stmts, block),
         Expr::If(_) => Ok(otherwise),
         other => unsupported(other, "not lowered to PTX"),
     }
-}
-
-/// Lower `columns` (name, output type, expression), all computed from `input`'s columns, to
-/// one kernel named `name`. Errors go to `cx` at the offending tokens.
-pub fn lower(
-    cx: &Ctxt,
-    name: &str,
-    input: &Schema,
-    columns: &[(String, LType, &Expr)],
-) -> Option<Kernel> {
-    let mut k = Builder {
-        input,
-        body: String::new(),
-        counts: BTreeMap::new(),
-        loaded: BTreeMap::new(),
-        inputs: Vec::new(),
-        index: String::new(),
-    };
-    // The row index: blockIdx.x * blockDim.x + threadIdx.x, as a 64-bit offset.
-    let (block, width, thread, row, rows) = (
-        k.fresh(Reg::B32),
-        k.fresh(Reg::B32),
-        k.fresh(Reg::B32),
-        k.fresh(Reg::B32),
-        k.fresh(Reg::B32),
-    );
-    k.line(format!("mov.u32 {block}, %ctaid.x"));
-    k.line(format!("mov.u32 {width}, %ntid.x"));
-    k.line(format!("mov.u32 {thread}, %tid.x"));
-    k.line(format!("mad.lo.u32 {row}, {block}, {width}, {thread}"));
-    k.line(format!("ld.param.u32 {rows}, [rows]"));
-    let past = k.fresh(Reg::Pred);
-    k.line(format!("setp.ge.u32 {past}, {row}, {rows}"));
-    k.body.push_str(&format!("\t@{past} bra DONE;\n"));
-    let index = k.fresh(Reg::B64);
-    k.line(format!("cvt.u64.u32 {index}, {row}"));
-    k.index = index.clone();
-
-    // A stage over tensors runs a thread per element: every column it reads and writes is a
-    // tensor of one shape.
-    let shape = columns.iter().find_map(|(_, ltype, _)| match ltype {
-        LType::Tensor(_, dims) => Some(*dims),
-        _ => None,
-    });
-    if let Some(dims) = shape {
-        let mut ok = true;
-        for (column, ltype, expr) in columns {
-            let mut read = Vec::new();
-            crate::expr::columns_read(expr, &mut read);
-            let other = read.iter().find(|name| {
-                !matches!(input.column(name).map(|c| &c.ltype), Some(LType::Tensor(_, d)) if *d == dims)
-            });
-            let wrong = match ltype {
-                LType::Tensor(_, d) if *d == dims => other
-                    .map(|name| format!("it reads `{name}`, which is not a tensor of that shape")),
-                _ => Some(format!("column `{column}` is `{ltype}`")),
-            };
-            if let Some(why) = wrong {
-                cx.error_spanned_by(*expr, format!("cannot run on the GPU: a GPU stage over tensors computes every column element by element from tensors of one shape, but {why}"));
-                ok = false;
-            }
-        }
-        if !ok {
-            return None;
-        }
-    }
-
-    let mut ok = true;
-    let mut results = Vec::new();
-    for (column, ltype, expr) in columns {
-        let ltype = ltype.tensor().map_or(ltype, |(elem, _)| elem);
-        // An untyped literal column is what its Rust code makes it: i64 or f64.
-        let want = Ty::of(ltype).map(|t| match t {
-            Ty::IntLiteral => Ty::Int("i64"),
-            Ty::FloatLiteral => Ty::Float("f64"),
-            t => t,
-        });
-        let Some(want) = want else {
-            cx.error_spanned_by(
-                *expr,
-                format!(
-                    "column `{column}` would be `{ltype}`: a GPU stage computes numbers and bools"
-                ),
-            );
-            ok = false;
-            continue;
-        };
-        match k.infer(expr).and_then(|_| k.emit(expr, want)) {
-            Ok(reg) => results.push((want, reg)),
-            Err(Unsupported(span, why)) => {
-                cx.error_at(span, format!("cannot run on the GPU: {why}"));
-                ok = false;
-            }
-        }
-    }
-    if !ok {
-        return None;
-    }
-    let mut outputs = Vec::new();
-    for (i, (want, reg)) in results.into_iter().enumerate() {
-        let value = if want == Ty::Bool {
-            let byte = k.fresh(Reg::B32);
-            k.line(format!("selp.u32 {byte}, 1, 0, {reg}"));
-            byte
-        } else {
-            reg
-        };
-        let base = k.fresh(Reg::B64);
-        k.line(format!("ld.param.u64 {base}, [out{i}]"));
-        k.line(format!("cvta.to.global.u64 {base}, {base}"));
-        let address = k.fresh(Reg::B64);
-        k.line(format!(
-            "mad.lo.u64 {address}, {index}, {}, {base}",
-            want.bits().div_ceil(8)
-        ));
-        k.line(format!("st.global.{} [{address}], {value}", want.memory()));
-        outputs.push(columns[i].0.clone());
-    }
-
-    let mut ptx = String::new();
-    let _ = writeln!(ptx, "// Generated by aqueduct's codegen: {name}");
-    ptx.push_str(".version 7.0\n.target sm_70\n.address_size 64\n\n");
-    let mut params = vec!["\t.param .u32 rows".to_owned()];
-    params.extend((0..k.inputs.len()).map(|i| format!("\t.param .u64 in{i}")));
-    params.extend((0..outputs.len()).map(|i| format!("\t.param .u64 out{i}")));
-    let _ = writeln!(
-        ptx,
-        ".visible .entry {name}(\n{}\n)\n{{",
-        params.join(",\n")
-    );
-    for (reg, count) in &k.counts {
-        let _ = writeln!(
-            ptx,
-            "\t.reg {} {}<{count}>;",
-            reg.declaration(),
-            reg.prefix()
-        );
-    }
-    ptx.push('\n');
-    ptx.push_str(&k.body);
-    ptx.push_str("DONE:\n\tret;\n}\n");
-    let inputs = k
-        .inputs
-        .iter()
-        .map(|name| {
-            let ltype = &input.column(name).expect("loaded").ltype;
-            let ty = Ty::of(ltype.tensor().map_or(ltype, |(elem, _)| elem)).expect("loaded");
-            (name.clone(), (ty.bits() / 8) as usize)
-        })
-        .collect();
-    Some(Kernel {
-        name: name.to_owned(),
-        ptx,
-        inputs,
-        outputs,
-        elements: shape.map_or(1, |dims| dims.iter().product()),
-    })
 }
