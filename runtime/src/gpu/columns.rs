@@ -1,6 +1,6 @@
 //! The runtime side of `with_columns(.., num_gpus = n)`: a pooled stage whose workers run the
 //! stage's compiled PTX kernel on their device, or its compiled CPU code where there is no
-//! device (see `codegen/src/ptx.rs` for how the kernel matches the CPU code bit for bit).
+//! device (see `codegen/src/ptx/` for how the kernel matches the CPU code bit for bit).
 
 use std::sync::Arc;
 
