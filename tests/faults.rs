@@ -288,8 +288,12 @@ fn a_checkpoint_in_an_object_store_resumes_a_job_writing_to_an_object_store() {
         "not parquet".into(),
     ))
     .unwrap();
+    // The store turns flaky: the checkpoint's own requests are retried as reads are.
+    store.set_failure_rate(0.05);
     let summary = job.run_with(options.clone()).unwrap();
     assert_eq!(summary.rows, 100_000);
+    assert!(store.injected() > 0, "failures were injected");
+    store.set_failure_rate(0.0);
     #[derive(Record, Debug, Clone)]
     struct Twice {
         id: i64,

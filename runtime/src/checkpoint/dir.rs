@@ -78,7 +78,9 @@ impl Dir {
             Dir::Store(location) => {
                 let store = &location.store;
                 let path = location.child(name).path;
-                match block_on(async { store.get(&path).await?.bytes().await }) {
+                match retried(&path, || {
+                    block_on(async { store.get(&path).await?.bytes().await })
+                }) {
                     Ok(bytes) => Ok(Some(bytes.to_vec())),
                     Err(object_store::Error::NotFound { .. }) => Ok(None),
                     Err(e) => Err(e.to_string()),
@@ -159,7 +161,14 @@ impl Dir {
                 };
                 let payload = PutPayload::from(bytes.to_vec());
                 let path = location.child(name).path;
-                match block_on(location.store.put_opts(&path, payload, options)) {
+                let put = || {
+                    block_on(
+                        location
+                            .store
+                            .put_opts(&path, payload.clone(), options.clone()),
+                    )
+                };
+                match retried(&path, put) {
                     Ok(_) => Ok(true),
                     Err(object_store::Error::AlreadyExists { .. }) if only_new => Ok(false),
                     Err(e) => Err(failed(e.to_string())),
@@ -176,7 +185,8 @@ impl Dir {
                 _ => Ok(()),
             },
             Dir::Store(location) => {
-                match block_on(location.store.delete(&location.child(name).path)) {
+                let path = location.child(name).path;
+                match retried(&path, || block_on(location.store.delete(&path))) {
                     Err(e) if !matches!(e, object_store::Error::NotFound { .. }) => {
                         Err(e.to_string())
                     }
@@ -212,7 +222,8 @@ impl Dir {
                 }
             }
             Dir::Store(location) => {
-                let listed = block_on(location.store.list_with_delimiter(Some(&location.path)))
+                let list = || block_on(location.store.list_with_delimiter(Some(&location.path)));
+                let listed = retried(&location.path, list)
                     .map_err(|e| self.failed(format!("cannot list it: {e}")))?;
                 let name = |path: &object_store::path::Path| {
                     path.filename().unwrap_or_default().to_owned()
@@ -235,15 +246,18 @@ impl Dir {
             },
             Dir::Store(location) => {
                 let store = &location.store;
-                block_on(async {
-                    let paths = store.list(Some(&location.path)).map_ok(|o| o.location);
-                    store
-                        .delete_stream(Box::pin(paths))
-                        .try_collect::<Vec<_>>()
-                        .await
-                })
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                let remove = || {
+                    block_on(async {
+                        let paths = store.list(Some(&location.path)).map_ok(|o| o.location);
+                        store
+                            .delete_stream(Box::pin(paths))
+                            .try_collect::<Vec<_>>()
+                            .await
+                    })
+                };
+                retried(&location.path, remove)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
         };
         result.map_err(|e| self.failed(format!("cannot remove it: {e}")))
@@ -265,7 +279,7 @@ impl Dir {
             }
             Dir::Store(location) => {
                 let path = location.child(name).path;
-                let upload = block_on(location.store.put_multipart(&path))
+                let upload = retried(&path, || block_on(location.store.put_multipart(&path)))
                     .map_err(|e| failed(e.to_string()))?;
                 Ok(ObjectWriter::Store(Some(WriteMultipart::new(upload))))
             }
@@ -290,6 +304,28 @@ impl Dir {
 /// What [`Dir::reader`] gives: IPC file readers seek to the footer.
 pub(crate) trait Input: std::io::Read + std::io::Seek + Send {}
 impl<T: std::io::Read + std::io::Seek + Send> Input for T {}
+
+/// Run one store request, retrying it when it fails transiently, as reads are retried
+/// (`RetryPolicy::default()`): a checkpoint must not be what fails a job on a flaky network.
+fn retried<T>(
+    path: &object_store::path::Path,
+    mut request: impl FnMut() -> object_store::Result<T>,
+) -> object_store::Result<T> {
+    let url = path.to_string();
+    let result = crate::retry::RetryPolicy::default().run("a checkpoint request", || {
+        request().map_err(|source| crate::error::Error::Storage {
+            url: url.clone(),
+            source,
+        })
+    });
+    result.map_err(|error| match error {
+        crate::error::Error::Storage { source, .. } => source,
+        other => object_store::Error::Generic {
+            store: "checkpoint",
+            source: other.to_string().into(),
+        },
+    })
+}
 
 /// An object being written (see [`Dir::writer`]); dropped uncommitted, it leaves nothing.
 pub(crate) enum ObjectWriter {

@@ -175,6 +175,10 @@ impl Lock {
                 .read(LOCK)?
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
+            if holder == me {
+                // Ours: a retried conditional put that had gone through the first time.
+                return Ok(Lock { dir: dir.clone() });
+            }
             if holder_alive(&holder) {
                 return Err(dir.failed(format!(
                     "in use by {holder} (its lock object `{LOCK}`: remove it if that process is gone)"
