@@ -64,11 +64,8 @@ columns_preprocessor!(
     OrdinalEncoder
 );
 
-impl Preprocessor for OneHotEncoder {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl OneHotEncoder {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         Ok(Fitted::OneHotEncoder {
             columns: self.columns.clone(),
             categories: categories(blocks, &self.columns, &self.describe())?,
@@ -76,11 +73,8 @@ impl Preprocessor for OneHotEncoder {
     }
 }
 
-impl Preprocessor for OrdinalEncoder {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl OrdinalEncoder {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         Ok(Fitted::OrdinalEncoder {
             columns: self.columns.clone(),
             categories: categories(blocks, &self.columns, &self.describe())?,
@@ -258,11 +252,8 @@ columns_preprocessor!(
     strategy: Strategy
 );
 
-impl Preprocessor for SimpleImputer {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl SimpleImputer {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         let who = self.describe();
         let mut sums = vec![(0.0f64, 0u64); self.columns.len()];
         let mut counts: Vec<BTreeMap<u64, u64>> = vec![BTreeMap::new(); self.columns.len()];

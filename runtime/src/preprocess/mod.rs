@@ -26,10 +26,18 @@ macro_rules! columns_preprocessor {
                     $($setting,)?
                 }
             }
+        }
 
-            /// Its name in messages: `Kind(a, b)`.
-            fn name(&self) -> String {
+        // Each type fits in its own `fit_columns`; the name and the trait come from here.
+        impl $crate::preprocess::Preprocessor for $name {
+            fn describe(&self) -> String {
                 super::describe(stringify!($name), &self.columns)
+            }
+            fn fit_blocks(
+                &self,
+                blocks: $crate::preprocess::Blocks,
+            ) -> $crate::Result<$crate::preprocess::Fitted> {
+                self.fit_columns(blocks)
             }
         }
     };

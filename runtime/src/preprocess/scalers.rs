@@ -101,11 +101,8 @@ columns_preprocessor!(
     StandardScaler
 );
 
-impl Preprocessor for StandardScaler {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl StandardScaler {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), false)?;
         Ok(Fitted::StandardScaler {
             columns: self.columns.clone(),
@@ -120,11 +117,8 @@ columns_preprocessor!(
     MinMaxScaler
 );
 
-impl Preprocessor for MinMaxScaler {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl MinMaxScaler {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), false)?;
         Ok(Fitted::MinMaxScaler {
             columns: self.columns.clone(),
@@ -139,11 +133,8 @@ columns_preprocessor!(
     MaxAbsScaler
 );
 
-impl Preprocessor for MaxAbsScaler {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl MaxAbsScaler {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), false)?;
         Ok(Fitted::MaxAbsScaler {
             columns: self.columns.clone(),
@@ -158,11 +149,8 @@ columns_preprocessor!(
     RobustScaler
 );
 
-impl Preprocessor for RobustScaler {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, blocks: Blocks) -> Result<Fitted> {
+impl RobustScaler {
+    fn fit_columns(&self, blocks: Blocks) -> Result<Fitted> {
         let stats = stats(blocks, &self.columns, &self.describe(), true)?;
         let quantile = |values: &[f64], q: f64| -> f64 {
             Aggregator::<f64>::finish(&Quantile { q }, values.to_vec()).unwrap_or(f64::NAN)
@@ -199,11 +187,8 @@ columns_preprocessor!(
     norm: Norm
 );
 
-impl Preprocessor for Normalizer {
-    fn describe(&self) -> String {
-        self.name()
-    }
-    fn fit_blocks(&self, _: Blocks) -> Result<Fitted> {
+impl Normalizer {
+    fn fit_columns(&self, _: Blocks) -> Result<Fitted> {
         Ok(Fitted::Normalizer {
             columns: self.columns.clone(),
             norm: self.norm,
