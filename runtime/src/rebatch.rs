@@ -21,32 +21,22 @@ pub struct Rebatch<I> {
 }
 
 impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
-    /// Rebatch `blocks` into batches of `size` rows.
-    pub fn new(blocks: I, schema: SchemaRef, size: usize) -> Self {
+    /// Rebatch `blocks` as `options` say (size, drop_last, local shuffle).
+    pub fn new(blocks: I, schema: SchemaRef, options: &crate::dataset::BatchOptions) -> Self {
         Self {
             blocks,
             schema,
-            size: size.max(1),
+            size: options.batch_size.max(1),
             buffered: Vec::new(),
             buffered_rows: 0,
-            drop_last: false,
-            shuffle: None,
+            drop_last: options.drop_last,
+            shuffle: options.shuffle.map(|(rows, seed)| {
+                (
+                    rows.max(1),
+                    <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed),
+                )
+            }),
         }
-    }
-
-    /// Drop a last batch smaller than the batch size.
-    pub fn drop_last(mut self, drop: bool) -> Self {
-        self.drop_last = drop;
-        self
-    }
-
-    /// Draw each batch at random from a buffer of at least `rows` rows, with `seed`.
-    pub fn local_shuffle(mut self, rows: usize, seed: u64) -> Self {
-        self.shuffle = Some((
-            rows.max(1),
-            <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed),
-        ));
-        self
     }
 
     /// A batch of `rows` rows drawn at random from the buffer; the rest stays buffered.
@@ -63,27 +53,25 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
             )
         };
         let out = take(chosen)?;
-        let rest = take(rest)?;
-        self.buffered_rows = rest.num_rows();
-        self.buffered = if rest.num_rows() > 0 {
-            vec![rest]
-        } else {
-            Vec::new()
-        };
+        self.keep(take(rest)?);
         Ok(out)
     }
 
     fn cut(&mut self, rows: usize) -> Result<RecordBatch> {
         let all = concat_batches(&self.schema, &self.buffered)?;
         let out = all.slice(0, rows);
-        let rest = all.slice(rows, all.num_rows() - rows);
+        self.keep(all.slice(rows, all.num_rows() - rows));
+        Ok(out)
+    }
+
+    /// `rest` becomes the whole buffer.
+    fn keep(&mut self, rest: RecordBatch) {
         self.buffered_rows = rest.num_rows();
         self.buffered = if rest.num_rows() > 0 {
             vec![rest]
         } else {
             Vec::new()
         };
-        Ok(out)
     }
 }
 

@@ -275,13 +275,11 @@ impl<R: Record> Dataset<R> {
             Some(_) => self.clone().with_preserve_order(true).iter_blocks()?,
             None => self.iter_blocks()?,
         };
-        let batches =
-            crate::rebatch::Rebatch::new(blocks, self.plan.schema.clone(), options.batch_size)
-                .drop_last(options.drop_last);
-        Ok(match options.shuffle {
-            Some((rows, seed)) => batches.local_shuffle(rows, seed),
-            None => batches,
-        })
+        Ok(crate::rebatch::Rebatch::new(
+            blocks,
+            self.plan.schema.clone(),
+            &options,
+        ))
     }
 
     /// Run the pipeline once and share its blocks among `n` consumers (training threads, say),
