@@ -2,8 +2,11 @@
 //! until it completes writes every row exactly once; a changed pipeline, a damaged record, a
 //! lock held by a live process and an unusable location are handled as documented.
 
+#[path = "shared/example.rs"]
+mod example;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,34 +20,8 @@ struct Out {
     doubled: i64,
 }
 
-/// `examples/checkpointed`, built beside the tests (or built now).
-fn binary() -> PathBuf {
-    let profile = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    let built = profile.join("examples/checkpointed");
-    if !built.exists() {
-        // Only this test was asked for: build the example with the same profile.
-        let mut build = Command::new(env!("CARGO"));
-        build.args(["build", "--quiet", "--example", "checkpointed"]);
-        if profile.ends_with("release") {
-            build.arg("--release");
-        }
-        let status = build
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    built
-}
-
 fn job(out: &Path, checkpoint: &Path) -> Command {
-    let mut command = Command::new(binary());
+    let mut command = Command::new(example::example("checkpointed"));
     command
         .arg("--checkpoint")
         .arg(checkpoint)

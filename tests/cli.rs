@@ -1,40 +1,12 @@
 //! The standalone binary of `examples/sales_report.rs`, built and run as a user would.
 
-use std::path::PathBuf;
+#[path = "shared/example.rs"]
+mod example;
+
 use std::process::{Command, Output};
 
-/// The built example. `cargo test` builds examples beside the tests; when only this test was
-/// asked for, it builds the example itself.
-fn binary() -> PathBuf {
-    // target/<profile>/deps/<this test> → target/<profile>/examples/sales_report
-    let profile = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    let built = profile.join("examples/sales_report");
-    if !built.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "sales_report"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the example failed");
-    }
-    let debug = profile
-        .parent()
-        .unwrap()
-        .join("debug/examples/sales_report");
-    [built, debug]
-        .into_iter()
-        .find(|p| p.exists())
-        .expect("the built example")
-}
-
 fn run(args: &[&str]) -> Output {
-    Command::new(binary())
+    Command::new(example::example("sales_report"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("AQUEDUCT_PROGRESS", "0")

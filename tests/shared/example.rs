@@ -1,0 +1,29 @@
+//! A runnable example, for tests that run one as a user would.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `examples/<name>`, built with this test's profile. Always asks cargo to build it (a no-op
+/// when it is fresh): a test run on its own (`cargo test --test cli`) does not build
+/// examples, and a stale binary would test old code.
+pub fn example(name: &str) -> PathBuf {
+    // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
+    let profile = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "--quiet", "--example", name]);
+    if profile.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building examples/{name} failed");
+    profile.join("examples").join(name)
+}
