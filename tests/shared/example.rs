@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `examples/<name>`, built with this test's profile. Asks cargo to build it once per test
-/// process (a no-op when it is fresh): a test run on its own (`cargo test --test cli`) does
-/// not build examples, and a stale binary would test old code.
+/// `examples/<name>`, as `cargo test` built it beside the tests; built now (same profile)
+/// when missing, as when only one test target was asked for. Not rebuilt when present:
+/// `cargo build --example` alone resolves features differently from `cargo test
+/// --workspace` and would rebuild half the workspace. After changing code, run `cargo test`
+/// (or `cargo build --example <name>`) rather than one test target, or its example is stale.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -18,7 +20,7 @@ pub fn example(name: &str) -> PathBuf {
         .unwrap()
         .to_owned();
     let binary = profile.join("examples").join(name);
-    if built.iter().any(|b| b == name) {
+    if built.iter().any(|b| b == name) || binary.exists() {
         return binary;
     }
     let mut build = Command::new(env!("CARGO"));
