@@ -155,6 +155,7 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
         sink,
         schemas,
         fusion,
+        live: Vec::new(),
     })
 }
 

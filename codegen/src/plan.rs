@@ -1,5 +1,7 @@
 //! The checked logical plan: one node per stage, with the schema after every stage.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::TokenStream;
 use syn::{Expr, Path, Type};
 
@@ -14,6 +16,9 @@ pub struct Plan {
     pub schemas: Vec<Schema>,
     /// Whether adjacent row-wise stages may be fused (`#![no_fusion]` turns it off).
     pub fusion: bool,
+    /// `live[i]`: the columns of `schemas[i]` that some later stage or the output uses (set by
+    /// projection pushdown; empty before it runs, meaning all).
+    pub live: Vec<BTreeSet<String>>,
 }
 
 impl Plan {
@@ -22,6 +27,28 @@ impl Plan {
         self.schemas
             .last()
             .expect("the source's schema is always there")
+    }
+
+    /// The columns a block carries after stage `i - 1` (the source's, for 0) where a stage
+    /// builds it: `schemas[i]` less the columns nothing after it reads. Why: the source reads
+    /// only live columns, so a block built later cannot carry the others either.
+    pub fn block(&self, i: usize) -> Schema {
+        let schema = &self.schemas[i];
+        let Some(live) = self.live.get(i) else {
+            return schema.clone();
+        };
+        if schema.columns.iter().all(|c| live.contains(&c.name)) {
+            return schema.clone();
+        }
+        Schema {
+            record: None,
+            columns: schema
+                .columns
+                .iter()
+                .filter(|c| live.contains(&c.name))
+                .cloned()
+                .collect(),
+        }
     }
 }
 

@@ -45,7 +45,7 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
                     }
                     Segment::Fused { .. } => unreachable!("not all-to-all"),
                 };
-                let input_ty = records.type_of(&plan.schemas[input_end], None);
+                let input_ty = records.type_of(&plan.block(input_end), None);
                 let (setups, tokens): (Vec<_>, Vec<_>) = stages.drain(..).unzip();
                 prelude.extend(setups);
                 prelude.push(setup);
@@ -215,7 +215,7 @@ fn single(plan: &Plan, index: usize, records: &mut GeneratedRecords) -> (TokenSt
             // The CPU code of the stage (a loop of its own), and its kernel beside it.
             let (setup, _) = row_loop::emit(plan, index, index + 1, records);
             let cpu = quote::format_ident!("__aq_stage{}", index);
-            let output_ty = records.type_of(&plan.schemas[index + 1], None);
+            let output_ty = records.type_of(&plan.block(index + 1), None);
             let name = &plan.stages[index].text;
             let crate::plan::Gpu {
                 gpus,

@@ -17,8 +17,9 @@ use crate::types::LType;
 /// Where a column's value is, inside the loop.
 #[derive(Clone)]
 enum Bound {
-    /// A column of the block, read through a typed reader.
-    Input,
+    /// A column of the block, read through a typed reader. `source` is its name in the
+    /// block, which a `rename` in the loop does not change.
+    Input { source: String },
     /// A local computed by `with_column`.
     Local { ident: Ident, held: Held },
     /// A field of a row value made by `map` / `flat_map`.
@@ -65,12 +66,17 @@ impl RowLoop<'_> {
             .push(statement);
     }
 
-    fn reader(&mut self, column: &Column) -> Ident {
-        if let Some((ident, _)) = self.readers.iter().find(|(_, c)| c.name == column.name) {
+    /// The typed reader of the block's column `source` (its name in the block).
+    fn reader(&mut self, source: &str, column: &Column) -> Ident {
+        if let Some((ident, _)) = self.readers.iter().find(|(_, c)| c.name == source) {
             return ident.clone();
         }
-        let ident = format_ident!("__aq_r_{}", column.name);
-        self.readers.push((ident.clone(), column.clone()));
+        let ident = format_ident!("__aq_r_{}", source);
+        let column = Column {
+            name: source.to_owned(),
+            ..column.clone()
+        };
+        self.readers.push((ident.clone(), column));
         ident
     }
 
@@ -81,8 +87,8 @@ impl RowLoop<'_> {
         let ltype = binding.column.ltype.clone();
         let field = format_ident!("{}", binding.column.name, span = span);
         match &binding.bound {
-            Bound::Input => {
-                let reader = self.reader(&binding.column);
+            Bound::Input { source } => {
+                let reader = self.reader(source, &binding.column);
                 value(
                     ltype,
                     Held::Ref,
@@ -228,7 +234,9 @@ fn open<'a>(
             .iter()
             .map(|c| Binding {
                 column: c.clone(),
-                bound: Bound::Input,
+                bound: Bound::Input {
+                    source: c.name.clone(),
+                },
             })
             .collect(),
         readers: Vec::new(),
@@ -303,19 +311,29 @@ pub fn emit(
         Ok(lp) => lp,
         Err(errors) => return (quote!(), errors),
     };
-    let output = &plan.schemas[end];
-    let output_ty = lp.records.type_of(output, None);
+    // The block carries only the columns a later stage reads (see `Plan::block`).
+    let output = plan.block(end);
+    let output_ty = lp.records.type_of(&output, None);
 
     // After the loop: pass-through columns are gathered at once; others come from builders.
     let mut builders = Vec::new();
     let mut appends = Vec::new();
     let mut columns = Vec::new();
-    let bindings = lp.bindings.clone();
+    let bindings: Vec<Binding> = output
+        .columns
+        .iter()
+        .map(|c| {
+            lp.bindings
+                .iter()
+                .find(|b| b.column.name == c.name)
+                .expect("the stages make every column of their output")
+                .clone()
+        })
+        .collect();
     for binding in &bindings {
         let ty = &binding.column.ty;
-        let name = &binding.column.name;
-        if let Bound::Input = binding.bound {
-            columns.push(quote!(#rt::take_column(&__aq_batch, #name, &__aq_kept)?));
+        if let Bound::Input { source } = &binding.bound {
+            columns.push(quote!(#rt::take_column(&__aq_batch, #source, &__aq_kept)?));
             continue;
         }
         let builder = lp.fresh("b");
@@ -463,16 +481,18 @@ pub fn feed(
             .bindings
             .iter()
             .find(|b| &b.column.name == name)
-            .filter(|b| matches!(b.bound, Bound::Input))
             .filter(|b| match &b.column.ltype {
                 LType::Str => true,
                 LType::Nullable(inner) => **inner == LType::Str,
                 _ => false,
             })
-            .map(|b| b.column.clone()),
+            .and_then(|b| match &b.bound {
+                Bound::Input { source } => Some((source.clone(), b.column.clone())),
+                _ => None,
+            }),
         _ => None,
     }
-    .map(|column| (lp.reader(&column), column.ty));
+    .map(|(source, column)| (lp.reader(&source, &column), column.ty));
     let (cache_setup, entry) = match dictionary_key {
         Some((reader, ty)) => (
             quote! {
