@@ -109,6 +109,17 @@ impl Default for WriteOptions {
     }
 }
 
+/// Whether a CSV field can hold a value of this type (one scalar per field).
+fn csv_holds(data_type: &DataType) -> bool {
+    !matches!(
+        data_type,
+        DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_)
+    )
+}
+
 /// The directory name of a null partition value (Hive's convention).
 const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
@@ -157,6 +168,21 @@ impl FileSink {
             });
         }
         let file_schema = Arc::new(schema.project(&stored)?);
+        if format == WriteFormat::Csv
+            && let Some(field) = file_schema
+                .fields()
+                .iter()
+                .find(|f| f.data_type().is_nested() || !csv_holds(f.data_type()))
+        {
+            return Err(Error::Write {
+                url: location.to_owned(),
+                reason: format!(
+                    "CSV cannot hold column `{}` ({}): write parquet or JSON lines, or drop the column first",
+                    field.name(),
+                    field.data_type()
+                ),
+            });
+        }
         Ok(Self {
             directory,
             format,

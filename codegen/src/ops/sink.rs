@@ -47,6 +47,31 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
         );
         return None;
     }
+    if name == "write_csv" {
+        // CSV holds one scalar per field: say so here rather than when the first file is
+        // written, an hour into the job.
+        for column in &input.columns {
+            let inner = match &column.ltype {
+                crate::types::LType::Nullable(inner) => inner.as_ref(),
+                other => other,
+            };
+            if matches!(
+                inner,
+                crate::types::LType::List(_)
+                    | crate::types::LType::Binary
+                    | crate::types::LType::Tensor(..)
+            ) {
+                ck.cx.error_spanned_by(
+                    &call.name,
+                    format!(
+                        "CSV cannot hold column `{}` ({}): write parquet or JSON lines, or drop the column first",
+                        column.name, column.ltype
+                    ),
+                );
+                return None;
+            }
+        }
+    }
     if let [ty] = call.generics.as_slice() {
         let path = super::closure::record_path(ty)?;
         let expected = ck.records.schema(&path)?;

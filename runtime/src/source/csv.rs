@@ -6,6 +6,7 @@ use super::file::{CsvOptions, DEFAULT_BLOCK_ROWS, FileConfig, open};
 use super::lines::Lines;
 use crate::error::{Error, Result};
 use crate::storage::Location;
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow_csv::reader::Format;
@@ -83,6 +84,7 @@ pub(super) fn read(
         })?;
     for (block, batch) in reader.enumerate() {
         let batch = batch.map_err(|e| parse_error(url, block, &file_schema, &position, e))?;
+        let batch = empty_strings_for_nulls(batch, &config.schema);
         let batch =
             super::conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
                 url: format!("{url}, block {block}"),
@@ -94,6 +96,33 @@ pub(super) fn read(
         }
     }
     Ok(())
+}
+
+/// CSV cannot tell an empty string from a missing value, and the reader makes every empty
+/// field null: a column declared `String` (not `Option<String>`) takes them as `""`.
+fn empty_strings_for_nulls(batch: RecordBatch, declared: &Schema) -> RecordBatch {
+    let fill = |(field, column): (&Arc<Field>, &ArrayRef)| -> ArrayRef {
+        let text = declared
+            .field_with_name(field.name())
+            .is_ok_and(|d| !d.is_nullable() && d.data_type() == &DataType::Utf8);
+        match column.as_string_opt::<i32>() {
+            Some(strings) if text && strings.null_count() > 0 => Arc::new(
+                strings
+                    .iter()
+                    .map(|v| Some(v.unwrap_or("")))
+                    .collect::<StringArray>(),
+            ),
+            _ => column.clone(),
+        }
+    };
+    let schema = batch.schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(fill)
+        .collect();
+    RecordBatch::try_new(schema, columns).expect("same schema, same lengths")
 }
 
 /// A parse error naming the line (1-based; the header is line 1; in a later split, counted
