@@ -214,7 +214,7 @@ fn aqueduct_w2(dir: &Path) -> usize {
         read_parquet::<Sale>(input)
         |> with_column(z = (price - 100.0) / 50.0)
         |> drop(note)
-        |> write_parquet(output)
+        |> write_parquet(output, mode = overwrite)
     };
     job.run().unwrap().rows
 }
@@ -275,7 +275,7 @@ fn aqueduct_w4(dir: &Path) -> usize {
     let job = pipeline! {
         read_csv::<Sale>(input)
         |> filter(price > 10 && qty >= 2)
-        |> write_parquet(output)
+        |> write_parquet(output, mode = overwrite)
     };
     job.run().unwrap().rows
 }

@@ -239,7 +239,7 @@ fn aqueduct_w1(dir: &Path, out: &Path) -> usize {
         |> with_column(revenue = price * qty as f64)
         |> groupby(category)
         |> aggregate::<CategoryStats>(revenue = sum(revenue), mean_price = mean(price), n = count(), max_qty = max(qty))
-        |> write_parquet(out.to_str().unwrap())
+        |> write_parquet(out.to_str().unwrap(), mode = overwrite)
     };
     job.run().unwrap().rows
 }

@@ -114,7 +114,7 @@ fn aqueduct_stateful(dir: &Path, out: &Path) -> usize {
         |> with_column(correct: f64 = if predicted == label { 1.0 } else { 0.0 })
         |> groupby(label)
         |> aggregate::<LabelAccuracy>(images = count(), accuracy = mean(correct))
-        |> write_parquet(out.to_str().unwrap())
+        |> write_parquet(out.to_str().unwrap(), mode = overwrite)
     };
     let rows = job.run().unwrap().rows;
     if std::env::var("BENCH_STATS").is_ok() {
@@ -172,7 +172,7 @@ fn aqueduct_gpu(dir: &Path, out: &Path) -> (usize, f64) {
         |> with_column(correct: f64 = if predicted == label { 1.0 } else { 0.0 })
         |> groupby(label)
         |> aggregate::<LabelAccuracy>(images = count(), accuracy = mean(correct))
-        |> write_parquet(out.to_str().unwrap())
+        |> write_parquet(out.to_str().unwrap(), mode = overwrite)
     };
     let start = Instant::now();
     let rows = job.run().unwrap().rows;
@@ -198,7 +198,7 @@ fn aqueduct_direct(dir: &Path, out: &Path) -> usize {
         |> with_column(correct: f64 = if predicted == label { 1.0 } else { 0.0 })
         |> groupby(label)
         |> aggregate::<LabelAccuracy>(images = count(), accuracy = mean(correct))
-        |> write_parquet(out.to_str().unwrap())
+        |> write_parquet(out.to_str().unwrap(), mode = overwrite)
     }
     .run()
     .unwrap()

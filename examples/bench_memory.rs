@@ -68,7 +68,7 @@ fn child(workload: &str, dir: &str, budget: usize) {
                 read_parquet::<Sale>(input)
                 |> with_column(z = (price - 100.0) / 50.0)
                 |> drop(note)
-                |> write_parquet(output)
+                |> write_parquet(output, mode = overwrite)
             };
             job.run_with(aqueduct::ExecOptions {
                 memory_budget: budget,
@@ -85,7 +85,7 @@ fn child(workload: &str, dir: &str, budget: usize) {
                 |> with_column(bucket = id / 4)
                 |> groupby(bucket)
                 |> aggregate(n = count(), total = sum(price), top = max(qty))
-                |> write_parquet(output)
+                |> write_parquet(output, mode = overwrite)
             };
             job.run_with(aqueduct::ExecOptions {
                 memory_budget: budget,
@@ -99,7 +99,7 @@ fn child(workload: &str, dir: &str, budget: usize) {
             let job = pipeline! {
                 read_parquet::<Sale>(input)
                 |> sort(desc(price), id)
-                |> write_parquet(output)
+                |> write_parquet(output, mode = overwrite)
             };
             job.run_with(aqueduct::ExecOptions {
                 memory_budget: budget,

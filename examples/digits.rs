@@ -118,7 +118,10 @@ fn main() -> aqueduct::Result<()> {
     let table = accuracy.materialize()?;
     table.show(10)?;
     let output = std::env::temp_dir().join("aqueduct-digits");
-    let written = table.write_parquet(output.to_str().expect("a UTF-8 temp dir"))?;
+    let written = table
+        .clone()
+        .with_write_mode(WriteMode::Overwrite)
+        .write_parquet(output.to_str().expect("a UTF-8 temp dir"))?;
     let rows = table.take_all()?;
     let images: u64 = rows.iter().map(|r| r.images).sum();
     let right: f64 = rows

@@ -71,7 +71,7 @@ fn main() -> aqueduct::Result<()> {
             url: to.clone(),
             reason: e.to_string(),
         })?;
-        std::fs::remove_dir(&directory).map_err(|e| aqueduct::Error::Write {
+        std::fs::remove_dir_all(&directory).map_err(|e| aqueduct::Error::Write {
             url: directory.clone(),
             reason: e.to_string(),
         })?;
@@ -79,9 +79,9 @@ fn main() -> aqueduct::Result<()> {
     }
     let first = sales(0, &mut Lcg(7));
     let csv = pipeline! { from_items::<Sale>(first) |> limit(2_000) |> drop(ts) };
-    // Clear old output first: the sink adds files, it does not delete any.
-    let _ = std::fs::remove_dir_all("examples/data/sales_csv");
-    let written = csv.write_csv("examples/data/sales_csv")?;
+    let written = csv
+        .with_write_mode(WriteMode::Overwrite)
+        .write_csv("examples/data/sales_csv")?;
     println!("wrote {:?} ({} rows)", written.files, written.rows);
     Ok(())
 }

@@ -41,7 +41,11 @@ fn main() -> aqueduct::Result<()> {
     println!("largest revenue: {top:.2}");
 
     let output = std::env::temp_dir().join("aqueduct-quickstart");
-    let written = big_sales.write_parquet(output.to_str().expect("a UTF-8 temp dir"))?;
+    // Each run replaces the last one's files (by default a directory holding files is refused).
+    let written = big_sales
+        .clone()
+        .with_write_mode(WriteMode::Overwrite)
+        .write_parquet(output.to_str().expect("a UTF-8 temp dir"))?;
     println!("wrote {} rows to {:?}\n", written.rows, written.files);
 
     // Grouping: the filter and the revenue run in the loop that updates the groups' sums.

@@ -26,11 +26,13 @@ aqueduct::main!(|job| {
     let sales = job.input("sales", "examples/data/sales/*.parquet");
     let default_report = std::env::temp_dir().join("aqueduct-sales-report");
     let report = job.output("report", default_report.to_str().expect("a UTF-8 temp dir"));
+    // The body runs once; the pipelines it hands to `job.run` run after it returns.
+    eprintln!("report: {report}");
     job.run(pipeline! {
         read_parquet::<Sale>(sales)
         |> filter(price > 10 && qty >= 2)
         |> with_column(revenue = price * qty as f64)
         |> select(id, category, revenue)
-        |> write_parquet(report)
+        |> write_parquet(report, mode = overwrite)
     })
 });

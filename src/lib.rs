@@ -106,6 +106,7 @@ pub mod prelude {
     pub use aqueduct_macros::{Record, pipeline};
     pub use aqueduct_runtime::__private::RecordBatch;
     pub use aqueduct_runtime::{
-        Aggregator, CsvOptions, Dataset, Error, Record, Result, Tensor, Write, WriteSummary,
+        Aggregator, CsvOptions, Dataset, Error, Record, Result, Tensor, Write, WriteMode,
+        WriteSummary,
     };
 }

@@ -43,7 +43,35 @@ fn run_explain_and_stats() {
         "{}",
         text(&ran.stderr)
     );
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    let parts = std::fs::read_dir(&out)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("part-")
+        })
+        .count();
+    assert_eq!(parts, 4);
+    assert!(std::path::Path::new(&out).join("_SUCCESS").exists());
+    // The program's body ran once (it prints where the report goes).
+    assert_eq!(text(&ran.stderr).matches("report: ").count(), 1);
+
+    // The program overwrites its report; the command line can ask otherwise.
+    let refused = run(&["--output", &report, "--mode", "error_if_exists"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("already holds 4 file(s)"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let appended = run(&["--output", &report, "--mode", "append"]);
+    assert!(appended.status.success(), "{}", text(&appended.stderr));
+    let parts = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(parts, 9, "8 parts and the marker");
+    let bad_mode = run(&["--mode", "replace"]);
+    assert_eq!(bad_mode.status.code(), Some(2));
 
     let stats = run(&["stats", "--json", "--output", &report]);
     assert!(stats.status.success(), "{}", text(&stats.stderr));
@@ -69,7 +97,9 @@ fn overrides_and_bad_input_are_clear_errors() {
     assert_eq!(missing.status.code(), Some(1));
     let message = text(&missing.stderr);
     assert!(
-        message.starts_with("error: ") && message.contains("/definitely/not/here.parquet"),
+        message
+            .lines()
+            .any(|l| l.starts_with("error: ") && l.contains("/definitely/not/here.parquet")),
         "{message}"
     );
 

@@ -64,6 +64,8 @@ pub struct SourceNode {
     pub include_paths: bool,
     /// `shuffle = files`: the seed of the file order.
     pub shuffle: Option<Expr>,
+    /// `require_success = b`: refuse a directory without the `_SUCCESS` of a finished write.
+    pub require_success: Option<Expr>,
     /// The declared columns the pipeline reads (set by projection pushdown).
     pub columns: Vec<String>,
     /// String columns read as dictionaries (set by the dictionary pass).
@@ -248,6 +250,8 @@ pub struct SinkNode {
     pub bytes_per_file: Option<Expr>,
     /// Columns whose values become `column=value/` directories.
     pub partition_by: Vec<String>,
+    /// `mode = overwrite | append | error_if_exists`, as tokens building a `WriteMode`.
+    pub mode: Option<TokenStream>,
     pub text: String,
 }
 

@@ -71,12 +71,13 @@ pub fn derive_record(input: TokenStream) -> TokenStream {
 /// let rows = revenue.take_all()?;
 /// assert_eq!(rows.iter().map(|r| (r.id, r.revenue)).collect::<Vec<_>>(), [(1, 25.0), (3, 120.0)]);
 ///
-/// // A pipeline can end in a sink; `run` executes it.
+/// // A pipeline can end in a sink; `run` executes it. A directory that already holds files
+/// // is refused unless the sink says `mode = overwrite` or `mode = append`.
 /// let out = dir.join("out");
 /// let job = pipeline! {
 ///     read_csv::<Sale>(csv.to_str().unwrap())
 ///     |> map(|s| -> Sale { Sale { price: s.price * 2.0, ..s } })
-///     |> write_parquet::<Sale>(out.to_str().unwrap())
+///     |> write_parquet::<Sale>(out.to_str().unwrap(), mode = overwrite)
 /// };
 /// assert_eq!(job.run()?.rows, 3);
 /// # Ok(())

@@ -52,6 +52,10 @@ struct Args {
     /// Remove the checkpoint once the run has succeeded.
     #[arg(long, global = true, requires = "checkpoint")]
     delete_checkpoint_on_success: bool,
+    /// What every write does with a directory that already holds files, instead of what the
+    /// program says: error_if_exists, overwrite (once the new output is complete) or append.
+    #[arg(long, value_name = "MODE", global = true)]
+    mode: Option<crate::sink::WriteMode>,
     /// An object_store setting for remote stores, such as `timeout=30s`, `aws_region=eu-west-1`
     /// or `proxy_url=...` (repeatable; over the environment's).
     #[arg(long = "store-option", value_name = "KEY=VALUE", global = true)]
@@ -92,8 +96,9 @@ pub struct Job {
     options: ExecOptions,
     progress: Option<bool>,
     stats: Vec<(String, RunStats)>,
-    /// A dry pass only learns which inputs and outputs the program names.
-    dry: bool,
+    mode: Option<crate::sink::WriteMode>,
+    /// The pipelines `run` was given, run in order once the program's body has returned.
+    queued: Vec<Box<dyn Runnable>>,
 }
 
 impl Job {
@@ -124,22 +129,32 @@ impl Job {
         options
     }
 
-    /// Do the command on `pipeline`: run it, explain it, or run it and report its statistics.
-    pub fn run(&mut self, pipeline: impl Runnable) -> Result<()> {
-        if self.dry {
-            return Ok(());
-        }
-        let name = pipeline.name();
-        match &self.command {
-            Command::Explain { graph: None } => println!("{}\n", pipeline.explain()),
-            Command::Explain {
-                graph: Some(format),
-            } => println!("{}", pipeline.graph(*format)),
-            Command::Run | Command::Stats { .. } => {
-                let options = self.options();
-                pipeline.execute(options)?;
-                if let Some(stats) = pipeline.stats() {
-                    self.stats.push((name, stats));
+    /// Queue `pipeline` for the command: it is run (or explained, or run and reported on)
+    /// after the program's body returns, in the order the body queued it. Why not at once:
+    /// every `--input`/`--output` the command line names must be checked against those the
+    /// body asks for before anything runs, and the body must run only once. What the body
+    /// does itself (a preprocessor's `fit`, a `take_all`) happens as it declares the job.
+    pub fn run(&mut self, pipeline: impl Runnable + 'static) -> Result<()> {
+        self.queued.push(Box::new(pipeline));
+        Ok(())
+    }
+
+    /// Do the command on each queued pipeline, in order.
+    fn run_queued(&mut self) -> Result<()> {
+        for mut pipeline in std::mem::take(&mut self.queued) {
+            if let Some(mode) = self.mode {
+                pipeline.set_mode(mode);
+            }
+            match &self.command {
+                Command::Explain { graph: None } => println!("{}\n", pipeline.explain()),
+                Command::Explain {
+                    graph: Some(format),
+                } => println!("{}", pipeline.graph(*format)),
+                Command::Run | Command::Stats { .. } => {
+                    pipeline.execute(self.options())?;
+                    if let Some(stats) = pipeline.stats() {
+                        self.stats.push((pipeline.name(), stats));
+                    }
                 }
             }
         }
@@ -198,6 +213,8 @@ pub trait Runnable {
     fn execute(&self, options: ExecOptions) -> Result<()>;
     /// The statistics of its last run.
     fn stats(&self) -> Option<RunStats>;
+    /// Write with `mode` (`--mode`); nothing for a pipeline that does not write.
+    fn set_mode(&mut self, _mode: crate::sink::WriteMode) {}
 }
 
 impl<R: Record> Runnable for Write<R> {
@@ -221,6 +238,9 @@ impl<R: Record> Runnable for Write<R> {
     }
     fn stats(&self) -> Option<RunStats> {
         self.dataset().stats()
+    }
+    fn set_mode(&mut self, mode: crate::sink::WriteMode) {
+        Write::set_mode(self, mode);
     }
 }
 
@@ -261,9 +281,9 @@ const SHOWN_ROWS: usize = 20;
 
 /// Parse the command line, let `build` create and run the program's pipelines through the
 /// [`Job`], and turn the outcome into an exit code: 0, 1 for a failed run, 2 for a usage error.
-/// `build` is called twice: once dry, to learn the names of inputs and outputs. Used by
+/// `build` is called once; the pipelines it queues run after it returns. Used by
 /// `aqueduct::main!`.
-pub fn main(build: impl Fn(&mut Job) -> Result<()>) -> ExitCode {
+pub fn main(build: impl FnOnce(&mut Job) -> Result<()>) -> ExitCode {
     let args = Args::parse();
     let usage = |message: String| {
         eprintln!("error: {message}");
@@ -273,24 +293,20 @@ pub fn main(build: impl Fn(&mut Job) -> Result<()>) -> ExitCode {
         Ok(job) => job,
         Err(message) => return usage(message),
     };
-    // A dry pass learns the inputs and outputs the program names (pipelines are lazy, so
-    // building them costs nothing), and an unknown override is refused before anything runs.
-    job.dry = true;
-    let _ = build(&mut job);
-    job.dry = false;
+    // The body declares the job: the inputs and outputs it names, the pipelines it queues.
+    // An unknown override is refused before anything runs.
+    let declared = build(&mut job);
     let asked = std::mem::take(&mut job.asked);
     if let Err(message) = job.check_overrides(&asked) {
         return usage(message);
     }
-    match build(&mut job).and_then(|()| job.finish()) {
+    match declared
+        .and_then(|()| job.run_queued())
+        .and_then(|()| job.finish())
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
-            let mut cause = std::error::Error::source(&error);
-            while let Some(inner) = cause {
-                eprintln!("  caused by: {inner}");
-                cause = inner.source();
-            }
+            eprintln!("error: {}", error.report());
             ExitCode::FAILURE
         }
     }
@@ -352,7 +368,8 @@ impl Job {
                 None
             },
             stats: Vec::new(),
-            dry: false,
+            mode: args.mode,
+            queued: Vec::new(),
         })
     }
 }

@@ -19,7 +19,10 @@ impl std::fmt::Display for BlockId {
 }
 
 /// Everything that can go wrong while running a pipeline.
-#[derive(Debug, thiserror::Error)]
+///
+/// Its `Debug` form is the readable [`Error::report`], so that `fn main() ->
+/// aqueduct::Result<()>` prints the message and its causes, not the variant's fields.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A source URL or path that could not be parsed or opened.
@@ -122,3 +125,26 @@ pub enum Error {
 
 /// The runtime's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The message and, line by line, the causes it does not already spell out.
+    pub fn report(&self) -> String {
+        let mut report = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(inner) = cause {
+            let text = inner.to_string();
+            if !report.contains(&text) {
+                report.push_str("\n  caused by: ");
+                report.push_str(&text);
+            }
+            cause = inner.source();
+        }
+        report
+    }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.report())
+    }
+}

@@ -45,7 +45,7 @@ pub use record::{
     Field, ListItem, ListRef, Record, Tensor, TensorElement, bind_column, check_schema, finish,
 };
 pub use retry::{ErroredBlock, RetryPolicy};
-pub use sink::{WriteFormat, WriteOptions, WriteSummary};
+pub use sink::{WriteFormat, WriteMode, WriteOptions, WriteSummary};
 pub use source::CsvOptions;
 pub use stats::{OperatorStats, RunStats};
 
@@ -70,7 +70,7 @@ pub mod __private {
     pub use crate::plan::{Plan, Stage, StageError};
     pub use crate::pool::{Compute, Resources};
     pub use crate::record::{Field, Record, Tensor, bind_column, finish};
-    pub use crate::sink::{WriteFormat, WriteOptions};
+    pub use crate::sink::{WriteFormat, WriteMode, WriteOptions};
     pub use crate::source::{
         CmpOp, CsvOptions, FileFormat, FileSource, FilesSource, MemorySource, Predicate, Scalar,
     };

@@ -97,11 +97,16 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
                 None => quote!(::std::option::Option::None),
             };
             let partition_by = &sink.partition_by;
+            let mode = match &sink.mode {
+                Some(mode) => mode.clone(),
+                None => quote!(#rt::WriteOptions::default().mode),
+            };
             let options = quote! {
                 #rt::WriteOptions {
                     rows_per_file: #rows,
                     bytes_per_file: #bytes,
                     partition_by: ::std::vec![#(::std::string::String::from(#partition_by)),*],
+                    mode: #mode,
                 }
             };
             quote! {

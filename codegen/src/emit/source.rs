@@ -84,6 +84,10 @@ pub fn emit(plan: &Plan) -> TokenStream {
         .shuffle
         .as_ref()
         .map(|seed| quote!(.with_file_shuffle((#seed) as u64)));
+    let require_success = source
+        .require_success
+        .as_ref()
+        .map(|required| quote!(.with_required_success((#required) as bool)));
     quote! {
         ::std::sync::Arc::new(
             #rt::FileSource::new(
@@ -95,6 +99,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
             )
             .with_predicates(::std::vec![#(#predicates),*])
             #shuffle
+            #require_success
             #dictionary,
         )
     }

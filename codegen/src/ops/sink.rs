@@ -25,8 +25,12 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
         ck.cx,
         &plain,
         &["location"],
-        &["rows_per_file", "bytes_per_file", "partition_by"],
+        &["rows_per_file", "bytes_per_file", "partition_by", "mode"],
     );
+    let mode = match call.named("mode") {
+        None => None,
+        Some(value) => Some(write_mode(ck, value)?),
+    };
     let partition_by = match call.named("partition_by") {
         None => Vec::new(),
         Some(syn::Expr::Tuple(tuple)) => tuple
@@ -94,6 +98,40 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
         rows_per_file: call.named("rows_per_file").cloned(),
         bytes_per_file: call.named("bytes_per_file").cloned(),
         partition_by,
+        mode,
         text: compact(quote!(#call)),
     })
+}
+
+/// `mode = overwrite` (a mode's name) or any expression of type `WriteMode`.
+fn write_mode(ck: &Checker, value: &syn::Expr) -> Option<proc_macro2::TokenStream> {
+    const MODES: [(&str, &str); 3] = [
+        ("error_if_exists", "ErrorIfExists"),
+        ("overwrite", "Overwrite"),
+        ("append", "Append"),
+    ];
+    let syn::Expr::Path(path) = value else {
+        return Some(quote!((#value)));
+    };
+    let Some(ident) = path.path.get_ident() else {
+        return Some(quote!((#value)));
+    };
+    let name = ident.to_string();
+    match MODES.iter().find(|(mode, _)| *mode == name) {
+        Some((_, variant)) => {
+            let variant = syn::Ident::new(variant, ident.span());
+            Some(quote!(::aqueduct::__private::WriteMode::#variant))
+        }
+        // A name close to a mode's is a typo; any other is a Rust value of type `WriteMode`.
+        None => match crate::ctxt::did_you_mean(&name, MODES.iter().map(|(m, _)| *m)) {
+            Some(mode) => {
+                ck.cx.error_spanned_by(
+                    ident,
+                    format!("unknown write mode `{name}`; did you mean `{mode}`?"),
+                );
+                None
+            }
+            None => Some(quote!((#value))),
+        },
+    }
 }

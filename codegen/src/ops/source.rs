@@ -32,13 +32,23 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
     let (positional, named): (&[&str], &[&str]) = match kind {
         SourceKind::Csv => (
             &["location"],
-            &["delimiter", "header", "include_paths", "shuffle", "seed"],
+            &[
+                "delimiter",
+                "header",
+                "include_paths",
+                "shuffle",
+                "seed",
+                "require_success",
+            ],
         ),
         SourceKind::Items => (&["rows"], &[]),
         SourceKind::Images => (&["location"], &["include_paths", "size"]),
         SourceKind::BinaryFiles => (&["location"], &["include_paths"]),
         SourceKind::Arrow => (&["batches"], &[]),
-        _ => (&["location"], &["include_paths", "shuffle", "seed"]),
+        _ => (
+            &["location"],
+            &["include_paths", "shuffle", "seed", "require_success"],
+        ),
     };
     // Sources take their record as a type argument, which `check_args` refuses for stages.
     let args_ok = check_args(ck.cx, &without_generics(call), positional, named);
@@ -162,6 +172,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         csv,
         include_paths,
         shuffle,
+        require_success: call.named("require_success").cloned(),
         columns: schema
             .columns
             .iter()

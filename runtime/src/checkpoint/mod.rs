@@ -82,6 +82,12 @@ fn commit_name(split: usize) -> String {
 }
 
 impl Checkpoint {
+    /// Whether a run has already started a checkpoint in `dir` (and so may resume it).
+    pub fn started(dir: &Dir) -> Result<bool> {
+        dir.create()?;
+        Ok(dir.read(HEADER)?.is_some())
+    }
+
     /// Open (or create) the checkpoint in `dir` for a run with `fingerprint`.
     pub fn open(dir: Dir, fingerprint: &str) -> Result<Self> {
         dir.create()?;

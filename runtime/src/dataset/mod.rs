@@ -20,7 +20,7 @@ use crate::graph::GraphFormat;
 use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
 use crate::record::Record;
-use crate::sink::{self, WriteFormat, WriteOptions, WriteSummary};
+use crate::sink::{self, WriteFormat, WriteMode, WriteOptions, WriteSummary};
 use crate::source::MemorySource;
 use crate::stats::RunStats;
 
@@ -31,6 +31,8 @@ pub struct Dataset<R> {
     options: Option<ExecOptions>,
     /// The statistics of the last run.
     stats: StatsSlot,
+    /// What `write_parquet`/`write_csv`/`write_json` do with a directory holding files.
+    write_mode: WriteMode,
     _record: PhantomData<fn() -> R>,
 }
 
@@ -40,6 +42,7 @@ impl<R> Clone for Dataset<R> {
             plan: self.plan.clone(),
             options: self.options.clone(),
             stats: self.stats.clone(),
+            write_mode: self.write_mode,
             _record: PhantomData,
         }
     }
@@ -52,6 +55,7 @@ impl<R: Record> Dataset<R> {
             plan: Arc::new(plan),
             options: None,
             stats: StatsSlot::default(),
+            write_mode: WriteMode::default(),
             _record: PhantomData,
         }
     }
@@ -70,6 +74,13 @@ impl<R: Record> Dataset<R> {
     /// The same dataset, delivering blocks in source order (`true`) or as they are ready.
     pub fn with_preserve_order(self, preserve: bool) -> Self {
         self.tuned(|o| o.preserve_order = preserve)
+    }
+
+    /// The same dataset, whose writes do `mode` with a directory that already holds files
+    /// (by default they refuse it; see [`WriteMode`]).
+    pub fn with_write_mode(mut self, mode: WriteMode) -> Self {
+        self.write_mode = mode;
+        self
     }
 
     /// The same dataset, run with `options`.
@@ -147,6 +158,7 @@ impl<R: Record> Dataset<R> {
             plan: Arc::new(plan),
             options: self.options.clone(),
             stats: StatsSlot::default(),
+            write_mode: WriteMode::default(),
             _record: PhantomData,
         }
     }
@@ -170,6 +182,7 @@ impl<R: Record> Dataset<R> {
             plan: Arc::new(plan),
             options: self.options.clone(),
             stats: self.stats.clone(),
+            write_mode: self.write_mode,
             _record: PhantomData,
         }
     }
@@ -291,7 +304,8 @@ impl<R: Record> Dataset<R> {
 
     /// Write parquet files into the directory `location`: one or more per input split,
     /// `part-<split>-<n>.parquet`, written in parallel, a new file every [`sink::ROWS_PER_FILE`]
-    /// rows, each put whole (never half-written).
+    /// rows, each put whole (never half-written), then a `_SUCCESS` marker. A directory that
+    /// already holds files is refused unless [`Dataset::with_write_mode`] says otherwise.
     pub fn write_parquet(&self, location: &str) -> Result<WriteSummary> {
         self.write(WriteFormat::Parquet, location)
     }
@@ -308,7 +322,11 @@ impl<R: Record> Dataset<R> {
 
     /// Write files of `format` into the directory `location`.
     pub fn write(&self, format: WriteFormat, location: &str) -> Result<WriteSummary> {
-        self.write_with(format, location, WriteOptions::default())
+        let options = WriteOptions {
+            mode: self.write_mode,
+            ..Default::default()
+        };
+        self.write_with(format, location, options)
     }
 
     /// Write files of `format` into the directory `location`, cut and partitioned as `options`
@@ -353,6 +371,16 @@ impl<R: Record> Write<R> {
     pub fn with_write_options(mut self, options: WriteOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// The same write, doing `mode` with a directory that already holds files.
+    pub fn with_mode(mut self, mode: WriteMode) -> Self {
+        self.set_mode(mode);
+        self
+    }
+
+    pub(crate) fn set_mode(&mut self, mode: WriteMode) {
+        self.options.mode = mode;
     }
 
     /// Run the pipeline and write its output.

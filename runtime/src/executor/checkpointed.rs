@@ -57,6 +57,8 @@ pub(super) fn write(
     // One subdirectory per sink, so that a job's several writes can share a checkpoint.
     let root = Dir::resolve(checkpoint)?;
     let dir = root.child(&fingerprint(&[&location])[..12]);
+    // Checked before the checkpoint exists: a refused first run leaves none behind.
+    sink.prepare(Checkpoint::started(&dir)?)?;
     let mut checkpoint = Checkpoint::open(dir.clone(), &print)?;
     let done: Vec<bool> = (0..splits.len()).map(|i| checkpoint.is_done(i)).collect();
     sink.remove_uncommitted(&|split| done.get(split).copied().unwrap_or(false))?;
@@ -105,7 +107,7 @@ pub(super) fn write(
         .committed()
         .map(|c| WrittenPart::new(c.files.clone(), c.rows))
         .collect();
-    let summary = sink.summarize(parts)?;
+    let summary = sink.commit(sink.summarize(parts)?)?;
     if options.delete_checkpoint_on_success {
         checkpoint.remove()?;
         // Saved all-to-all outputs go too.

@@ -190,23 +190,26 @@ pub fn execute_write(
     if let Some(checkpoint) = &options.checkpoint {
         return checkpointed::write(plan, options, sink, checkpoint, report);
     }
-    if first_limit(plan) < plan.stages.len() {
+    sink.prepare(false)?;
+    let summary = if first_limit(plan) < plan.stages.len() {
         let mut part = sink.part(0);
         for block in execute(plan, options, report)? {
             part.write(&block?)?;
         }
-        return sink.summarize(vec![part.finish()?]);
-    }
-    let parts = execute_collect(plan, options, sink.clone(), report)?;
-    let parts = parts
-        .into_iter()
-        .map(|part| {
-            *part
-                .downcast::<WrittenPart>()
-                .expect("a file sink makes written parts")
-        })
-        .collect();
-    sink.summarize(parts)
+        sink.summarize(vec![part.finish()?])?
+    } else {
+        let parts = execute_collect(plan, options, sink.clone(), report)?;
+        let parts = parts
+            .into_iter()
+            .map(|part| {
+                *part
+                    .downcast::<WrittenPart>()
+                    .expect("a file sink makes written parts")
+            })
+            .collect();
+        sink.summarize(parts)?
+    };
+    sink.commit(summary)
 }
 
 /// Run `plan` (which must not hold a `limit`), handing each split's output to its own part of

@@ -74,6 +74,8 @@ pub struct FileSource {
     shuffle: Option<u64>,
     /// String columns read as dictionaries (parquet only).
     dictionary: Vec<String>,
+    /// Refuse a location without the `_SUCCESS` marker of a finished write.
+    require_success: bool,
 }
 
 impl FileSource {
@@ -94,7 +96,15 @@ impl FileSource {
             predicates: Vec::new(),
             shuffle: None,
             dictionary: Vec::new(),
+            require_success: false,
         }
+    }
+
+    /// Refuse to read a directory that has no `_SUCCESS` marker (`require_success = true`):
+    /// the write that made it did not finish, or has not yet.
+    pub fn with_required_success(mut self, required: bool) -> Self {
+        self.require_success = required;
+        self
     }
 
     /// Read these string columns of parquet files as `Dictionary(Int32, Utf8)`: the file's
@@ -110,6 +120,11 @@ impl FileSource {
 
     /// The files at the location, listing retried on transient failures.
     fn list(&self, options: &crate::options::ExecOptions) -> Result<Vec<Location>> {
+        if self.require_success {
+            options.retry.run(&self.location, || {
+                crate::storage::check_success(&self.location)
+            })?;
+        }
         options
             .retry
             .run(&self.location, || list_files(&self.location))

@@ -189,6 +189,27 @@ pub fn list_files(location: &str) -> Result<Vec<Location>> {
     Ok(files)
 }
 
+/// Check that the directory `location` names (a glob: the directory it searches) holds the
+/// `_SUCCESS` marker a finished write leaves there.
+pub fn check_success(location: &str) -> Result<()> {
+    let (base, _) = split_glob(location);
+    let marker = resolve(base)?.child(crate::sink::SUCCESS);
+    match block_on(marker.store.head(&marker.path)) {
+        Ok(_) => Ok(()),
+        Err(object_store::Error::NotFound { .. }) => Err(Error::NoInput {
+            url: location.to_owned(),
+            reason: format!(
+                "no `{}` marker (require_success = true): the write that made it did not finish",
+                crate::sink::SUCCESS
+            ),
+        }),
+        Err(source) => Err(Error::Storage {
+            url: marker.url.to_string(),
+            source,
+        }),
+    }
+}
+
 fn list_under(root: &Location) -> Result<Vec<Location>> {
     if let Some(dir) = root.local.as_ref().filter(|d| d.is_dir()) {
         return list_local(root, dir);

@@ -6,9 +6,13 @@
 //! output still writes `part-00000` with the schema, so reading the directory gives an empty
 //! dataset, not a missing one.
 
+mod commit;
+
 use std::sync::Arc;
 
 use std::collections::BTreeMap;
+
+pub use commit::{SUCCESS, WriteMode};
 
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::compute::cast;
@@ -97,6 +101,8 @@ pub struct WriteOptions {
     /// Write each distinct value of these columns under its own `column=value/` directory
     /// (Hive style); the columns themselves are not stored in the files.
     pub partition_by: Vec<String>,
+    /// What to do with a directory that already holds files.
+    pub mode: WriteMode,
 }
 
 impl Default for WriteOptions {
@@ -105,6 +111,7 @@ impl Default for WriteOptions {
             rows_per_file: ROWS_PER_FILE,
             bytes_per_file: None,
             partition_by: Vec::new(),
+            mode: WriteMode::default(),
         }
     }
 }
@@ -126,6 +133,8 @@ const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 /// Files of one format under one directory.
 pub struct FileSink {
     directory: Location,
+    /// Where the parts are written: the directory, or its staging directory (see `commit`).
+    target: Location,
     format: WriteFormat,
     options: WriteOptions,
     /// The columns stored in the files (all but the partition columns).
@@ -183,8 +192,14 @@ impl FileSink {
                 ),
             });
         }
+        let target = if options.mode.stages() {
+            directory.child(commit::STAGING)
+        } else {
+            directory.clone()
+        };
         Ok(Self {
             directory,
+            target,
             format,
             options,
             file_schema,
@@ -225,9 +240,9 @@ impl FileSink {
             url,
             reason: format!("cannot remove uncommitted output: {e}"),
         };
-        let Some(root) = &self.directory.local else {
+        let Some(root) = &self.target.local else {
             // Other stores put each file whole: only whole files of uncommitted splits remain.
-            let directory = &self.directory;
+            let directory = &self.target;
             let listed: Vec<_> =
                 block_on(directory.store.list(Some(&directory.path)).try_collect())
                     .map_err(|e| failed(directory.url.to_string(), e.to_string()))?;
@@ -279,7 +294,7 @@ impl FileSink {
             summary.rows += part.rows;
         }
         if summary.files.is_empty() {
-            let mut empty = FileWriter::new(self.directory.clone());
+            let mut empty = FileWriter::new(self.target.clone());
             empty.encoder = Some(
                 Encoder::new(
                     self.format,
@@ -376,7 +391,7 @@ impl PartWriter<'_> {
         let (sink, split) = (self.sink, self.split);
         for (directory, rows) in sink.partition(batch)? {
             let writer = self.files.entry(directory.clone()).or_insert_with(|| {
-                let mut location = sink.directory.clone();
+                let mut location = sink.target.clone();
                 for segment in directory.split('/').filter(|s| !s.is_empty()) {
                     location = location.child(segment);
                 }
