@@ -99,7 +99,7 @@ fn files_that_are_not_images_are_named() {
         err.contains("notes.png") || err.contains("truncated.png"),
         "{err}"
     );
-    assert!(err.contains("not a readable PNG or JPEG image"), "{err}");
+    assert!(err.contains("not a readable image"), "{err}");
 }
 
 #[test]
@@ -123,4 +123,37 @@ fn binary_files_are_their_bytes() {
             ("two.bin".to_owned(), b"hello".to_vec())
         ]
     );
+}
+
+#[derive(Record, Debug, Clone, PartialEq)]
+struct Photo {
+    image: Tensor<u8, 4, 6, 3>,
+}
+
+#[test]
+fn gif_webp_tiff_and_bmp_photos_decode_like_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = image::RgbImage::from_fn(6, 4, |x, y| image::Rgb([x as u8 * 40, y as u8 * 60, 7]));
+    let names = [
+        "a.png", "b.gif", "c.webp", "d.tif", "e.tiff", "f.bmp", "G.BMP",
+    ];
+    for name in names {
+        photo.save(dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not an image").unwrap();
+    let rows = pipeline! {
+        read_images::<Photo>(dir.path().to_str().unwrap(), include_paths = true)
+    }
+    .take_all()
+    .unwrap();
+    assert_eq!(rows.len(), names.len());
+    for row in rows {
+        // Lossless formats: the very pixels; GIF's palette holds these few colours exactly.
+        assert_eq!(
+            row.image.values(),
+            photo.as_raw().as_slice(),
+            "{}",
+            row.path
+        );
+    }
 }

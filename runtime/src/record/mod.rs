@@ -1,10 +1,12 @@
 //! Records: Rust structs that map to Arrow schemas (`#[derive(Record)]` implements [`Record`]).
 
 mod bind;
+mod convert;
 mod field;
 mod tensor;
 
 pub use bind::{bind_column, check_schema};
+pub(crate) use convert::convert;
 pub use field::{Field, ListItem, ListRef, StrReader, finish};
 pub use tensor::{Tensor, TensorElement};
 

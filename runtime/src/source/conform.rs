@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-/// Project `batch` to `schema`'s columns (by name, in its order), casting compatible types
-/// (e.g. a timestamp's time-zone spelling) and checking nullability. The message names the
+/// Project `batch` to `schema`'s columns (by name, in its order), converting other
+/// representations of the declared types (`record/convert.rs`) and checking nullability. The message names the
 /// column; the caller adds the file.
 pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
     let columns = schema
@@ -24,18 +23,7 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, S
                     column.null_count()
                 ));
             }
-            if column.data_type() == field.data_type() {
-                Ok(column.clone())
-            } else {
-                cast(column, field.data_type()).map_err(|e| {
-                    format!(
-                        "column `{}` has type {} but is declared as {}: {e}",
-                        field.name(),
-                        column.data_type(),
-                        field.data_type()
-                    )
-                })
-            }
+            crate::record::convert(column, field.data_type(), field.name())
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())

@@ -21,7 +21,9 @@ const FILES_PER_SPLIT: usize = 256;
 /// Rows per block.
 const BLOCK_ROWS: usize = 8192;
 /// The files `read_images` reads; others in its directories are skipped.
-const IMAGE_EXTENSIONS: &[&str] = &[".png", ".jpg", ".jpeg"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".tif", ".tiff", ".bmp",
+];
 
 /// What each file becomes.
 #[derive(Clone, Debug)]
@@ -316,7 +318,7 @@ fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) 
         .with_guessed_format()
         .map_err(|e| corrupt(e.to_string()))?
         .decode()
-        .map_err(|e| corrupt(format!("not a readable PNG or JPEG image: {e}")))?;
+        .map_err(|e| corrupt(format!("not a readable image: {e}")))?;
     let image = match size {
         Some((height, width)) => {
             image.resize_exact(width, height, image::imageops::FilterType::Triangle)

@@ -80,26 +80,64 @@ pub(super) fn dictionary_schema(schema: &SchemaRef, columns: &[String]) -> Schem
     Arc::new(Schema::new(fields))
 }
 
-/// The file's reader metadata, asking for the configured dictionary columns as dictionaries.
+/// The file's reader metadata, asking the decoder for the declared representation of every
+/// string and binary column (a `large_string` of Polars, a `string_view`, a dictionary of
+/// pandas' categoricals come as `Utf8`; the dictionary-key columns as dictionaries), so that
+/// no block needs converting afterwards. Where the decoder cannot, `conform` converts.
 fn with_dictionaries(
     metadata: ArrowReaderMetadata,
     config: &FileConfig,
 ) -> parquet::errors::Result<ArrowReaderMetadata> {
-    let wanted: Vec<String> = config
-        .schema
+    let bytes_like = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+        ) || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View))
+    };
+    let file = metadata.schema();
+    let mut changed = false;
+    let fields: Vec<Field> = file
         .fields()
         .iter()
-        .filter(|f| matches!(f.data_type(), DataType::Dictionary(..)))
-        .map(|f| f.name().clone())
+        .map(|f| match config.schema.field_with_name(f.name()) {
+            Ok(declared)
+                if declared.data_type() != f.data_type()
+                    && bytes_like(declared.data_type())
+                    && bytes_like(f.data_type())
+                    && is_text(declared.data_type()) == is_text(f.data_type()) =>
+            {
+                changed = true;
+                f.as_ref()
+                    .clone()
+                    .with_data_type(declared.data_type().clone())
+            }
+            _ => f.as_ref().clone(),
+        })
         .collect();
-    if wanted.is_empty() {
+    if !changed {
         return Ok(metadata);
     }
-    let hint = dictionary_schema(metadata.schema(), &wanted);
-    ArrowReaderMetadata::try_new(
+    let hint = Arc::new(Schema::new_with_metadata(fields, file.metadata().clone()));
+    // A hint the decoder refuses: read the file's own types, `conform` converts them.
+    Ok(ArrowReaderMetadata::try_new(
         metadata.metadata().clone(),
         ArrowReaderOptions::new().with_schema(hint),
     )
+    .unwrap_or(metadata))
+}
+
+/// Whether a string or binary type holds text.
+fn is_text(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_text(values),
+        _ => false,
+    }
 }
 
 /// Check the file's schema against the declared columns, then ask for those columns only, in
