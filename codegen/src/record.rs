@@ -251,20 +251,35 @@ fn field_types(name: &Ident, fields: &[(Ident, Type)]) -> TokenStream {
 }
 
 /// A `macro_rules!` named like the struct (in the macro namespace, so it travels with every
-/// `use` of the struct) that hands the fields to `pipeline!`.
+/// `use` of the struct) that hands the fields to `pipeline!`. A `pub` record's is exported
+/// (`#[macro_export]`, under a name unique in the crate) so that other crates — a shared
+/// `schemas` crate — can use the record in their pipelines.
 fn schema_callback(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> TokenStream {
-    let macro_name = format_ident!("__aqueduct_schema_{}", name);
     let names = fields.iter().map(|(n, _)| n);
     let tys = fields.iter().map(|(_, t)| t);
-    let reexport = match vis {
-        Visibility::Inherited => quote!(),
-        _ => quote!(pub(crate)),
+    let (macro_name, export, reexport) = match vis {
+        Visibility::Inherited => (
+            format_ident!("__aqueduct_schema_{}", name),
+            quote!(),
+            quote!(),
+        ),
+        Visibility::Public(_) => (
+            format_ident!("__aqueduct_schema_{}_{}", name, unique_suffix()),
+            quote!(#[macro_export]),
+            quote!(pub),
+        ),
+        _ => (
+            format_ident!("__aqueduct_schema_{}", name),
+            quote!(),
+            quote!(pub(crate)),
+        ),
     };
     let dollar = proc_macro2::Punct::new('$', proc_macro2::Spacing::Alone);
     let collected = Ident::new(crate::schema::COLLECTED, Span::call_site());
     quote! {
         #[doc(hidden)]
         #[allow(unused_macros)]
+        #export
         macro_rules! #macro_name {
             ({ #dollar(#dollar done:tt)* } [ #dollar(#dollar path:tt)* ] #dollar(#dollar rest:tt)*) => {
                 ::aqueduct::pipeline! {
@@ -277,4 +292,10 @@ fn schema_callback(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> 
         #[allow(unused_imports)]
         #reexport use #macro_name as #name;
     }
+}
+
+/// A name part no other record of the crate has: exported macros share the crate's root.
+fn unique_suffix() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
