@@ -1,38 +1,51 @@
 //! A runnable example, for tests that run one as a user would.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-/// `examples/<name>`, as `cargo test` built it beside the tests; built now (same profile)
-/// when missing, as when only one test target was asked for. Not rebuilt when present:
-/// `cargo build --example` alone resolves features differently from `cargo test
-/// --workspace` and would rebuild half the workspace. After changing code, run `cargo test`
-/// (or `cargo build --example <name>`) rather than one test target, or its example is stale.
+/// `examples/<name>` built from the code and with the features this test was built with.
+///
+/// Why cargo is asked here, once per test process: the binary at `target/<profile>/examples/
+/// <name>` is whichever build ran last (a `cargo test --features cuda` leaves a binary that
+/// needs a CUDA driver; a single test target leaves a stale one). Cargo's answer names the
+/// binary of exactly this feature set (its hashed file), rebuilding it if the code changed.
+/// The flags mirror how the tests are run (`cargo test --workspace`, or `--features cuda`
+/// for the GPU checks) so that cargo finds the test run's own build and compiles nothing.
 pub fn example(name: &str) -> PathBuf {
-    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    // target/<profile>/deps/<this test> → target/<profile>/examples/<name>
-    let profile = std::env::current_exe()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_owned();
-    let binary = profile.join("examples").join(name);
-    if built.iter().any(|b| b == name) || binary.exists() {
-        return binary;
+    if let Some((_, binary)) = built.iter().find(|(n, _)| n == name) {
+        return binary.clone();
     }
-    let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "--quiet", "--example", name]);
-    if profile.ends_with("release") {
-        build.arg("--release");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo.args([
+        "test",
+        "--no-run",
+        "--example",
+        name,
+        "--message-format=json",
+    ]);
+    if cfg!(feature = "cuda") {
+        cargo.args(["--features", "cuda"]);
+    } else {
+        cargo.arg("--workspace");
     }
-    let status = build
+    if !cfg!(debug_assertions) {
+        cargo.arg("--release");
+    }
+    let output = cargo
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
+        .stderr(Stdio::inherit())
+        .output()
         .expect("cargo runs");
-    assert!(status.success(), "building examples/{name} failed");
-    built.push(name.to_owned());
+    assert!(output.status.success(), "building examples/{name} failed");
+    let binary = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo named no binary for examples/{name}"));
+    built.push((name.to_owned(), binary.clone()));
     binary
 }
