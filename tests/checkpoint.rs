@@ -74,7 +74,9 @@ fn killed_again_and_again_a_checkpointed_job_writes_every_row_once() {
             .wrapping_add(1442695040888963407);
         (state >> 33) % below
     };
-    // An uninterrupted run: the reference output, and how long a run takes here.
+    // An uninterrupted run: the reference output, and how long a run takes here (the binary
+    // is located first: asking cargo for it must not count).
+    example::example("checkpointed");
     let started = std::time::Instant::now();
     let reference = dir.path().join("reference");
     let status = job(&reference, &dir.path().join("reference-checkpoint"))

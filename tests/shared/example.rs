@@ -18,13 +18,9 @@ pub fn example(name: &str) -> PathBuf {
         return binary.clone();
     }
     let mut cargo = Command::new(env!("CARGO"));
-    cargo.args([
-        "test",
-        "--no-run",
-        "--example",
-        name,
-        "--message-format=json",
-    ]);
+    // Not `--example <name>`, which builds it as a test harness: a plain `cargo test` builds
+    // every example as the program it is.
+    cargo.args(["test", "--no-run", "--message-format=json"]);
     if cfg!(feature = "cuda") {
         cargo.args(["--features", "cuda"]);
     } else {
@@ -44,6 +40,7 @@ pub fn example(name: &str) -> PathBuf {
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|message| message["reason"] == "compiler-artifact")
         .filter(|message| message["target"]["name"] == name)
+        .filter(|message| message["target"]["kind"][0] == "example")
         .find_map(|message| message["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo named no binary for examples/{name}"));
     built.push((name.to_owned(), binary.clone()));
