@@ -610,3 +610,24 @@ fn large_line_files_are_cut_into_byte_ranges_at_line_boundaries() {
         "{error}"
     );
 }
+
+#[test]
+fn locations_are_paths_or_strings() {
+    let tmp = dir();
+    let out: std::path::PathBuf = tmp.path().join("by path");
+    pipeline! { from_items::<Sale>(sales(10)) }
+        .write_parquet(&out)
+        .unwrap();
+    let back = pipeline! { read_parquet::<Sale>(out.clone()) |> filter(id < 5) };
+    assert_eq!(back.count().unwrap(), 5);
+    let as_path: &std::path::Path = &out;
+    assert_eq!(
+        pipeline! { read_parquet::<Sale>(as_path) }.count().unwrap(),
+        10
+    );
+    let copy = tmp.path().join("copy");
+    pipeline! { read_parquet::<Sale>(&out) |> write_csv(copy.clone()) }
+        .run()
+        .unwrap();
+    assert_eq!(pipeline! { read_csv::<Sale>(copy) }.count().unwrap(), 10);
+}

@@ -10,6 +10,8 @@ use quote::ToTokens;
 #[derive(Default)]
 pub struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
+    /// Columns earlier stages took away, with what took each: `select(a, b)` removed it.
+    gone: RefCell<Vec<(String, String)>>,
 }
 
 impl Ctxt {
@@ -17,7 +19,22 @@ impl Ctxt {
     pub fn new() -> Self {
         Self {
             errors: RefCell::new(Some(Vec::new())),
+            gone: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Note that a stage took column `name` away (`why`: "`drop(note)` removed it").
+    pub fn note_gone(&self, name: &str, why: String) {
+        self.gone.borrow_mut().push((name.to_owned(), why));
+    }
+
+    /// Why column `name` is not there any more, if an earlier stage took it away.
+    pub fn gone(&self, name: &str) -> Option<String> {
+        let gone = self.gone.borrow();
+        gone.iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, why)| why.clone())
     }
 
     /// Record an error at the span of `tokens`.

@@ -224,9 +224,15 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
             let name = ident.to_string();
             scope.column(&name, ident.span()).or_else(|| {
                 let names = scope.names();
-                let hint = match did_you_mean(&name, names.iter().map(String::as_str)) {
-                    Some(close) => format!("; did you mean `{close}`?"),
-                    None => "; to use a Rust value, write it in braces: `{value}`".to_owned(),
+                let hint = match (
+                    did_you_mean(&name, names.iter().map(String::as_str)),
+                    cx.gone(&name),
+                ) {
+                    (_, Some(why)) => format!(": {why}"),
+                    (Some(close), None) => format!("; did you mean `{close}`?"),
+                    (None, None) => {
+                        "; to use a Rust value, write it in braces: `{value}`".to_owned()
+                    }
                 };
                 cx.error_spanned_by(
                     ident,

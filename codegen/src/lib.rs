@@ -139,6 +139,7 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
             if let Some(keys) = grouped {
                 node.text = format!("groupby({}) |> {}", keys.join(", "), node.text);
             }
+            note_gone(cx, &node, &current, &schema);
             stages.push(node);
             schemas.push(schema);
         }
@@ -157,6 +158,21 @@ fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Opt
         fusion,
         live: Vec::new(),
     })
+}
+
+/// Remember the columns `node` took away, so that a later use of one says which stage did.
+fn note_gone(cx: &Ctxt, node: &plan::Node, before: &schema::Schema, after: &schema::Schema) {
+    for column in before.names().filter(|n| after.column(n).is_none()) {
+        let renamed = match &node.kind {
+            plan::NodeKind::Rename(pairs) => pairs.iter().find(|(from, _)| from == column),
+            _ => None,
+        };
+        let why = match renamed {
+            Some((_, to)) => format!("`{}` renamed it to `{to}`", node.text),
+            None => format!("`{}` removed it", node.text),
+        };
+        cx.note_gone(column, why);
+    }
 }
 
 /// Split off the `@aqueduct_schemas { ... }` the callbacks prepend.

@@ -148,9 +148,9 @@ pub fn batch_from_columns(
     RecordBatch::try_new_with_options(schema, columns, &options).map_err(|e| e.to_string())
 }
 
-/// A location given as anything string-like.
-pub fn location(location: &impl AsRef<str>) -> String {
-    location.as_ref().to_owned()
+/// A location given as a path or a URL string.
+pub fn location(location: &(impl crate::storage::AsLocation + ?Sized)) -> String {
+    location.as_location()
 }
 
 /// `schema` narrowed to `columns`, in the schema's order.

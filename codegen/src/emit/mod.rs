@@ -87,7 +87,8 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
     let value = match &plan.sink {
         Some(sink) => {
             let method = &sink.method;
-            let location = &sink.location;
+            let location_expr = &sink.location;
+            let location = quote::quote_spanned!(syn::spanned::Spanned::span(&sink.location)=> #rt::location(&#location_expr));
             let rows = match &sink.rows_per_file {
                 Some(rows) => quote!(((#rows) as usize).max(1)),
                 None => quote!(#rt::WriteOptions::default().rows_per_file),
@@ -110,7 +111,7 @@ pub fn pipeline(plan: &Plan) -> TokenStream {
                 }
             };
             quote! {
-                #rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #rt::location(&#location))
+                #rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #location)
                     .with_write_options(#options)
             }
         }

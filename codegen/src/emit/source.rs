@@ -11,6 +11,8 @@ pub fn emit(plan: &Plan) -> TokenStream {
     let rt = quote!(::aqueduct::__private);
     let source = &plan.source;
     let input = &source.input;
+    // Spanned at the argument: a value that is not a location is an error there.
+    let location = quote::quote_spanned!(syn::spanned::Spanned::span(input)=> ::aqueduct::__private::location(&#input));
     let record = source.record.as_ref();
     let record_name = record.map(path_text).unwrap_or_else(|| "text".to_owned());
     let format = match source.kind {
@@ -46,7 +48,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
             };
             if source.kind == SourceKind::BinaryFiles {
                 return quote! {
-                    ::std::sync::Arc::new(#rt::FilesSource::binary(#rt::location(&#input), #record_name, #schema, #include_paths))
+                    ::std::sync::Arc::new(#rt::FilesSource::binary(#location, #record_name, #schema, #include_paths))
                 };
             }
             let size = match source.csv.iter().find(|(n, _)| n == "size") {
@@ -59,7 +61,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
             return quote! {
                 ::std::sync::Arc::new(
                     #rt::FilesSource::images(
-                        #rt::location(&#input),
+                        #location,
                         #record_name,
                         #schema,
                         <<#record as #rt::FieldType<0>>::Type as #rt::Field>::tensor_shape(),
@@ -91,7 +93,7 @@ pub fn emit(plan: &Plan) -> TokenStream {
     quote! {
         ::std::sync::Arc::new(
             #rt::FileSource::new(
-                #rt::location(&#input),
+                #location,
                 #format,
                 #record_name,
                 #rt::project(&#schema, &[#(#columns),*]),

@@ -219,9 +219,12 @@ pub fn column_name(cx: &Ctxt, expr: &syn::Expr, input: &Schema) -> Option<String
     };
     let name = ident.to_string();
     if input.column(&name).is_none() {
-        let hint = did_you_mean(&name, input.names())
-            .map(|c| format!("; did you mean `{c}`?"))
-            .unwrap_or_default();
+        let hint = match cx.gone(&name) {
+            Some(why) => format!(": {why}"),
+            None => did_you_mean(&name, input.names())
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default(),
+        };
         cx.error_spanned_by(
             ident,
             format!("no column `{name}` in {}{hint}", input.describe()),

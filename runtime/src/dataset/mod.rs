@@ -23,6 +23,7 @@ use crate::record::Record;
 use crate::sink::{self, WriteFormat, WriteMode, WriteOptions, WriteSummary};
 use crate::source::MemorySource;
 use crate::stats::RunStats;
+use crate::storage::AsLocation;
 
 /// A lazy, typed stream of blocks whose rows are `R`.
 pub struct Dataset<R> {
@@ -306,22 +307,22 @@ impl<R: Record> Dataset<R> {
     /// `part-<split>-<n>.parquet`, written in parallel, a new file every [`sink::ROWS_PER_FILE`]
     /// rows, each put whole (never half-written), then a `_SUCCESS` marker. A directory that
     /// already holds files is refused unless [`Dataset::with_write_mode`] says otherwise.
-    pub fn write_parquet(&self, location: &str) -> Result<WriteSummary> {
+    pub fn write_parquet(&self, location: impl AsLocation) -> Result<WriteSummary> {
         self.write(WriteFormat::Parquet, location)
     }
 
     /// Write CSV files (with a header) into the directory `location`, as `write_parquet` does.
-    pub fn write_csv(&self, location: &str) -> Result<WriteSummary> {
+    pub fn write_csv(&self, location: impl AsLocation) -> Result<WriteSummary> {
         self.write(WriteFormat::Csv, location)
     }
 
     /// Write JSON-lines files into the directory `location`, as `write_parquet` does.
-    pub fn write_json(&self, location: &str) -> Result<WriteSummary> {
+    pub fn write_json(&self, location: impl AsLocation) -> Result<WriteSummary> {
         self.write(WriteFormat::Json, location)
     }
 
     /// Write files of `format` into the directory `location`.
-    pub fn write(&self, format: WriteFormat, location: &str) -> Result<WriteSummary> {
+    pub fn write(&self, format: WriteFormat, location: impl AsLocation) -> Result<WriteSummary> {
         let options = WriteOptions {
             mode: self.write_mode,
             ..Default::default()
@@ -334,11 +335,12 @@ impl<R: Record> Dataset<R> {
     pub fn write_with(
         &self,
         format: WriteFormat,
-        location: &str,
+        location: impl AsLocation,
         options: WriteOptions,
     ) -> Result<WriteSummary> {
+        let location = location.as_location();
         let sink =
-            sink::FileSink::with_options(location, format, self.plan.schema.clone(), options)?;
+            sink::FileSink::with_options(&location, format, self.plan.schema.clone(), options)?;
         crate::executor::execute_write(
             &self.plan,
             &self.options(),

@@ -136,6 +136,48 @@ impl Location {
     }
 }
 
+/// What a source or a sink can be pointed at: a local path (`&str`, `String`, `&Path`,
+/// `PathBuf`) or a URL string (`s3://bucket/sales/`).
+#[diagnostic::on_unimplemented(
+    message = "a location is a path or a URL string, not `{Self}`",
+    label = "give a `&str`, `String`, `&Path` or `PathBuf`"
+)]
+pub trait AsLocation {
+    /// The location as the text sources and sinks resolve.
+    fn as_location(&self) -> String;
+}
+
+impl AsLocation for str {
+    fn as_location(&self) -> String {
+        self.to_owned()
+    }
+}
+
+impl AsLocation for String {
+    fn as_location(&self) -> String {
+        self.clone()
+    }
+}
+
+impl AsLocation for std::path::Path {
+    fn as_location(&self) -> String {
+        // A path that is not UTF-8 cannot be a URL's path; its lossy text names it in errors.
+        self.to_string_lossy().into_owned()
+    }
+}
+
+impl AsLocation for std::path::PathBuf {
+    fn as_location(&self) -> String {
+        self.as_path().as_location()
+    }
+}
+
+impl<T: AsLocation + ?Sized> AsLocation for &T {
+    fn as_location(&self) -> String {
+        (**self).as_location()
+    }
+}
+
 /// The files `location` names, sorted by path: the file itself, the files under a directory
 /// (skipping hidden `.` and `_` files), or the files matching a glob (`*`, `?`, `[..]`).
 pub fn list_files(location: &str) -> Result<Vec<Location>> {
