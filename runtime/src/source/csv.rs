@@ -72,7 +72,13 @@ pub(super) fn read(
         .collect::<Result<Vec<_>>>()?;
     let file_schema = Arc::new(file_schema);
     let start = lines.start;
-    let position = move |line: usize| super::lines::locate(start, line);
+    // Arrow counts records (a header is record 1 of the file's first split); errors name
+    // the file's line, which quoted newlines make another number.
+    let position = |record: usize| match super::csv_ranges::line_of_record(location, start, record)
+    {
+        Some(line) => format!("line {line}"),
+        None => super::lines::locate(location, start, record),
+    };
     let reader = arrow_csv::ReaderBuilder::new(file_schema.clone())
         .with_format(data_format)
         .with_batch_size(DEFAULT_BLOCK_ROWS)

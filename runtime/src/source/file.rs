@@ -220,14 +220,23 @@ impl Source for FileSource {
                         None => vec![Part::Whole],
                     }
                 }
-                // Line-oriented formats are cut into byte ranges at line boundaries.
-                (FileFormat::Csv(_) | FileFormat::Json | FileFormat::Text, Some(size))
-                    if size > split_bytes =>
-                {
-                    (0..size.div_ceil(split_bytes))
-                        .map(|i| Part::Bytes(i * split_bytes..((i + 1) * split_bytes).min(size)))
-                        .collect()
+                // CSV is cut where records start, which a quoted newline can move.
+                (FileFormat::Csv(options), Some(size)) if size > split_bytes => {
+                    match super::csv_ranges::record_ranges(
+                        &location,
+                        size,
+                        split_bytes,
+                        options.delimiter,
+                    )? {
+                        Some(ranges) => ranges.into_iter().map(Part::Bytes).collect(),
+                        None => vec![Part::Whole],
+                    }
                 }
+                // Other line-oriented formats are cut into byte ranges at line boundaries.
+                (FileFormat::Json | FileFormat::Text, Some(size)) if size > split_bytes => (0
+                    ..size.div_ceil(split_bytes))
+                    .map(|i| Part::Bytes(i * split_bytes..((i + 1) * split_bytes).min(size)))
+                    .collect(),
                 _ => vec![Part::Whole],
             };
             splits.extend(parts.into_iter().map(|part| {
@@ -314,7 +323,7 @@ impl Split for FileSplit {
             FileFormat::Json => {
                 super::json::read(&self.location, &lines, config, &mut emit_with_path)
             }
-            FileFormat::Text => super::text::read(url, lines()?, &mut emit_with_path),
+            FileFormat::Text => super::text::read(&self.location, lines()?, &mut emit_with_path),
         }
     }
 }

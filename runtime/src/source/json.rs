@@ -24,7 +24,10 @@ pub(super) fn read(
             .and_then(|again| {
                 let start = again.start;
                 let (line, why) = first_bad_line(again.reader)?;
-                Some(format!("{} ({why})", super::lines::locate(start, line)))
+                Some(format!(
+                    "{} ({why})",
+                    super::lines::locate(location, start, line)
+                ))
             })
             .unwrap_or_else(|| format!("block {block}"));
         Error::Parse {

@@ -1,8 +1,8 @@
 //! The lines of one byte range of a file, for cutting line-oriented formats (CSV, JSON lines,
 //! text) into splits read in parallel. A split owns the lines that *start* inside its range:
 //! it skips the partial line it begins in (the previous split finishes it) and reads on past
-//! its end to finish its last line. Quoted newlines inside a CSV field are not understood
-//! here; such files must be read whole (a split size larger than the file).
+//! its end to finish its last line. A CSV file's ranges are cut where records start
+//! (`csv_ranges.rs`), since a quoted field may hold newlines.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -23,12 +23,66 @@ pub(super) struct Lines {
 }
 
 /// Where `line` (1-based, counted from the first line of a split starting at byte `start`) is,
-/// in words.
-pub(super) fn locate(start: u64, line: usize) -> String {
+/// in words: the file's line (its lines before the split are counted, on this error path only).
+pub(super) fn locate(location: &Location, start: u64, line: usize) -> String {
     match start {
         0 => format!("line {line}"),
-        start => format!("line {line} after byte {start}"),
+        start => match line_at(location, start) {
+            Some(first) => format!("line {}", first + line - 1),
+            None => format!("line {line} after byte {start}"),
+        },
     }
+}
+
+/// The file's 1-based line number of the byte at `offset` (a line's start).
+pub(super) fn line_at(location: &Location, offset: u64) -> Option<usize> {
+    let mut reader = read_range(location, 0..offset).ok()?;
+    let mut newlines = 0;
+    loop {
+        let buf = reader.fill_buf().ok()?;
+        if buf.is_empty() {
+            return Some(newlines + 1);
+        }
+        newlines += memchr::memchr_iter(b'\n', buf).count();
+        let len = buf.len();
+        reader.consume(len);
+    }
+}
+
+/// A buffered reader of `range` of the file (clipped at its end).
+pub(super) fn read_range(
+    location: &Location,
+    range: Range<u64>,
+) -> Result<Box<dyn BufRead + Send>> {
+    let io = |source| Error::Io {
+        url: location.url.to_string(),
+        source,
+    };
+    if let Some(path) = &location.local {
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        file.seek(SeekFrom::Start(range.start)).map_err(io)?;
+        let bounded = file.take(range.end.saturating_sub(range.start));
+        return Ok(Box::new(BufReader::with_capacity(1 << 20, bounded)));
+    }
+    let get = if range.end == u64::MAX {
+        GetRange::Offset(range.start)
+    } else {
+        GetRange::Bounded(range.clone())
+    };
+    let options = GetOptions {
+        range: Some(get),
+        ..Default::default()
+    };
+    let result = block_on(location.store.get_opts(&location.path, options)).map_err(|source| {
+        Error::Storage {
+            url: location.url.to_string(),
+            source,
+        }
+    })?;
+    Ok(Box::new(BufReader::with_capacity(
+        1 << 20,
+        ObjectChunks::new(result.into_stream().boxed()),
+    )))
 }
 
 /// The lines of `location` starting in `range`, or all of them.

@@ -3,6 +3,7 @@
 
 mod conform;
 mod csv;
+mod csv_ranges;
 mod file;
 mod files;
 mod json;

@@ -10,12 +10,14 @@ use arrow::record_batch::RecordBatch;
 use super::file::DEFAULT_BLOCK_ROWS;
 use super::lines::Lines;
 use crate::error::{Error, Result};
+use crate::storage::Location;
 
 pub(super) fn read(
-    url: &str,
+    location: &Location,
     lines: Lines,
     emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
 ) -> Result<()> {
+    let url: &str = &location.url;
     let (mut reader, start) = (lines.reader, lines.start);
     let schema = Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]));
     let mut builder = StringBuilder::new();
@@ -35,7 +37,7 @@ pub(super) fn read(
         let content = content.strip_suffix(b"\r").unwrap_or(content);
         let text = std::str::from_utf8(content).map_err(|e| Error::Parse {
             url: url.to_owned(),
-            location: super::lines::locate(start, number),
+            location: super::lines::locate(location, start, number),
             reason: format!("not UTF-8: {e}"),
         })?;
         builder.append_value(text);
