@@ -18,6 +18,7 @@ use crate::options::{ExecOptions, parse_bytes};
 use crate::record::Record;
 use crate::sink::WriteSummary;
 use crate::stats::RunStats;
+use crate::storage::AsLocation;
 
 #[derive(Parser, Debug)]
 #[command(about = "A data pipeline compiled with aqueduct.")]
@@ -102,22 +103,22 @@ pub struct Job {
 }
 
 impl Job {
-    /// The URL of input `name`: `--input name=URL`, else `default`.
-    pub fn input(&mut self, name: &str, default: &str) -> String {
+    /// The URL of input `name`: `--input name=URL`, else `default` (a path or URL).
+    pub fn input(&mut self, name: &str, default: impl AsLocation) -> String {
         self.asked.push((name.to_owned(), "input"));
         self.inputs
             .get(name)
             .cloned()
-            .unwrap_or_else(|| default.to_owned())
+            .unwrap_or_else(|| default.as_location())
     }
 
-    /// The URL of output `name`: `--output name=URL`, else `default`.
-    pub fn output(&mut self, name: &str, default: &str) -> String {
+    /// The URL of output `name`: `--output name=URL`, else `default` (a path or URL).
+    pub fn output(&mut self, name: &str, default: impl AsLocation) -> String {
         self.asked.push((name.to_owned(), "output"));
         self.outputs
             .get(name)
             .cloned()
-            .unwrap_or_else(|| default.to_owned())
+            .unwrap_or_else(|| default.as_location())
     }
 
     /// The execution options the command line asked for.
