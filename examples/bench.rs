@@ -57,6 +57,8 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = (0..FILES)
         .flat_map(|f| std::fs::read_dir(dir.join(format!("input/{f}"))).unwrap())
         .map(|entry| entry.unwrap().path())
+        // Data files only: a write also leaves its `_SUCCESS` marker.
+        .filter(|path| !path.file_name().unwrap().to_string_lossy().starts_with('_'))
         .collect();
     files.sort();
     files
@@ -235,6 +237,7 @@ fn csv_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("csv"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|path| !path.file_name().unwrap().to_string_lossy().starts_with('_'))
         .collect();
     files.sort();
     files

@@ -72,6 +72,8 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = (0..FILES)
         .flat_map(|f| std::fs::read_dir(dir.join(format!("input/{f}"))).unwrap())
         .map(|entry| entry.unwrap().path())
+        // Data files only: a write also leaves its `_SUCCESS` marker.
+        .filter(|path| !path.file_name().unwrap().to_string_lossy().starts_with('_'))
         .collect();
     files.sort();
     files

@@ -34,7 +34,7 @@ fn store_of(url: &str, files: i64) -> Arc<FaultyStore> {
             })
             .collect();
         pipeline! { from_items::<Row>(rows) }
-            .write_parquet(&format!("{url}/in/{file:02}"))
+            .write_parquet(format!("{url}/in/{file:02}"))
             .unwrap();
     }
     store

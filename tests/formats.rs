@@ -191,7 +191,7 @@ fn nested_types_round_trip_through_parquet_and_json() {
 fn csv_refuses_nested_columns_naming_them() {
     let dir = tempfile::tempdir().unwrap();
     let error = pipeline! { from_items::<Nested>(nested(3)) }
-        .write_csv(&out(&dir, "c"))
+        .write_csv(out(&dir, "c"))
         .unwrap_err()
         .to_string();
     assert!(

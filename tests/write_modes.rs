@@ -183,6 +183,7 @@ fn overwrite_removes_old_partition_directories() {
         files.iter().all(|f| f.url.contains("group=g0")),
         "{files:?}"
     );
+    assert!(!dir.path().join("out/group=g2").exists());
 }
 
 #[test]
@@ -241,8 +242,10 @@ fn a_checkpointed_overwrite_resumes_and_replaces() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out").to_str().unwrap().to_owned();
     write(&out, rows(0, 7), WriteMode::ErrorIfExists).unwrap();
-    let mut options = aqueduct::ExecOptions::default();
-    options.checkpoint = Some(dir.path().join("ckpt").to_str().unwrap().to_owned());
+    let options = aqueduct::ExecOptions {
+        checkpoint: Some(dir.path().join("ckpt").to_str().unwrap().to_owned()),
+        ..Default::default()
+    };
     let job = pipeline! {
         from_items::<Row>(rows(1000, 20_000))
         |> write_parquet(out.clone(), mode = overwrite)

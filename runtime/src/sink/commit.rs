@@ -146,13 +146,12 @@ impl FileSink {
             let keep: HashSet<&str> = files.iter().map(String::as_str).collect();
             for old in visible_files(directory)? {
                 if !keep.contains(&*old.url) {
-                    block_on(directory.store.delete(&old.path)).map_err(|source| {
-                        Error::Storage {
-                            url: old.url.to_string(),
-                            source,
-                        }
-                    })?;
+                    delete_file(&old)?;
                 }
+            }
+            if let Some(root) = &directory.local {
+                // Local stores leave the old partitions' directories behind, emptied.
+                remove_empty_directories(root);
             }
         }
         put_marker(directory)?;
@@ -239,6 +238,21 @@ fn remove_all(directory: &Location) -> Result<()> {
         let _ = std::fs::remove_dir_all(path);
     }
     Ok(())
+}
+
+/// Remove the empty directories below `root` (not `root` itself).
+fn remove_empty_directories(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            remove_empty_directories(&path);
+            // Fails, as it should, when something is left in it.
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
 }
 
 fn put_marker(directory: &Location) -> Result<()> {

@@ -26,7 +26,8 @@ struct Scan {
     quotes: u64,
     /// A quote stood where RFC 4180 has none.
     stray: [bool; 2],
-    /// Offset (in the range) just after the first newline outside quotes.
+    /// Offset (in the range) just after the first newline outside quotes; for the start
+    /// inside quotes only when asked (see `scan`).
     boundary: [Option<u64>; 2],
 }
 
@@ -45,14 +46,19 @@ pub(super) fn record_ranges(
         use rayon::prelude::*;
         nominal
             .par_iter()
-            .map(|range| scan(location, range.clone(), size, delimiter))
+            .map(|range| scan(location, range.clone(), size, delimiter, false))
             .collect::<Result<_>>()?
     };
     let mut starts = vec![0];
     let mut inside = 0usize;
     for (range, scan) in nominal.iter().zip(&scans) {
+        let boundary = match inside {
+            0 => scan.boundary[0],
+            // Rare: the range starts inside a quoted field. Scan it again for that boundary.
+            _ => self::scan(location, range.clone(), size, delimiter, true)?.boundary[1],
+        };
         if range.start > 0
-            && let Some(offset) = scan.boundary[inside]
+            && let Some(offset) = boundary
             && range.start + offset < size
         {
             starts.push(range.start + offset);
@@ -107,8 +113,17 @@ pub(super) fn line_of_record(location: &Location, start: u64, record: usize) -> 
     }
 }
 
-/// Scan `range` of a file of `size` bytes (see [`Scan`]).
-fn scan(location: &Location, range: Range<u64>, size: u64, delimiter: u8) -> Result<Scan> {
+/// Scan `range` of a file of `size` bytes (see [`Scan`]). The boundary for a start inside
+/// quotes is looked for only when `inside` asks: in a file whose lines hold an even number of
+/// quotes there is none, and looking for it would visit every newline of the range, where
+/// otherwise the scan jumps from quote to quote.
+fn scan(
+    location: &Location,
+    range: Range<u64>,
+    size: u64,
+    delimiter: u8,
+    inside: bool,
+) -> Result<Scan> {
     let io = |source| Error::Io {
         url: location.url.to_string(),
         source,
@@ -151,9 +166,10 @@ fn scan(location: &Location, range: Range<u64>, size: u64, delimiter: u8) -> Res
         }
         let data = &buf[..take];
         let mut search = 0;
-        // Quotes, and newlines until both starting states have their boundary.
+        // Quotes, and newlines until the boundary (or boundaries) wanted are found.
         while search < take {
-            let want_newlines = result.boundary.iter().any(Option::is_none);
+            let want_newlines =
+                result.boundary[0].is_none() || (inside && result.boundary[1].is_none());
             let found = if want_newlines {
                 memchr::memchr2(b'"', b'\n', &data[search..])
             } else {
