@@ -371,3 +371,35 @@ fn a_large_string_column_is_read_through_the_decoder_hint() {
         &DataType::Utf8
     );
 }
+
+#[test]
+fn files_without_arrow_metadata_like_duckdbs() {
+    // DuckDB and other non-Arrow writers store no Arrow schema: types come from parquet's own.
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("category", DataType::Utf8, true),
+        Field::new("qty", DataType::Int64, true),
+        Field::new("ts", ts_micros(Some("UTC")).data_type().clone(), true),
+    ]));
+    let batch = arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(categories())),
+            Arc::new(Int64Array::from_iter_values((0..ROWS).map(|i| i - 500))),
+            ts_micros(Some("UTC")),
+        ],
+    )
+    .unwrap();
+    let path = dir.path().join("duckdb_like.parquet");
+    let options =
+        parquet::arrow::arrow_writer::ArrowWriterOptions::new().with_skip_arrow_metadata(true);
+    let mut writer = parquet::arrow::ArrowWriter::try_new_with_options(
+        std::fs::File::create(&path).unwrap(),
+        schema,
+        options,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    assert_eq!(read(path.to_str().unwrap()), expected());
+}
