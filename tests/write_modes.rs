@@ -68,6 +68,13 @@ fn by_default_a_directory_holding_files_is_refused_and_left_as_it_was() {
     );
     assert_eq!(ids(&out), (0..100).collect::<Vec<_>>());
     assert!(marker(&out));
+    // Files without the marker: a run that did not finish, and the refusal says so.
+    std::fs::remove_file(std::path::Path::new(&out).join("_SUCCESS")).unwrap();
+    let error = pipeline! { from_items::<Row>(rows(1000, 5)) }
+        .write_parquet(&out)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("did not finish"), "{error}");
 }
 
 #[test]

@@ -86,9 +86,14 @@ impl FileSink {
             WriteMode::ErrorIfExists => {
                 let files = visible_files(directory)?;
                 if let Some(first) = files.first() {
+                    let unfinished = if exists(&directory.child(SUCCESS))? {
+                        ""
+                    } else {
+                        " (with no `_SUCCESS`: the run that wrote them did not finish)"
+                    };
                     return Err(refuse(format!(
-                        "the directory already holds {} file(s), e.g. `{}`: write elsewhere, or \
-                         with mode = overwrite (replace them) or append (add to them)",
+                        "the directory already holds {} file(s){unfinished}, e.g. `{}`: write \
+                         elsewhere, or with mode = overwrite (replace them) or append (add to them)",
                         files.len(),
                         first.url
                     )));
@@ -252,6 +257,17 @@ fn remove_empty_directories(root: &std::path::Path) {
             // Fails, as it should, when something is left in it.
             let _ = std::fs::remove_dir(&path);
         }
+    }
+}
+
+fn exists(file: &Location) -> Result<bool> {
+    match block_on(file.store.head(&file.path)) {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
+        Err(source) => Err(Error::Storage {
+            url: file.url.to_string(),
+            source,
+        }),
     }
 }
 

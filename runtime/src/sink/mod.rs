@@ -1,10 +1,10 @@
 //! Sinks: files under a directory URL. Each input split's output goes to its own files, written
 //! by the worker that read the split: `part-00003-00000.parquet` for split 3 (then
 //! `part-00003-00001.parquet`, ... as [`WriteOptions`] cut them), so names are deterministic and
-//! sort in the output's order. A file
-//! is encoded in memory and put whole, so no half-written file is ever visible. An empty
-//! output still writes `part-00000` with the schema, so reading the directory gives an empty
-//! dataset, not a missing one.
+//! sort in the output's order. A file is streamed to a hidden name and renamed (or put whole),
+//! so no half-written file is ever visible. An empty output still writes `part-00000` with the
+//! schema, so reading the directory gives an empty dataset, not a missing one. What happens to
+//! files already in the directory, and the `_SUCCESS` marker written last: `commit.rs`.
 
 mod commit;
 
