@@ -265,10 +265,15 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
                     Some(Value::new(v.ltype, Held::Owned, quote!(#op #inner)))
                 }
                 UnOp::Neg(_) if v.ltype.is_numeric() || matches!(v.ltype, LType::Opaque(_)) => {
-                    Some(Value {
-                        tokens: quote!(#op #inner),
-                        ..v
-                    })
+                    let tokens = match &v.ltype {
+                        // `-i64::MIN` wraps, as `+ - * /` do.
+                        LType::Int(name) => {
+                            let ty = syn::Ident::new(name, proc_macro2::Span::call_site());
+                            quote!(#ty::wrapping_neg(#inner))
+                        }
+                        _ => quote!(#op #inner),
+                    };
+                    Some(Value { tokens, ..v })
                 }
                 _ => {
                     cx.error_spanned_by(
@@ -502,7 +507,28 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
             quote_spanned!(span=> (#l #op #r)),
         ));
     }
-    let mut value = Value::new(common, Held::Owned, quote_spanned!(span=> (#l #op #r)));
+    // Integers wrap (two's complement) in debug and release builds alike, as the GPU kernels
+    // do: an expression must not give a result in one build and a panic in the other.
+    let wrapping = match (&common, op) {
+        (LType::Int(_) | LType::IntLiteral, BinOp::Add(_)) => Some("wrapping_add"),
+        (LType::Int(_) | LType::IntLiteral, BinOp::Sub(_)) => Some("wrapping_sub"),
+        (LType::Int(_) | LType::IntLiteral, BinOp::Mul(_)) => Some("wrapping_mul"),
+        (LType::Int(_) | LType::IntLiteral, BinOp::Div(_)) => Some("wrapping_div"),
+        (LType::Int(_) | LType::IntLiteral, BinOp::Rem(_)) => Some("wrapping_rem"),
+        _ => None,
+    };
+    let tokens = match (wrapping, &common) {
+        (Some(method), LType::Int(name)) => {
+            let (ty, method) = (syn::Ident::new(name, span), syn::Ident::new(method, span));
+            quote_spanned!(span=> #ty::#method(#l, #r))
+        }
+        (Some(method), _) => {
+            let method = syn::Ident::new(method, span);
+            quote_spanned!(span=> i64::#method(#l, #r))
+        }
+        (None, _) => quote_spanned!(span=> (#l #op #r)),
+    };
+    let mut value = Value::new(common, Held::Owned, tokens);
     if matches!(value.ltype, LType::IntLiteral | LType::FloatLiteral) {
         value.ltype = if matches!(value.ltype, LType::IntLiteral) {
             LType::Int("i64")
@@ -688,7 +714,11 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
                     });
                 }
             }
-            let m = &call.method;
+            let m = match t {
+                // `i64::MIN.abs()` wraps, as the operators do.
+                LType::Int(_) => syn::Ident::new("wrapping_abs", call.method.span()),
+                _ => call.method.clone(),
+            };
             Some(Value::new(
                 t.clone(),
                 Held::Owned,
@@ -707,7 +737,10 @@ fn method(cx: &Ctxt, call: &syn::ExprMethodCall, scope: &mut dyn Scope) -> Optio
                 "pow" => args[0].as_type(&LType::Int("u32")),
                 _ => args[0].as_type(t),
             };
-            let m = &call.method;
+            let m = match (t, name.as_str()) {
+                (LType::Int(_), "pow") => syn::Ident::new("wrapping_pow", call.method.span()),
+                _ => call.method.clone(),
+            };
             Some(Value::new(
                 t.clone(),
                 Held::Owned,
