@@ -57,10 +57,20 @@ macro_rules! ordered_float {
         impl Ordered for $ty {
             #[inline(always)]
             fn borrow(&self) -> $ty { *self }
+            // −0.0 is below +0.0 (IEEE 754's minimum and maximum): with `==` between them the
+            // result would depend on the order rows arrive in, which spilling changes.
             #[inline(always)]
-            fn lower(a: $ty, b: $ty) -> bool { a < b || (b.is_nan() && !a.is_nan()) }
+            fn lower(a: $ty, b: $ty) -> bool {
+                a < b
+                    || (a == b && a.is_sign_negative() && b.is_sign_positive())
+                    || (b.is_nan() && !a.is_nan())
+            }
             #[inline(always)]
-            fn higher(a: $ty, b: $ty) -> bool { a > b || (b.is_nan() && !a.is_nan()) }
+            fn higher(a: $ty, b: $ty) -> bool {
+                a > b
+                    || (a == b && a.is_sign_positive() && b.is_sign_negative())
+                    || (b.is_nan() && !a.is_nan())
+            }
         }
     )*};
 }

@@ -118,7 +118,13 @@ where
         // Merging a split's partitions holds their states about three times over (the
         // table, its growth, the sorted groups), in every worker at once.
         let target = (budget / (12 * threads)).max(64 << 10);
-        Ok(output_splits(&self.parts, partitions, target))
+        Ok(output_splits(
+            &self.parts,
+            partitions,
+            target,
+            threads,
+            options.spill_dir.clone(),
+        ))
     }
 }
 
@@ -309,11 +315,14 @@ where
     }
 }
 
-/// Output splits over runs of partitions of about `target` bytes each (one split when all fits).
+/// The output: runs of partitions of about `target` bytes each, merged by `threads` workers;
+/// one split when all fits, else one that merges the runs' sorted groups (`OrderedGroups`).
 fn output_splits<K, S>(
     parts: &Arc<Parts<K, S>>,
     partitions: Vec<Partition<K, S>>,
     target: usize,
+    threads: usize,
+    spill_parent: std::path::PathBuf,
 ) -> Vec<Box<dyn Split>>
 where
     K: GroupKey,
@@ -321,7 +330,7 @@ where
 {
     let spilled = partitions.iter().any(|p| !p.spilled.is_empty());
     let total: usize = partitions.iter().map(|p| p.bytes).sum();
-    let mut splits: Vec<Box<dyn Split>> = Vec::new();
+    let mut splits: Vec<GroupsSplit<K, S>> = Vec::new();
     let mut run: Vec<Partition<K, S>> = Vec::new();
     let mut run_bytes = 0;
     let one = !spilled && total <= target;
@@ -336,24 +345,36 @@ where
                 .map(|f| f.rows() * std::mem::size_of::<(u64, K, S)>())
                 .sum::<usize>();
         if !one && !run.is_empty() && run_bytes + bytes > target {
-            splits.push(Box::new(GroupsSplit {
+            splits.push(GroupsSplit {
                 parts: parts.clone(),
                 partitions: Mutex::new(std::mem::take(&mut run)),
                 index: splits.len(),
-            }));
+            });
             run_bytes = 0;
         }
         run_bytes += bytes;
         run.push(partition);
     }
     if !run.is_empty() || (splits.is_empty() && parts.whole) {
-        splits.push(Box::new(GroupsSplit {
+        splits.push(GroupsSplit {
             parts: parts.clone(),
             partitions: Mutex::new(run),
             index: splits.len(),
-        }));
+        });
+    }
+    if splits.len() > 1 {
+        // Each run's groups come out sorted by key, but hash partitions are not key ranges:
+        // one split merges the runs' sorted groups, so the output is sorted as a whole.
+        return vec![Box::new(OrderedGroups {
+            runs: splits,
+            threads,
+            spill_parent: spilled.then_some(spill_parent),
+        })];
     }
     splits
+        .into_iter()
+        .map(|s| Box::new(s) as Box<dyn Split>)
+        .collect()
 }
 
 /// Some partitions' partial states, merged and finished when read.
@@ -373,16 +394,31 @@ where
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let partitions =
-            std::mem::take(&mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()));
-        let failed = |reason: String| Error::Block {
+        let groups = self.merged()?;
+        self.emit_groups(groups, emit).map(|_| ())
+    }
+}
+
+impl<K, S> GroupsSplit<K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn failed(&self, reason: String) -> Error {
+        Error::Block {
             stage: self.parts.name.clone(),
             block: crate::error::BlockId {
                 split: self.name(),
                 block: 0,
             },
             reason,
-        };
+        }
+    }
+
+    /// The run's partitions merged into finished-to-be groups, sorted by key.
+    fn merged(&self) -> Result<Vec<(K, S)>> {
+        let partitions =
+            std::mem::take(&mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()));
         let mut table: GroupTable<K, S> = GroupTable::default();
         let merge = &self.parts.merge;
         let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
@@ -392,7 +428,7 @@ where
                         decode::<K, S>(&batch, |hash, key, state| {
                             table.merge(hash, key, state, |a, b| merge(a, b))
                         })
-                        .map_err(failed)?;
+                        .map_err(|r| self.failed(r))?;
                     }
                 }
                 for (hash, key, state) in partition.memory {
@@ -405,34 +441,38 @@ where
         let mut groups: Vec<(K, S)> = table.drain().into_iter().map(|(_, k, s)| (k, s)).collect();
         if groups.is_empty() && self.parts.whole {
             groups.push((
-                K::read(&[], 0).ok_or_else(|| failed("no key".into()))?,
+                K::read(&[], 0).ok_or_else(|| self.failed("no key".into()))?,
                 (self.parts.init)(),
             ));
         }
         groups.sort_by(|a, b| a.0.compare(&b.0));
-        let mut rest = groups;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(OUTPUT_ROWS));
-            let chunk = std::mem::replace(&mut rest, tail);
+        Ok(groups)
+    }
+
+    /// Finish `groups` (in key order) into output blocks; `false` when `emit` asked to stop.
+    fn emit_groups(
+        &self,
+        groups: impl IntoIterator<Item = (K, S)>,
+        emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
+    ) -> Result<bool> {
+        let mut chunk = Vec::with_capacity(OUTPUT_ROWS);
+        let mut groups = groups.into_iter().peekable();
+        while groups.peek().is_some() {
+            chunk.extend(groups.by_ref().take(OUTPUT_ROWS));
             let finish = &self.parts.finish;
+            let ready = std::mem::take(&mut chunk);
             let batch = self
                 .caught(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                    || finish(chunk),
+                    || finish(ready),
                 )))?
-                .map_err(failed)?;
+                .map_err(|r| self.failed(r))?;
             if !emit(batch)? {
-                return Ok(());
+                return Ok(false);
             }
         }
-        Ok(())
+        Ok(true)
     }
-}
 
-impl<K, S> GroupsSplit<K, S>
-where
-    K: GroupKey,
-    S: Serialize + DeserializeOwned + Send + 'static,
-{
     /// A panic in a user's merge or finish as an error naming the aggregate.
     fn caught<T>(&self, result: std::thread::Result<T>) -> Result<T> {
         result.map_err(|panic| Error::Panic {
@@ -443,5 +483,240 @@ where
             },
             message: crate::executor::panic_message(&panic),
         })
+    }
+}
+
+/// Groups of a run written to a spill file, per block.
+const RUN_BLOCK_ROWS: usize = 4_096;
+
+/// Several runs of partitions, each merged and sorted by its own worker, then merged by key
+/// into one output sorted as a whole. The sorted runs are written to spill files when the
+/// partial states were spilled (they do not fit the budget), else they stay in memory.
+struct OrderedGroups<K, S> {
+    runs: Vec<GroupsSplit<K, S>>,
+    threads: usize,
+    spill_parent: Option<std::path::PathBuf>,
+}
+
+/// A run's sorted groups: in memory, or in a spill file.
+enum SortedRun<K, S> {
+    Memory(Vec<(K, S)>),
+    Spilled(SpillFile),
+}
+
+impl<K, S> Split for OrderedGroups<K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn name(&self) -> Arc<str> {
+        format!("{} groups", self.runs[0].parts.name).into()
+    }
+
+    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
+        let dir = match &self.spill_parent {
+            Some(parent) => Some(SpillDir::new(parent)?),
+            None => None,
+        };
+        let next = AtomicUsize::new(0);
+        let files: Vec<Mutex<Option<SortedRun<K, S>>>> =
+            self.runs.iter().map(|_| Mutex::new(None)).collect();
+        std::thread::scope(|scope| -> Result<()> {
+            let workers: Vec<_> = (0..self.threads.min(self.runs.len()))
+                .map(|_| {
+                    scope.spawn(|| -> Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(run) = self.runs.get(i) else {
+                                return Ok(());
+                            };
+                            let groups = run.merged()?;
+                            let sorted = match &dir {
+                                Some(dir) => SortedRun::Spilled(write_run(dir, run, groups)?),
+                                None => SortedRun::Memory(groups),
+                            };
+                            *files[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(sorted);
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().map_err(|panic| Error::Panic {
+                    stage: self.runs[0].parts.name.clone(),
+                    block: crate::error::BlockId {
+                        split: self.name(),
+                        block: 0,
+                    },
+                    message: crate::executor::panic_message(&panic),
+                })??;
+            }
+            Ok(())
+        })?;
+        let mut sorted: Vec<SortedRun<K, S>> = files
+            .into_iter()
+            .filter_map(|f| f.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let first = &self.runs[0];
+        let mut cursors = Vec::with_capacity(sorted.len());
+        for run in &mut sorted {
+            cursors.push(RunCursor::open(run, first)?);
+        }
+        let merged = MergedGroups {
+            cursors,
+            heap: std::collections::BinaryHeap::new(),
+            error: None,
+        };
+        let mut merged = merged.started();
+        let go_on = first.emit_groups(&mut merged, emit)?;
+        match merged.error.take() {
+            Some(error) if go_on => Err(error),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Write a run's sorted groups to a spill file.
+fn write_run<K, S>(
+    dir: &Arc<SpillDir>,
+    run: &GroupsSplit<K, S>,
+    groups: Vec<(K, S)>,
+) -> Result<SpillFile>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    let mut writer = None;
+    let mut groups = groups.into_iter().peekable();
+    while groups.peek().is_some() {
+        let block: Vec<(u64, K, S)> = groups
+            .by_ref()
+            .take(RUN_BLOCK_ROWS)
+            .map(|(k, s)| (0, k, s))
+            .collect();
+        let batch = encode(block).map_err(|r| run.failed(r))?;
+        if writer.is_none() {
+            writer = Some(dir.writer(&batch.schema())?);
+        }
+        writer.as_mut().expect("just made").write(&batch)?;
+    }
+    match writer {
+        Some(writer) => writer.finish(),
+        None => dir.write(&[]),
+    }
+}
+
+/// A run's groups in key order: taken from memory, or read back block by block.
+struct RunCursor<'a, K, S> {
+    blocks: Box<dyn Iterator<Item = Result<RecordBatch>> + 'a>,
+    groups: std::collections::VecDeque<(K, S)>,
+    run: &'a GroupsSplit<K, S>,
+}
+
+impl<'a, K, S> RunCursor<'a, K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn open(sorted: &'a mut SortedRun<K, S>, run: &'a GroupsSplit<K, S>) -> Result<Self> {
+        Ok(match sorted {
+            SortedRun::Memory(groups) => Self {
+                blocks: Box::new(std::iter::empty()),
+                groups: std::mem::take(groups).into(),
+                run,
+            },
+            SortedRun::Spilled(file) => Self {
+                blocks: Box::new(file.blocks(0..usize::MAX)?),
+                groups: std::collections::VecDeque::new(),
+                run,
+            },
+        })
+    }
+
+    /// The next group, reading the next block when the current one is used up.
+    fn next(&mut self) -> Result<Option<(K, S)>> {
+        while self.groups.is_empty() {
+            let Some(batch) = self.blocks.next().transpose()? else {
+                return Ok(None);
+            };
+            let groups = &mut self.groups;
+            decode::<K, S>(&batch, |_, key, state| groups.push_back((key, state)))
+                .map_err(|r| self.run.failed(r))?;
+        }
+        Ok(self.groups.pop_front())
+    }
+}
+
+/// The head group of one run, ordered so that the heap's top is the smallest key.
+struct Head<K, S> {
+    key: K,
+    state: S,
+    run: usize,
+}
+
+impl<K: GroupKey, S> PartialEq for Head<K, S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl<K: GroupKey, S> Eq for Head<K, S> {}
+
+impl<K: GroupKey, S> PartialOrd for Head<K, S> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K: GroupKey, S> Ord for Head<K, S> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Reversed: `BinaryHeap` is a max-heap.
+        other.key.compare(&self.key).then(other.run.cmp(&self.run))
+    }
+}
+
+/// The k-way merge of the runs' groups, as an iterator; a read error ends it and is kept.
+struct MergedGroups<'a, K, S> {
+    cursors: Vec<RunCursor<'a, K, S>>,
+    heap: std::collections::BinaryHeap<Head<K, S>>,
+    error: Option<Error>,
+}
+
+impl<K, S> MergedGroups<'_, K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn started(mut self) -> Self {
+        for run in 0..self.cursors.len() {
+            self.advance(run);
+        }
+        self
+    }
+
+    fn advance(&mut self, run: usize) {
+        match self.cursors[run].next() {
+            Ok(Some((key, state))) => self.heap.push(Head { key, state, run }),
+            Ok(None) => {}
+            Err(error) => {
+                self.error.get_or_insert(error);
+            }
+        }
+    }
+}
+
+impl<K, S> Iterator for &mut MergedGroups<'_, K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    type Item = (K, S);
+
+    fn next(&mut self) -> Option<(K, S)> {
+        if self.error.is_some() {
+            return None;
+        }
+        let Head { key, state, run } = self.heap.pop()?;
+        self.advance(run);
+        Some((key, state))
     }
 }
