@@ -2,7 +2,8 @@
 //! row-at-a-time loop computes, whatever the blocks, threads, memory budget and order; group-by
 //! and sort give the same output spilled to disk or held in memory. Values include NaN, ±inf,
 //! −0.0, integer extremes (arithmetic wraps, see README) and nulls.
-//! `PROPTEST_CASES=2000 cargo test --release --test properties` is the long mode.
+//! `PROPTEST_CASES=2000 PROPTEST_RNG_SEED=random cargo test --release --test properties` is the
+//! long mode (by default the same cases every run).
 
 use aqueduct::ExecOptions;
 use aqueduct::prelude::*;
@@ -38,6 +39,16 @@ fn cases(default: u32) -> u32 {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(default)
+}
+
+/// The cases' seed: fixed, so that `cargo test` and CI check the same cases every run;
+/// `PROPTEST_RNG_SEED=random` (or another number) explores others.
+fn seed() -> proptest::test_runner::RngSeed {
+    match std::env::var("PROPTEST_RNG_SEED").ok().as_deref() {
+        Some("random") => proptest::test_runner::RngSeed::Random,
+        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed.parse().unwrap_or(7)),
+        None => proptest::test_runner::RngSeed::Fixed(7),
+    }
 }
 
 fn rows(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Row>> {
@@ -117,7 +128,7 @@ fn sorted<T: Ord>(mut rows: Vec<T>, setting: &Setting) -> Vec<T> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(64), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(64), rng_seed: seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn row_wise_stages_equal_a_plain_loop(rows in rows(0..400), setting in settings(), threshold in -10.0f64..10.0) {
@@ -173,7 +184,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(12), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(12), rng_seed: seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn group_by_and_sort_spilled_equal_in_memory(rows in rows(2_000..4_000), block_rows in 50usize..500) {
