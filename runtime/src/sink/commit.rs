@@ -21,7 +21,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use super::{FileSink, WriteSummary};
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
-use crate::storage::Location;
+use crate::storage::{Location, exists, is_hidden};
 
 /// The marker a completed write leaves in its directory (the name Spark and Hadoop use).
 pub const SUCCESS: &str = "_SUCCESS";
@@ -206,17 +206,11 @@ fn list_all(directory: &Location) -> Result<Vec<Location>> {
     Ok(listed.iter().map(|o| directory.join(&o.location)).collect())
 }
 
-/// The files below `directory` a reader would read (no `.` or `_` name on the way).
+/// The files below `directory` a reader would read (the sources' rule for hidden files).
 fn visible_files(directory: &Location) -> Result<Vec<Location>> {
-    let base = directory.url.trim_end_matches('/').to_owned();
     Ok(list_all(directory)?
         .into_iter()
-        .filter(|file| {
-            let relative = file.url.strip_prefix(&base).unwrap_or(&file.url);
-            !relative
-                .split('/')
-                .any(|part| part.starts_with('.') || part.starts_with('_'))
-        })
+        .filter(|file| !is_hidden(&directory.path, &file.path))
         .collect())
 }
 
@@ -257,17 +251,6 @@ fn remove_empty_directories(root: &std::path::Path) {
             // Fails, as it should, when something is left in it.
             let _ = std::fs::remove_dir(&path);
         }
-    }
-}
-
-fn exists(file: &Location) -> Result<bool> {
-    match block_on(file.store.head(&file.path)) {
-        Ok(_) => Ok(true),
-        Err(object_store::Error::NotFound { .. }) => Ok(false),
-        Err(source) => Err(Error::Storage {
-            url: file.url.to_string(),
-            source,
-        }),
     }
 }
 

@@ -107,21 +107,30 @@ pub(super) fn read(
 /// CSV cannot tell an empty string from a missing value, and the reader makes every empty
 /// field null: a column declared `String` (not `Option<String>`) takes them as `""`.
 fn empty_strings_for_nulls(batch: RecordBatch, declared: &Schema) -> RecordBatch {
-    let fill = |(field, column): (&Arc<Field>, &ArrayRef)| -> ArrayRef {
-        let text = declared
-            .field_with_name(field.name())
-            .is_ok_and(|d| !d.is_nullable() && d.data_type() == &DataType::Utf8);
-        match column.as_string_opt::<i32>() {
-            Some(strings) if text && strings.null_count() > 0 => Arc::new(
-                strings
-                    .iter()
-                    .map(|v| Some(v.unwrap_or("")))
-                    .collect::<StringArray>(),
-            ),
-            _ => column.clone(),
-        }
-    };
     let schema = batch.schema();
+    let needs = |(field, column): (&Arc<Field>, &ArrayRef)| {
+        column.null_count() > 0
+            && column.data_type() == &DataType::Utf8
+            && declared
+                .field_with_name(field.name())
+                .is_ok_and(|d| !d.is_nullable() && d.data_type() == &DataType::Utf8)
+    };
+    // The usual block: nothing to fill, nothing rebuilt.
+    if !schema.fields().iter().zip(batch.columns()).any(needs) {
+        return batch;
+    }
+    let fill = |(field, column): (&Arc<Field>, &ArrayRef)| -> ArrayRef {
+        if !needs((field, column)) {
+            return column.clone();
+        }
+        Arc::new(
+            column
+                .as_string::<i32>()
+                .iter()
+                .map(|v| Some(v.unwrap_or("")))
+                .collect::<StringArray>(),
+        )
+    };
     let columns = schema
         .fields()
         .iter()

@@ -235,18 +235,25 @@ pub fn list_files(location: &str) -> Result<Vec<Location>> {
 /// `_SUCCESS` marker a finished write leaves there.
 pub fn check_success(location: &str) -> Result<()> {
     let (base, _) = split_glob(location);
-    let marker = resolve(base)?.child(crate::sink::SUCCESS);
-    match block_on(marker.store.head(&marker.path)) {
-        Ok(_) => Ok(()),
-        Err(object_store::Error::NotFound { .. }) => Err(Error::NoInput {
-            url: location.to_owned(),
-            reason: format!(
-                "no `{}` marker (require_success = true): the write that made it did not finish",
-                crate::sink::SUCCESS
-            ),
-        }),
+    if exists(&resolve(base)?.child(crate::sink::SUCCESS))? {
+        return Ok(());
+    }
+    Err(Error::NoInput {
+        url: location.to_owned(),
+        reason: format!(
+            "no `{}` marker (require_success = true): the write that made it did not finish",
+            crate::sink::SUCCESS
+        ),
+    })
+}
+
+/// Whether the object `file` names exists.
+pub(crate) fn exists(file: &Location) -> Result<bool> {
+    match block_on(file.store.head(&file.path)) {
+        Ok(_) => Ok(true),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
         Err(source) => Err(Error::Storage {
-            url: marker.url.to_string(),
+            url: file.url.to_string(),
             source,
         }),
     }
@@ -332,7 +339,7 @@ fn list_local_under(
 }
 
 /// Whether a file below `root` is hidden (`.name` or `_name`, like `_SUCCESS` markers).
-fn is_hidden(root: &Path, path: &Path) -> bool {
+pub(crate) fn is_hidden(root: &Path, path: &Path) -> bool {
     path.prefix_match(root).is_some_and(|mut parts| {
         parts.any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'))
     })
