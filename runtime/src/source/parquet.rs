@@ -47,7 +47,7 @@ pub(super) fn read(
         source: e,
     })?;
     let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .and_then(|m| with_dictionaries(m, config))
+        .and_then(|m| with_read_hints(m, config))
         .map_err(|e| corrupt(url, e))?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let reader = prepare(builder, url, row_groups, config)?
@@ -84,7 +84,7 @@ pub(super) fn dictionary_schema(schema: &SchemaRef, columns: &[String]) -> Schem
 /// string and binary column (a `large_string` of Polars, a `string_view`, a dictionary of
 /// pandas' categoricals come as `Utf8`; the dictionary-key columns as dictionaries), so that
 /// no block needs converting afterwards. Where the decoder cannot, `conform` converts.
-fn with_dictionaries(
+fn with_read_hints(
     metadata: ArrowReaderMetadata,
     config: &FileConfig,
 ) -> parquet::errors::Result<ArrowReaderMetadata> {
@@ -305,7 +305,7 @@ pub(super) fn read_from<R: AsyncFileReader + Unpin + Send + 'static>(
         let mut reader = reader;
         let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new())
             .await
-            .and_then(|m| with_dictionaries(m, config))
+            .and_then(|m| with_read_hints(m, config))
             .map_err(|e| corrupt(url, e))?;
         let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata);
         let mut stream = prepare(builder, url, row_groups, config)?
