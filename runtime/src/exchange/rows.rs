@@ -11,12 +11,14 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use arrow::array::{ArrayRef, UInt64Array};
+use arrow::array::{ArrayRef, AsArray, UInt64Array};
 use arrow::compute::{
     SortColumn, SortOptions, concat_batches, interleave_record_batch, lexsort_to_indices,
     take_record_batch,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{
+    DataType, Field, Float32Type, Float64Type, Schema, SchemaRef,
+};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 
@@ -398,10 +400,10 @@ fn sort_run(blocks: &[RecordBatch], order: &[SortKey]) -> Result<Vec<RecordBatch
         .iter()
         .map(|key| {
             Ok(SortColumn {
-                values: all
-                    .column_by_name(&key.column)
-                    .ok_or_else(|| format!("missing column `{}`", key.column))?
-                    .clone(),
+                values: key_column(
+                    all.column_by_name(&key.column)
+                        .ok_or_else(|| format!("missing column `{}`", key.column))?,
+                ),
                 options: Some(sort_options(key)),
             })
         })
@@ -412,6 +414,26 @@ fn sort_run(blocks: &[RecordBatch], order: &[SortKey]) -> Result<Vec<RecordBatch
         .step_by(BLOCK_ROWS)
         .map(|start| sorted.slice(start, BLOCK_ROWS.min(sorted.num_rows() - start)))
         .collect())
+}
+
+/// A sort key column as it is compared: every NaN as the positive one. Arrow orders floats by
+/// `total_cmp`, which puts a NaN with its sign bit set (what x86 makes of `inf - inf`) before
+/// every number; NaN sorts as the greatest value whatever its bits, as in DuckDB and Polars.
+fn key_column(column: &ArrayRef) -> ArrayRef {
+    macro_rules! positive_nan {
+        ($ty:ty, $nan:expr) => {{
+            let values = column.as_primitive::<$ty>();
+            if !values.values().iter().any(|v| v.is_nan() && v.is_sign_negative()) {
+                return column.clone();
+            }
+            Arc::new(values.unary::<_, $ty>(|v| if v.is_nan() { $nan } else { v }))
+        }};
+    }
+    match column.data_type() {
+        DataType::Float64 => positive_nan!(Float64Type, f64::NAN),
+        DataType::Float32 => positive_nan!(Float32Type, f32::NAN),
+        _ => column.clone(),
+    }
 }
 
 /// A converter to arrow's row format for the order's columns of `schema`.
@@ -439,7 +461,7 @@ fn rows_of(
     indices: &[usize],
     batch: &RecordBatch,
 ) -> Result<Rows, String> {
-    let columns: Vec<ArrayRef> = indices.iter().map(|&i| batch.column(i).clone()).collect();
+    let columns: Vec<ArrayRef> = indices.iter().map(|&i| key_column(batch.column(i))).collect();
     converter
         .convert_columns(&columns)
         .map_err(|e| e.to_string())
