@@ -341,3 +341,32 @@ fn explain_renders_the_physical_plan_as_a_graph() {
     );
     assert!("svg".parse::<aqueduct::GraphFormat>().is_err());
 }
+
+#[test]
+fn negative_literals_keep_their_sign() {
+    // Found by the differential tests: an untyped literal was written again once its type was
+    // known, without its minus: `y >= -100` ran as `y >= 100`, `unwrap_or(-1.0)` gave 1.0.
+    let rows = sales(200);
+    let got = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> filter(qty as i64 - 2 >= -1 && price * -1.0 > -30.0)
+        |> with_column(shifted = id + -5)
+        |> with_column(back = (id - 10).max(-2))
+        |> with_column(floor = qty.min(-1))
+        |> with_column(missing = note.is_null())
+        |> with_column(low: i64 = -9223372036854775808)
+    }
+    .take_all()
+    .unwrap();
+    let want: Vec<(i64, i64, i64, i32)> = rows
+        .iter()
+        .filter(|s| s.qty as i64 - 2 >= -1 && s.price * -1.0 > -30.0)
+        .map(|s| (s.id, s.id - 5, (s.id - 10).max(-2), s.qty.min(-1)))
+        .collect();
+    let got_values: Vec<(i64, i64, i64, i32)> = got
+        .iter()
+        .map(|r| (r.id, r.shifted, r.back, r.floor))
+        .collect();
+    assert_eq!(got_values, want);
+    assert!(got.iter().all(|r| r.low == i64::MIN));
+}

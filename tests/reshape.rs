@@ -247,3 +247,29 @@ struct Tagged {
     id: i64,
     tag: Option<String>,
 }
+
+#[test]
+fn a_column_read_only_in_an_else_branch_is_fetched() {
+    // Found by the differential tests: projection pushdown took an `else { .. }` for a
+    // `{ rust }` capture and did not read its columns: "missing column `qty`" at run time.
+    let got = four_ways!(|r| (r.id, r.w, r.v);
+        |> with_column(w = if price > 10.0 { id } else { qty as i64 })
+        |> with_column(v = if id % 2 == 0 { 0.0 } else if qty > 2 { price } else { -1.0 })
+        |> select(id, w, v)
+    );
+    let expected = items()
+        .into_iter()
+        .map(|i| {
+            let w = if i.price > 10.0 { i.id } else { i.qty as i64 };
+            let v = if i.id % 2 == 0 {
+                0.0
+            } else if i.qty > 2 {
+                i.price
+            } else {
+                -1.0
+            };
+            (i.id, w, v)
+        })
+        .collect();
+    check(got, expected);
+}

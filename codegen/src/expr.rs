@@ -55,18 +55,27 @@ impl Value {
     fn as_type(&self, target: &LType) -> TokenStream {
         match (&self.literal, target) {
             (Some((digits, span)), LType::Int(name) | LType::Float(name)) => {
+                let (negative, digits) = match digits.strip_prefix('-') {
+                    Some(positive) => (true, positive),
+                    None => (false, digits.as_str()),
+                };
                 let digits =
                     if matches!(target, LType::Float(_)) && !digits.contains(['.', 'e', 'E']) {
                         format!("{digits}.0")
                     } else {
-                        digits.clone()
+                        digits.to_owned()
                     };
                 let lit = if matches!(target, LType::Float(_)) {
                     Lit::Float(syn::LitFloat::new(&format!("{digits}_{name}"), *span))
                 } else {
                     Lit::Int(syn::LitInt::new(&format!("{digits}_{name}"), *span))
                 };
-                lit.to_token_stream()
+                // In parentheses: `(-2).abs()` must not become `-2_i64.abs()`.
+                if negative {
+                    quote!((-#lit))
+                } else {
+                    lit.to_token_stream()
+                }
             }
             _ => self.tokens.clone(),
         }
@@ -273,7 +282,20 @@ pub fn compile(cx: &Ctxt, expr: &Expr, scope: &mut dyn Scope) -> Option<Value> {
                         }
                         _ => quote!(#op #inner),
                     };
-                    Some(Value { tokens, ..v })
+                    // An untyped literal is written again once its type is known: it keeps
+                    // its sign (`z.unwrap_or(-1.0)` gave 1.0 when it did not).
+                    let literal = v.literal.as_ref().map(|(digits, span)| {
+                        let negated = match digits.strip_prefix('-') {
+                            Some(positive) => positive.to_owned(),
+                            None => format!("-{digits}"),
+                        };
+                        (negated, *span)
+                    });
+                    Some(Value {
+                        tokens,
+                        literal,
+                        ..v
+                    })
                 }
                 _ => {
                     cx.error_spanned_by(
@@ -802,6 +824,17 @@ pub fn columns_read(expr: &Expr, out: &mut Vec<String>) {
                     }
                 }
                 Expr::Block(_) => {}
+                // An `if`'s branches are blocks of the expression, not `{ rust }` captures
+                // (its `else` was skipped as one: the column it read was not fetched).
+                Expr::If(expr_if) => {
+                    self.visit_expr(&expr_if.cond);
+                    self.visit_block(&expr_if.then_branch);
+                    match expr_if.else_branch.as_ref().map(|(_, e)| &**e) {
+                        Some(Expr::Block(block)) => self.visit_block(&block.block),
+                        Some(other) => self.visit_expr(other),
+                        None => {}
+                    }
+                }
                 Expr::Call(call) => call.args.iter().for_each(|a| self.visit_expr(a)),
                 Expr::MethodCall(call) => {
                     self.visit_expr(&call.receiver);
