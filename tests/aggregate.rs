@@ -369,3 +369,37 @@ fn parquet_string_keys_read_as_dictionaries_group_the_same() {
     let got: Vec<(Option<String>, u64)> = by_note.into_iter().map(|r| (r.note, r.n)).collect();
     assert_eq!(got, want.into_iter().collect::<Vec<_>>());
 }
+
+#[test]
+fn first_and_last_follow_the_input_order_whatever_the_threads() {
+    // Found by the differential tests: partial states were merged in the order workers
+    // finished their splits, so `first`/`last` changed from run to run.
+    let rows = sales(60_000, 9);
+    let mut want: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for s in &rows {
+        want.entry(s.category.clone())
+            .and_modify(|e| e.1 = s.id)
+            .or_insert((s.id, s.id));
+    }
+    for (threads, budget) in [(1, 1 << 30), (4, 1 << 30), (4, 256 << 10)] {
+        let options = aqueduct::ExecOptions {
+            threads,
+            memory_budget: budget,
+            target_block_bytes: 16 << 10,
+            ..Default::default()
+        };
+        let got: BTreeMap<String, (i64, i64)> = pipeline! {
+            from_items::<Sale>(rows.clone())
+            |> repartition(16)
+            |> groupby(category)
+            |> aggregate(first_id = first(id), last_id = last(id))
+        }
+        .with_options(options)
+        .take_all()
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.category, (g.first_id.unwrap(), g.last_id.unwrap())))
+        .collect();
+        assert_eq!(got, want, "{threads} threads, budget {budget}");
+    }
+}

@@ -385,7 +385,13 @@ impl<T: Numeric> Aggregator<T> for Quantile {
         let position = self.q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
         let (below, above) = (position.floor() as usize, position.ceil() as usize);
         let fraction = position - below as f64;
-        Some(values[below] + (values[above] - values[below]) * fraction)
+        let (low, high) = (values[below], values[above]);
+        // On a value (or between equal ones) the quantile is that value: `-inf + 0 * (-inf -
+        // -inf)` would be NaN.
+        if fraction == 0.0 || low == high {
+            return Some(low);
+        }
+        Some(low + (high - low) * fraction)
     }
 }
 
@@ -496,6 +502,21 @@ mod tests {
     }
 
     #[test]
+    fn a_quantile_on_an_infinite_value_is_that_value() {
+        // Found by the differential tests: the median of [-inf] was NaN.
+        let inf = f64::INFINITY;
+        assert_eq!(run::<f64, _>(&Quantile { q: 0.5 }, &[&[-inf]]), Some(-inf));
+        assert_eq!(
+            run::<f64, _>(&Quantile { q: 0.5 }, &[&[1.0, inf, 2.0]]),
+            Some(2.0)
+        );
+        assert_eq!(
+            run::<f64, _>(&Quantile { q: 0.9 }, &[&[inf, inf]]),
+            Some(inf)
+        );
+    }
+
+    #[test]
     fn empty_input_has_identities_or_none() {
         assert_eq!(run::<f64, _>(&Sum, &[]), 0.0);
         assert_eq!(run::<i64, _>(&Count, &[]), 0);
@@ -539,7 +560,11 @@ mod tests {
             [&[i64::MAX][..], &[-1, 1][..]],
             [&[i64::MIN, -1][..], &[i64::MAX, 2][..]],
         ] {
-            let exact: i128 = parts.iter().flat_map(|p| p.iter()).map(|&v| v as i128).sum();
+            let exact: i128 = parts
+                .iter()
+                .flat_map(|p| p.iter())
+                .map(|&v| v as i128)
+                .sum();
             assert_eq!(run::<i64, _>(&Sum, &parts) as i128, exact);
         }
         assert_eq!(run::<u64, _>(&Sum, &[&[u64::MAX, 0]]), u64::MAX);

@@ -1,6 +1,10 @@
 //! The hash aggregate: partial aggregation per input split, fed row by row by the generated
 //! loop of the stages before it; the partial states hash-partitioned (spilled past the
 //! budget) and merged per partition by the workers of the next run.
+//!
+//! Partial states are merged in the input's order (split by split, in the order each split's
+//! table handed them on), not in the order workers finished: `first`/`last` are the input's
+//! first and last values, and a float sum is the same every run.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -128,11 +132,28 @@ where
     }
 }
 
+/// Where a chunk of partial states comes in the input: its split, and how many chunks that
+/// split's table handed on before it.
+type Order = (usize, usize);
+
+/// Partial states that one split's table handed on at once.
+struct Chunk<K, S> {
+    order: Order,
+    groups: Vec<(u64, K, S)>,
+}
+
+/// A chunk as the merge finds it.
+enum Held<K, S> {
+    Memory(Vec<(u64, K, S)>),
+    Spilled(RecordBatch),
+}
+
 /// The partial states of one hash partition: in memory, and spilled.
 struct Partition<K, S> {
-    memory: Vec<(u64, K, S)>,
+    memory: Vec<Chunk<K, S>>,
     bytes: usize,
-    spilled: Vec<SpillFile>,
+    /// Spill files of one block per chunk, with the chunks' orders.
+    spilled: Vec<(SpillFile, Vec<Order>)>,
 }
 
 impl<K, S> Default for Partition<K, S> {
@@ -158,7 +179,7 @@ struct Partials<K, S> {
 
 impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, S> {
     /// Take a table's groups, spilling while over the limit.
-    fn add(&self, groups: Vec<(u64, K, S)>) -> Result<()> {
+    fn add(&self, order: Order, groups: Vec<(u64, K, S)>) -> Result<()> {
         let mut by_partition: Vec<Vec<(u64, K, S)>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
         for group in groups {
             by_partition[partition_of(group.0)].push(group);
@@ -171,7 +192,7 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
             let mut partition = self.partitions[index]
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            partition.memory.extend(groups);
+            partition.memory.push(Chunk { order, groups });
             partition.bytes += bytes;
             self.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
@@ -200,7 +221,7 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
         if partition.memory.is_empty() {
             return Ok(false);
         }
-        let groups = std::mem::take(&mut partition.memory);
+        let chunks = std::mem::take(&mut partition.memory);
         let bytes = std::mem::take(&mut partition.bytes);
         let dir = match self.spill.get() {
             Some(dir) => dir.clone(),
@@ -209,11 +230,16 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
                 self.spill.get_or_init(|| dir).clone()
             }
         };
-        let batch = encode(groups).map_err(|reason| Error::Spill {
-            path: dir.path().display().to_string(),
-            reason,
-        })?;
-        partition.spilled.push(dir.write(&[batch])?);
+        let orders: Vec<Order> = chunks.iter().map(|c| c.order).collect();
+        let batches = chunks
+            .into_iter()
+            .map(|c| encode(c.groups))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|reason| Error::Spill {
+                path: dir.path().display().to_string(),
+                reason,
+            })?;
+        partition.spilled.push((dir.write(&batches)?, orders));
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
         Ok(true)
     }
@@ -283,10 +309,12 @@ where
         self.parts.name.clone()
     }
 
-    fn part(&self, _split: usize) -> Box<dyn CollectPart + '_> {
+    fn part(&self, split: usize) -> Box<dyn CollectPart + '_> {
         Box::new(PartialPart {
             collector: self,
             table: GroupTable::default(),
+            split,
+            handed_on: 0,
         })
     }
 }
@@ -294,6 +322,17 @@ where
 struct PartialPart<'a, K, S> {
     collector: &'a Partial<K, S>,
     table: GroupTable<K, S>,
+    split: usize,
+    /// Chunks handed on so far.
+    handed_on: usize,
+}
+
+impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> PartialPart<'_, K, S> {
+    fn hand_on(&mut self) -> Result<()> {
+        let order = (self.split, self.handed_on);
+        self.handed_on += 1;
+        self.collector.partials.add(order, self.table.drain())
+    }
 }
 
 impl<K, S> CollectPart for PartialPart<'_, K, S>
@@ -304,13 +343,13 @@ where
     fn push(&mut self, batch: RecordBatch) -> Result<(), PartError> {
         (self.collector.parts.feed)(&batch, &mut self.table).map_err(PartError::Stage)?;
         if self.table.bytes() > self.collector.table_limit {
-            self.collector.partials.add(self.table.drain())?;
+            self.hand_on()?;
         }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<Box<dyn Any + Send>> {
-        self.collector.partials.add(self.table.drain())?;
+        self.hand_on()?;
         Ok(Box::new(()))
     }
 }
@@ -342,7 +381,7 @@ where
             + partition
                 .spilled
                 .iter()
-                .map(|f| f.rows() * std::mem::size_of::<(u64, K, S)>())
+                .map(|(f, _)| f.rows() * std::mem::size_of::<(u64, K, S)>())
                 .sum::<usize>();
         if !one && !run.is_empty() && run_bytes + bytes > target {
             splits.push(GroupsSplit {
@@ -423,16 +462,44 @@ where
         let merge = &self.parts.merge;
         let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
             for partition in partitions {
-                for file in &partition.spilled {
-                    for batch in file.read()? {
-                        decode::<K, S>(&batch, |hash, key, state| {
+                // A group's states all live in one partition: merging each partition's chunks
+                // in input order merges every group's states in input order.
+                let mut chunks: Vec<(Order, Held<K, S>)> = Vec::new();
+                for (file, orders) in &partition.spilled {
+                    let batches = file.read()?;
+                    if batches.len() != orders.len() {
+                        return Err(self.failed(format!(
+                            "a spill file holds {} blocks of partial states, not {}",
+                            batches.len(),
+                            orders.len()
+                        )));
+                    }
+                    chunks.extend(
+                        orders
+                            .iter()
+                            .copied()
+                            .zip(batches.into_iter().map(Held::Spilled)),
+                    );
+                }
+                chunks.extend(
+                    partition
+                        .memory
+                        .into_iter()
+                        .map(|c| (c.order, Held::Memory(c.groups))),
+                );
+                chunks.sort_by_key(|(order, _)| *order);
+                for (_, chunk) in chunks {
+                    match chunk {
+                        Held::Spilled(batch) => decode::<K, S>(&batch, |hash, key, state| {
                             table.merge(hash, key, state, |a, b| merge(a, b))
                         })
-                        .map_err(|r| self.failed(r))?;
+                        .map_err(|r| self.failed(r))?,
+                        Held::Memory(groups) => {
+                            for (hash, key, state) in groups {
+                                table.merge(hash, key, state, |a, b| merge(a, b));
+                            }
+                        }
                     }
-                }
-                for (hash, key, state) in partition.memory {
-                    table.merge(hash, key, state, |a, b| merge(a, b));
                 }
             }
             Ok(())
