@@ -211,3 +211,138 @@ fn a_changed_pipeline_a_damaged_record_a_held_lock_and_a_bad_location() {
         .collect();
     assert_eq!(ids.len(), 50_000);
 }
+
+mod resume {
+    //! A property: a checkpointed job that fails at any block, run again, writes what an
+    //! uninterrupted run writes (every row once). The kills above stop runs at random moments;
+    //! here the failure lands on a chosen block, every block in turn over the cases.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aqueduct::ExecOptions;
+    use aqueduct::prelude::*;
+    use proptest::prelude::*;
+
+    #[derive(Record, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+    struct Item {
+        id: i64,
+        group: i64,
+    }
+
+    #[derive(Record, Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+    struct Done {
+        id: i64,
+        group: i64,
+        score: i64,
+    }
+
+    /// Fails every block from the `fail_at`-th on (so retries cannot hide the failure).
+    fn failing(
+        batch: RecordBatch,
+        seen: Arc<AtomicUsize>,
+        fail_at: usize,
+    ) -> Result<RecordBatch, String> {
+        if seen.fetch_add(1, Ordering::SeqCst) >= fail_at {
+            return Err(format!("failing from block {fail_at} on"));
+        }
+        Ok(batch)
+    }
+
+    fn input(dir: &std::path::Path, files: usize) -> String {
+        let location = dir.join("input");
+        std::fs::create_dir_all(&location).unwrap();
+        for f in 0..files {
+            let items: Vec<Item> = (0..700)
+                .map(|i| Item {
+                    id: (f * 700 + i) as i64,
+                    group: (i % 7) as i64,
+                })
+                .collect();
+            let file = std::fs::File::create(location.join(format!("in-{f:02}.parquet"))).unwrap();
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_max_row_group_row_count(Some(200))
+                .build();
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(file, Item::schema(), Some(props)).unwrap();
+            writer.write(&Item::to_batch(&items)).unwrap();
+            writer.close().unwrap();
+        }
+        location.to_str().unwrap().to_owned()
+    }
+
+    fn run(
+        input: &str,
+        out: &std::path::Path,
+        options: ExecOptions,
+        fail_at: usize,
+    ) -> aqueduct::Result<aqueduct::WriteSummary> {
+        let (input, out) = (input.to_owned(), out.to_str().unwrap().to_owned());
+        let seen = Arc::new(AtomicUsize::new(0));
+        pipeline! {
+            read_parquet::<Item>(input)
+            |> map_batches(failing, args = (seen, fail_at))
+            |> with_column(score = id * 3 + group)
+            |> write_parquet(out, rows_per_file = 500)
+        }
+        .run_with(options)
+    }
+
+    fn rows(out: &std::path::Path) -> Vec<Done> {
+        let mut rows = pipeline! { read_parquet::<Done>(out.to_str().unwrap().to_owned()) }
+            .take_all()
+            .unwrap();
+        rows.sort();
+        rows
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: crate::cases(12),
+            rng_seed: crate::seed(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+        #[test]
+        fn resuming_after_a_failure_at_any_block_equals_an_uninterrupted_run(
+            files in 1usize..6,
+            fail_at in 0usize..24,
+            threads in 1usize..4,
+            block_bytes in prop_oneof![Just(8usize << 10), Just(1usize << 20)],
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let input = input(dir.path(), files);
+            let options = |checkpoint: Option<&std::path::Path>| ExecOptions {
+                threads,
+                target_block_bytes: block_bytes,
+                checkpoint: checkpoint.map(|c| c.to_str().unwrap().to_owned()),
+                progress: false,
+                ..ExecOptions::default()
+            };
+            let whole = dir.path().join("whole");
+            run(&input, &whole, options(None), usize::MAX).unwrap();
+            let checkpoint = dir.path().join("checkpoint");
+            let out = dir.path().join("out");
+            let first = run(&input, &out, options(Some(&checkpoint)), fail_at);
+            let resumed = run(&input, &out, options(Some(&checkpoint)), usize::MAX).unwrap();
+            prop_assert_eq!(resumed.rows, files * 700, "the summary counts every row (first run: {:?})", first.map(|s| s.rows));
+            prop_assert_eq!(rows(&out), rows(&whole));
+        }
+    }
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Fixed unless `PROPTEST_RNG_SEED` says otherwise (`random` explores).
+fn seed() -> proptest::test_runner::RngSeed {
+    match std::env::var("PROPTEST_RNG_SEED").ok().as_deref() {
+        Some("random") => proptest::test_runner::RngSeed::Random,
+        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed.parse().unwrap_or(7)),
+        None => proptest::test_runner::RngSeed::Fixed(7),
+    }
+}
