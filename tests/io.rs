@@ -631,3 +631,91 @@ fn locations_are_paths_or_strings() {
         .unwrap();
     assert_eq!(pipeline! { read_csv::<Sale>(copy) }.count().unwrap(), 10);
 }
+
+#[test]
+fn a_parquet_file_that_makes_the_decoder_panic_is_an_error_naming_it() {
+    // Found by fuzzing (`fuzz/`, target `parquet`): a footer whose column chunk has a negative
+    // offset makes arrow-rs assert; the run must fail with the file's name, not panic.
+    #[derive(Record, Debug)]
+    struct Row {
+        id: i64,
+        name: Option<String>,
+        price: Option<f64>,
+    }
+    let tmp = dir();
+    let bytes = include_bytes!("data/negative_column_offset.parquet");
+    // From an object store (the reader that asserted) and from a local file.
+    let store = Arc::new(object_store::memory::InMemory::new());
+    aqueduct::storage::register_store("memory://damaged", store.clone());
+    futures::executor::block_on(object_store::ObjectStoreExt::put(
+        &*store,
+        &object_store::path::Path::from("f.parquet"),
+        bytes.to_vec().into(),
+    ))
+    .unwrap();
+    let remote = "memory://damaged/f.parquet".to_owned();
+    let local = file_with(&tmp, "damaged.parquet", bytes);
+    let mut errors = Vec::new();
+    for (file, threads) in [(&remote, 1), (&remote, 2), (&local, 1)] {
+        let whole = pipeline! { read_parquet::<Row>(file.clone()) };
+        // Projected, with row-group statistics: the path that asserted.
+        let projected =
+            pipeline! { read_parquet::<Row>(file.clone()) |> filter(id > 3) |> select(name) };
+        for error in [
+            whole
+                .with_threads(threads)
+                .count()
+                .expect_err("a damaged file must fail"),
+            projected
+                .with_threads(threads)
+                .count()
+                .expect_err("a damaged file must fail"),
+        ] {
+            let error = error.to_string();
+            assert!(error.contains(file.as_str()), "{error}");
+            errors.push(error);
+        }
+    }
+    assert!(
+        errors.iter().any(|e| e.contains("decoder failed")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_json_record_must_end_on_its_line_whole_or_cut() {
+    // Found by fuzzing (`fuzz/`, target `json`): a record across two lines (here a raw newline
+    // inside a string) was read when the file was read whole and refused when it was cut in
+    // byte ranges. JSON lines hold one record per line: refused both ways, naming the line.
+    let tmp = dir();
+    let json = file_with(
+        &tmp,
+        "spanning.json",
+        "{\"id\": 1, \"price\": 2.0}\n{\"id\": 2, \"note\": \"two\nlines\", \"price\": 1.0}\n",
+    );
+    for split_bytes in [usize::MAX, 8] {
+        let options = aqueduct::ExecOptions {
+            split_bytes,
+            ..Default::default()
+        };
+        let error = pipeline! { read_json::<Priced>(json.clone()) }
+            .with_options(options)
+            .count()
+            .expect_err("a record across lines must fail")
+            .to_string();
+        assert!(
+            error.contains(&json) && error.contains("line 2"),
+            "{split_bytes}: {error}"
+        );
+    }
+    let pretty = file_with(
+        &tmp,
+        "pretty.json",
+        "{\n  \"id\": 1,\n  \"price\": 2.0\n}\n",
+    );
+    let error = error_of(pipeline! { read_json::<Priced>(pretty.clone()) });
+    assert!(
+        error.contains("one record per line") && error.contains("line 1"),
+        "{error}"
+    );
+}

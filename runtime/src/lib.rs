@@ -13,6 +13,9 @@ mod error;
 pub mod exchange;
 mod executor;
 pub mod faulty;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod glue;
 pub mod gpu;
 mod graph;

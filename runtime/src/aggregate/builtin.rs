@@ -391,6 +391,11 @@ impl<T: Numeric> Aggregator<T> for Quantile {
         if fraction == 0.0 || low == high {
             return Some(low);
         }
+        // Between an infinite value and another, the weighted form: between -inf and 1 is
+        // -inf (as the limit is), where `low + (high - low) * f` gives -inf + inf = NaN.
+        if low.is_infinite() || high.is_infinite() {
+            return Some(low * (1.0 - fraction) + high * fraction);
+        }
         Some(low + (high - low) * fraction)
     }
 }
@@ -503,7 +508,8 @@ mod tests {
 
     #[test]
     fn a_quantile_on_an_infinite_value_is_that_value() {
-        // Found by the differential tests: the median of [-inf] was NaN.
+        // Found by the differential tests: the median of [-inf] was NaN, and so was a quantile
+        // between -inf and a number.
         let inf = f64::INFINITY;
         assert_eq!(run::<f64, _>(&Quantile { q: 0.5 }, &[&[-inf]]), Some(-inf));
         assert_eq!(
@@ -514,6 +520,10 @@ mod tests {
             run::<f64, _>(&Quantile { q: 0.9 }, &[&[inf, inf]]),
             Some(inf)
         );
+        let q = |q: f64, values: &[f64]| run::<f64, _>(&Quantile { q }, &[values]).unwrap();
+        assert_eq!(q(0.25, &[-inf, 1.0]), -inf);
+        assert_eq!(q(0.75, &[-inf, 1.0, inf]), inf);
+        assert!(q(0.5, &[-inf, inf]).is_nan());
     }
 
     #[test]

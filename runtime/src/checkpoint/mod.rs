@@ -66,7 +66,7 @@ pub(crate) fn fingerprint(parts: &[&str]) -> String {
 }
 
 /// `json` followed by its checksum.
-fn sealed(json: &str) -> Vec<u8> {
+pub(crate) fn seal(json: &str) -> Vec<u8> {
     format!("{json}\t{}\n", checksum(json)).into_bytes()
 }
 
@@ -75,6 +75,11 @@ fn unseal(bytes: &[u8]) -> Option<&str> {
     let text = std::str::from_utf8(bytes).ok()?.strip_suffix('\n')?;
     let (json, sum) = text.rsplit_once('\t')?;
     (checksum(json) == sum).then_some(json)
+}
+
+/// A commit record, unless it is damaged.
+pub(crate) fn parse_record(bytes: &[u8]) -> Option<Committed> {
+    unseal(bytes).and_then(|json| serde_json::from_str::<Committed>(json).ok())
 }
 
 fn commit_name(split: usize) -> String {
@@ -99,7 +104,7 @@ impl Checkpoint {
                     fingerprint: fingerprint.to_owned(),
                 })
                 .expect("a header serializes");
-                dir.put(HEADER, &sealed(&header))?;
+                dir.put(HEADER, &seal(&header))?;
             }
             Some(bytes) => {
                 let header: Header = unseal(&bytes)
@@ -118,9 +123,7 @@ impl Checkpoint {
         commits.create()?;
         let mut done = BTreeMap::new();
         for name in commits.list()?.0 {
-            let committed = commits.read(&name)?.and_then(|bytes| {
-                unseal(&bytes).and_then(|json| serde_json::from_str::<Committed>(json).ok())
-            });
+            let committed = commits.read(&name)?.and_then(|bytes| parse_record(&bytes));
             match committed {
                 Some(committed) if commit_name(committed.split) == name => {
                     done.insert(committed.split, committed);
@@ -153,7 +156,7 @@ impl Checkpoint {
         let json = serde_json::to_string(&committed).expect("a record serializes");
         self.dir
             .child(COMMITS)
-            .put(&commit_name(committed.split), &sealed(&json))?;
+            .put(&commit_name(committed.split), &seal(&json))?;
         self.done.insert(committed.split, committed);
         Ok(())
     }

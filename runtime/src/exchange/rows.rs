@@ -16,9 +16,7 @@ use arrow::compute::{
     SortColumn, SortOptions, concat_batches, interleave_record_batch, lexsort_to_indices,
     take_record_batch,
 };
-use arrow::datatypes::{
-    DataType, Field, Float32Type, Float64Type, Schema, SchemaRef,
-};
+use arrow::datatypes::{DataType, Field, Float32Type, Float64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 
@@ -423,7 +421,11 @@ fn key_column(column: &ArrayRef) -> ArrayRef {
     macro_rules! positive_nan {
         ($ty:ty, $nan:expr) => {{
             let values = column.as_primitive::<$ty>();
-            if !values.values().iter().any(|v| v.is_nan() && v.is_sign_negative()) {
+            if !values
+                .values()
+                .iter()
+                .any(|v| v.is_nan() && v.is_sign_negative())
+            {
                 return column.clone();
             }
             Arc::new(values.unary::<_, $ty>(|v| if v.is_nan() { $nan } else { v }))
@@ -461,7 +463,10 @@ fn rows_of(
     indices: &[usize],
     batch: &RecordBatch,
 ) -> Result<Rows, String> {
-    let columns: Vec<ArrayRef> = indices.iter().map(|&i| key_column(batch.column(i))).collect();
+    let columns: Vec<ArrayRef> = indices
+        .iter()
+        .map(|&i| key_column(batch.column(i)))
+        .collect();
     converter
         .convert_columns(&columns)
         .map_err(|e| e.to_string())

@@ -309,22 +309,16 @@ impl Split for FileSplit {
             _ => None,
         };
         let lines = || super::lines::open(&self.location, bytes.clone());
-        match &config.format {
+        super::guarded(url, &mut emit_with_path, |emit| match &config.format {
             FileFormat::Parquet => {
-                super::parquet::read(&self.location, row_groups, config, &mut emit_with_path)
+                super::parquet::read(&self.location, row_groups.clone(), config, emit)
             }
-            FileFormat::Csv(options) => super::csv::read(
-                &self.location,
-                lines()?,
-                options,
-                config,
-                &mut emit_with_path,
-            ),
-            FileFormat::Json => {
-                super::json::read(&self.location, &lines, config, &mut emit_with_path)
+            FileFormat::Csv(options) => {
+                super::csv::read(&self.location, lines()?, options, config, emit)
             }
-            FileFormat::Text => super::text::read(&self.location, lines()?, &mut emit_with_path),
-        }
+            FileFormat::Json => super::json::read(&self.location, &lines, config, emit),
+            FileFormat::Text => super::text::read(&self.location, lines()?, emit),
+        })
     }
 }
 
@@ -336,14 +330,30 @@ pub(super) fn open(location: &Location) -> Result<Box<dyn BufRead + Send>> {
             url: location.url.to_string(),
             source,
         })?;
-        return Ok(Box::new(BufReader::with_capacity(1 << 20, file)));
+        let size = file.metadata().ok().map(|m| m.len());
+        return Ok(buffered(file, size));
     }
     let result = block_on(location.store.get(&location.path)).map_err(|source| Error::Storage {
         url: location.url.to_string(),
         source,
     })?;
+    let size = Some(result.meta.size);
     let chunks = ObjectChunks::new(result.into_stream());
-    Ok(Box::new(BufReader::with_capacity(1 << 20, chunks)))
+    Ok(buffered(chunks, size))
+}
+
+/// A buffered reader of `bytes` bytes (if known): 1 MiB of buffer, or less for less data. A
+/// buffer is zeroed once and its pages touched: 1 MiB for a small file or a short CSV range
+/// cost more than reading it.
+pub(super) fn buffered(
+    reader: impl Read + Send + 'static,
+    bytes: Option<u64>,
+) -> Box<dyn BufRead + Send> {
+    let capacity = match bytes {
+        Some(bytes) => (bytes.saturating_add(1)).clamp(4 << 10, 1 << 20) as usize,
+        None => 1 << 20,
+    };
+    Box::new(BufReader::with_capacity(capacity, reader))
 }
 
 /// `Read` over an object's byte stream, pulling one chunk at a time on the IO runtime.

@@ -267,7 +267,7 @@ impl Split for FilesSplit {
                 match &self.rows {
                     FileRows::Images { shape, size } => {
                         let shape = shape.expect("checked when listed");
-                        values.extend(decode(&bytes, &file.url, shape, *size)?)
+                        values.extend(decode_guarded(&bytes, &file.url, shape, *size)?)
                     }
                     FileRows::Binary => binary.append_value(&bytes),
                 }
@@ -309,6 +309,24 @@ fn read_all(file: &Location) -> Result<Vec<u8>> {
 }
 
 /// The pixels of an image as `shape` = [height, width, channels], row-major.
+/// `decode`, with a decoder's panic on a damaged file as an error naming it.
+fn decode_guarded(
+    bytes: &[u8],
+    url: &str,
+    shape: [usize; 3],
+    size: Option<(u32, u32)>,
+) -> Result<Vec<u8>> {
+    std::panic::catch_unwind(|| decode(bytes, url, shape, size)).unwrap_or_else(|panic| {
+        Err(Error::Corrupt {
+            url: url.to_owned(),
+            reason: format!(
+                "the image decoder failed: {}",
+                crate::executor::panic_message(&panic)
+            ),
+        })
+    })
+}
+
 fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) -> Result<Vec<u8>> {
     let corrupt = |reason: String| Error::Corrupt {
         url: url.to_owned(),

@@ -36,19 +36,61 @@ pub(super) fn read(
             reason,
         }
     };
-    let reader = arrow_json::ReaderBuilder::new(config.schema.clone())
+    let mut decoder = arrow_json::ReaderBuilder::new(config.schema.clone())
         .with_batch_size(DEFAULT_BLOCK_ROWS)
-        .build(lines()?.reader)
+        .build_decoder()
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
-    for (block, batch) in reader.enumerate() {
-        let batch = batch.map_err(|e| locate(block, e.to_string()))?;
-        if !emit(batch)? {
+    let Lines { mut reader, start } = lines()?;
+    let mut flush =
+        |decoder: &mut arrow_json::reader::Decoder, block: &mut usize| -> Result<bool> {
+            let Some(batch) = decoder.flush().map_err(|e| locate(*block, e.to_string()))? else {
+                return Ok(true);
+            };
+            *block += 1;
+            emit(batch)
+        };
+    // Fed line by line, so that a record must end on its line: arrow-json alone reads a
+    // record across lines (a pretty-printed object, a raw newline in a string), which a file
+    // cut in byte ranges would then read otherwise than whole.
+    let (mut line, mut number, mut block) = (Vec::new(), 0, 0);
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| Error::Io {
+                url: url.to_owned(),
+                source,
+            })?;
+        if read == 0 {
             break;
         }
+        number += 1;
+        let failed = |reason: String| Error::Parse {
+            url: url.to_owned(),
+            location: super::lines::locate(location, start, number),
+            reason,
+        };
+        let mut rest = &line[..];
+        while !rest.is_empty() {
+            let used = decoder.decode(rest).map_err(|e| failed(e.to_string()))?;
+            rest = &rest[used..];
+            if used == 0 || decoder.len() >= DEFAULT_BLOCK_ROWS {
+                if !flush(&mut decoder, &mut block)? {
+                    return Ok(());
+                }
+            }
+        }
+        if decoder.has_partial_record() {
+            return Err(failed(
+                "the record does not end on its line (JSON lines hold one record per line)"
+                    .to_owned(),
+            ));
+        }
     }
+    flush(&mut decoder, &mut block)?;
     Ok(())
 }
 

@@ -4,13 +4,13 @@
 //! its end to finish its last line. A CSV file's ranges are cut where records start
 //! (`csv_ranges.rs`), since a quoted field may hold newlines.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, Read, Seek, SeekFrom};
 use std::ops::Range;
 
 use futures::StreamExt;
 use object_store::{GetOptions, GetRange, ObjectStore};
 
-use super::file::ObjectChunks;
+use super::file::{ObjectChunks, buffered};
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
 use crate::storage::Location;
@@ -61,8 +61,8 @@ pub(super) fn read_range(
     if let Some(path) = &location.local {
         let mut file = std::fs::File::open(path).map_err(io)?;
         file.seek(SeekFrom::Start(range.start)).map_err(io)?;
-        let bounded = file.take(range.end.saturating_sub(range.start));
-        return Ok(Box::new(BufReader::with_capacity(1 << 20, bounded)));
+        let length = range.end.saturating_sub(range.start);
+        return Ok(buffered(file.take(length), Some(length)));
     }
     let get = if range.end == u64::MAX {
         GetRange::Offset(range.start)
@@ -79,10 +79,11 @@ pub(super) fn read_range(
             source,
         }
     })?;
-    Ok(Box::new(BufReader::with_capacity(
-        1 << 20,
+    let length = range.end.saturating_sub(range.start);
+    Ok(buffered(
         ObjectChunks::new(result.into_stream().boxed()),
-    )))
+        Some(length),
+    ))
 }
 
 /// The lines of `location` starting in `range`, or all of them.
@@ -97,6 +98,8 @@ pub(super) fn open(location: &Location, range: Option<Range<u64>>) -> Result<Lin
         url: location.url.to_string(),
         source,
     };
+    // The range, and a line past its end to finish its last one: what the buffers hold.
+    let length = (range.end.saturating_sub(range.start)).saturating_add(4 << 10);
     // Start one byte early and drop what remains of that line: if the range starts exactly at
     // a line, the byte before it is the previous line's newline.
     let from = range.start.saturating_sub(1);
@@ -104,7 +107,7 @@ pub(super) fn open(location: &Location, range: Option<Range<u64>>) -> Result<Lin
         Some(path) => {
             let mut file = std::fs::File::open(path).map_err(io)?;
             file.seek(SeekFrom::Start(from)).map_err(io)?;
-            Box::new(BufReader::with_capacity(1 << 20, file))
+            buffered(file, Some(length))
         }
         None => {
             let options = GetOptions {
@@ -119,7 +122,7 @@ pub(super) fn open(location: &Location, range: Option<Range<u64>>) -> Result<Lin
                     }
                 })?;
             let chunks = ObjectChunks::new(result.into_stream().boxed());
-            Box::new(BufReader::with_capacity(1 << 20, chunks))
+            buffered(chunks, Some(length))
         }
     };
     let mut start = from;
@@ -135,7 +138,7 @@ pub(super) fn open(location: &Location, range: Option<Range<u64>>) -> Result<Lin
         served: 0,
     };
     Ok(Lines {
-        reader: Box::new(BufReader::with_capacity(1 << 20, bounded)),
+        reader: buffered(bounded, Some(length)),
         start,
     })
 }

@@ -61,3 +61,31 @@ pub trait Split: Send + Sync {
     /// Read every block, handing each to `emit`; stop early when `emit` returns `false`.
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()>;
 }
+
+/// Run `read`, handing its blocks to `emit`; a panic in the reading (a decoder's, on a damaged
+/// file: arrow-rs and the image crates assert on some inputs) is an error naming the file,
+/// while a panic past `emit` (a stage's) goes on unwinding, to be reported as the stage's.
+pub(crate) fn guarded(
+    url: &str,
+    emit: &mut dyn FnMut(RecordBatch) -> Result<bool>,
+    read: impl FnOnce(&mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()>,
+) -> Result<()> {
+    let in_emit = std::cell::Cell::new(false);
+    let mut inner = |batch: RecordBatch| {
+        in_emit.set(true);
+        let result = emit(batch);
+        in_emit.set(false);
+        result
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(&mut inner))) {
+        Ok(result) => result,
+        Err(panic) if in_emit.get() => std::panic::resume_unwind(panic),
+        Err(panic) => Err(crate::error::Error::Corrupt {
+            url: url.to_owned(),
+            reason: format!(
+                "the decoder failed: {}",
+                crate::executor::panic_message(&panic)
+            ),
+        }),
+    }
+}

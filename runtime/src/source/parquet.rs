@@ -220,7 +220,9 @@ pub(super) fn row_group_ranges(location: &Location) -> Result<Option<Vec<Range<u
     let Ok(file) = std::fs::File::open(path) else {
         return Ok(None);
     };
-    let Ok(metadata) = ParquetMetaDataReader::new().parse_and_finish(&file) else {
+    // A footer that fails (or makes the parser panic) is read, and reported, with the file.
+    let parsed = std::panic::catch_unwind(|| ParquetMetaDataReader::new().parse_and_finish(&file));
+    let Ok(Ok(metadata)) = parsed else {
         return Ok(None);
     };
     let mut ranges = Vec::new();
