@@ -59,7 +59,8 @@ fn sort_by_several_columns_descending_with_nulls_last() {
 #[test]
 fn floats_sort_in_total_order_with_every_nan_greatest() {
     // Found by the differential tests: a NaN with its sign bit set (x86's `inf - inf`) sorted
-    // before every number, a positive one after.
+    // before every number, a positive one after; NaNs with payloads sorted by payload, so that
+    // ties among NaNs came out in another order spilled than in memory (the property tests).
     let negative_nan = f64::from_bits(0xfff8_0000_0000_0000);
     let values = [
         1.5,
@@ -71,6 +72,8 @@ fn floats_sort_in_total_order_with_every_nan_greatest() {
         f64::NEG_INFINITY,
         -2.0,
         f64::INFINITY - f64::INFINITY,
+        // A NaN with a payload: NaNs tie whatever their bits.
+        f64::from_bits(0x7ff8_0000_0000_0001),
     ];
     let rows: Vec<Sale> = (0..4_000)
         .map(|i| Sale {

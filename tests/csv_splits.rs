@@ -131,5 +131,5 @@ fn errors_name_the_files_line_in_every_split() {
         .count()
         .unwrap_err()
         .to_string();
-    assert!(error.contains("line 1235 "), "{error}");
+    assert!(error.contains("line 1235:"), "{error}");
 }

@@ -360,7 +360,7 @@ fn negative_literals_keep_their_sign() {
     .unwrap();
     let want: Vec<(i64, i64, i64, i32)> = rows
         .iter()
-        .filter(|s| s.qty as i64 - 2 >= -1 && s.price * -1.0 > -30.0)
+        .filter(|s| s.qty as i64 - 2 >= -1 && -s.price > -30.0)
         .map(|s| (s.id, s.id - 5, (s.id - 10).max(-2), s.qty.min(-1)))
         .collect();
     let got_values: Vec<(i64, i64, i64, i32)> = got

@@ -414,9 +414,10 @@ fn sort_run(blocks: &[RecordBatch], order: &[SortKey]) -> Result<Vec<RecordBatch
         .collect())
 }
 
-/// A sort key column as it is compared: every NaN as the positive one. Arrow orders floats by
-/// `total_cmp`, which puts a NaN with its sign bit set (what x86 makes of `inf - inf`) before
-/// every number; NaN sorts as the greatest value whatever its bits, as in DuckDB and Polars.
+/// A sort key column as it is compared: every NaN as the one positive NaN. Arrow orders floats
+/// by `total_cmp`, which puts a NaN with its sign bit set (what x86 makes of `inf - inf`) before
+/// every number and orders NaNs by payload; NaN sorts as the greatest value whatever its bits,
+/// as in DuckDB and Polars, and NaNs tie (broken by the next key).
 fn key_column(column: &ArrayRef) -> ArrayRef {
     macro_rules! positive_nan {
         ($ty:ty, $nan:expr) => {{
@@ -424,7 +425,7 @@ fn key_column(column: &ArrayRef) -> ArrayRef {
             if !values
                 .values()
                 .iter()
-                .any(|v| v.is_nan() && v.is_sign_negative())
+                .any(|v| v.is_nan() && v.to_bits() != $nan.to_bits())
             {
                 return column.clone();
             }

@@ -77,10 +77,11 @@ pub(super) fn read(
         while !rest.is_empty() {
             let used = decoder.decode(rest).map_err(|e| failed(e.to_string()))?;
             rest = &rest[used..];
-            if used == 0 || decoder.len() >= DEFAULT_BLOCK_ROWS {
-                if !flush(&mut decoder, &mut block)? {
-                    return Ok(());
-                }
+            // A full block stops the decoder (it then takes nothing): hand the block on.
+            if (used == 0 || decoder.len() >= DEFAULT_BLOCK_ROWS)
+                && !flush(&mut decoder, &mut block)?
+            {
+                return Ok(());
             }
         }
         if decoder.has_partial_record() {
