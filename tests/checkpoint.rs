@@ -4,6 +4,8 @@
 
 #[path = "shared/example.rs"]
 mod example;
+#[path = "shared/proptest_settings.rs"]
+mod proptest_settings;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -298,8 +300,8 @@ mod resume {
 
     proptest! {
         #![proptest_config(ProptestConfig {
-            cases: crate::cases(12),
-            rng_seed: crate::seed(),
+            cases: crate::proptest_settings::cases(12),
+            rng_seed: crate::proptest_settings::seed(),
             failure_persistence: None,
             ..ProptestConfig::default()
         })]
@@ -328,21 +330,5 @@ mod resume {
             prop_assert_eq!(resumed.rows, files * 700, "the summary counts every row (first run: {:?})", first.map(|s| s.rows));
             prop_assert_eq!(rows(&out), rows(&whole));
         }
-    }
-}
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Fixed unless `PROPTEST_RNG_SEED` says otherwise (`random` explores).
-fn seed() -> proptest::test_runner::RngSeed {
-    match std::env::var("PROPTEST_RNG_SEED").ok().as_deref() {
-        Some("random") => proptest::test_runner::RngSeed::Random,
-        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed.parse().unwrap_or(7)),
-        None => proptest::test_runner::RngSeed::Fixed(7),
     }
 }

@@ -5,6 +5,9 @@
 //! `PROPTEST_CASES=2000 PROPTEST_RNG_SEED=random cargo test --release --test properties` is the
 //! long mode (by default the same cases every run).
 
+#[path = "shared/proptest_settings.rs"]
+mod proptest_settings;
+
 use aqueduct::ExecOptions;
 use aqueduct::prelude::*;
 use proptest::prelude::*;
@@ -31,23 +34,6 @@ fn bits(x: f64) -> u64 {
         f64::NAN.to_bits()
     } else {
         x.to_bits()
-    }
-}
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default)
-}
-
-/// The cases' seed: fixed, so that `cargo test` and CI check the same cases every run;
-/// `PROPTEST_RNG_SEED=random` (or another number) explores others.
-fn seed() -> proptest::test_runner::RngSeed {
-    match std::env::var("PROPTEST_RNG_SEED").ok().as_deref() {
-        Some("random") => proptest::test_runner::RngSeed::Random,
-        Some(seed) => proptest::test_runner::RngSeed::Fixed(seed.parse().unwrap_or(7)),
-        None => proptest::test_runner::RngSeed::Fixed(7),
     }
 }
 
@@ -128,7 +114,7 @@ fn sorted<T: Ord>(mut rows: Vec<T>, setting: &Setting) -> Vec<T> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(64), rng_seed: seed(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_settings::cases(64), rng_seed: proptest_settings::seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn row_wise_stages_equal_a_plain_loop(rows in rows(0..400), setting in settings(), threshold in -10.0f64..10.0) {
@@ -184,7 +170,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(12), rng_seed: seed(), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_settings::cases(12), rng_seed: proptest_settings::seed(), ..ProptestConfig::default() })]
 
     #[test]
     fn group_by_and_sort_spilled_equal_in_memory(rows in rows(2_000..4_000), block_rows in 50usize..500) {
