@@ -56,17 +56,7 @@ pub(super) fn read(
     // record across lines (a pretty-printed object, a raw newline in a string), which a file
     // cut in byte ranges would then read otherwise than whole.
     let (mut line, mut number, mut block) = (Vec::new(), 0, 0);
-    loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| Error::Io {
-                url: url.to_owned(),
-                source,
-            })?;
-        if read == 0 {
-            break;
-        }
+    while super::lines::next_line(&mut reader, &mut line, url)? {
         number += 1;
         let failed = |reason: String| Error::Parse {
             url: url.to_owned(),

@@ -173,3 +173,13 @@ impl Read for Bounded {
         Ok(n)
     }
 }
+
+/// Read the next line (with its `\n`) into `line`, replacing what it held; `false` at the end.
+pub(super) fn next_line(reader: &mut dyn BufRead, line: &mut Vec<u8>, url: &str) -> Result<bool> {
+    line.clear();
+    let read = reader.read_until(b'\n', line).map_err(|source| Error::Io {
+        url: url.to_owned(),
+        source,
+    })?;
+    Ok(read > 0)
+}

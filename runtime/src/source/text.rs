@@ -1,6 +1,5 @@
 //! Text splits: one row per line, in column `text`, streamed.
 
-use std::io::BufRead;
 use std::sync::Arc;
 
 use arrow::array::{ArrayBuilder, StringBuilder};
@@ -22,17 +21,9 @@ pub(super) fn read(
     let schema = Arc::new(Schema::new(vec![Field::new("text", DataType::Utf8, false)]));
     let mut builder = StringBuilder::new();
     let mut line = Vec::new();
-    for number in 1.. {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| Error::Io {
-                url: url.to_owned(),
-                source,
-            })?;
-        if read == 0 {
-            break;
-        }
+    let mut number = 0;
+    while super::lines::next_line(&mut reader, &mut line, url)? {
+        number += 1;
         let content = line.strip_suffix(b"\n").unwrap_or(&line);
         let content = content.strip_suffix(b"\r").unwrap_or(content);
         let text = std::str::from_utf8(content).map_err(|e| Error::Parse {
