@@ -157,3 +157,30 @@ fn gif_webp_tiff_and_bmp_photos_decode_like_png() {
         );
     }
 }
+
+#[test]
+fn an_image_claiming_too_many_pixels_is_refused_before_decoding() {
+    // Found by fuzzing (`fuzz/`, target `images`): 503 bytes of JPEG whose header claims
+    // 31240×8200 pixels took seconds and 256 MB to decode, before a resize to 8×8.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bomb.jpg");
+    std::fs::write(&file, include_bytes!("data/huge_dimensions.jpg")).unwrap();
+    let location = file.to_str().unwrap().to_owned();
+    let error = pipeline! { read_images::<Digit>(location.clone(), size = (8, 8)) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&location) && error.contains("31240×8200") && error.contains("pixels"),
+        "{error}"
+    );
+    // Without `size`, the header alone says the shape is wrong.
+    let error = pipeline! { read_images::<Digit>(location.clone()) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("31240×8200") || error.contains("pixels"),
+        "{error}"
+    );
+}
