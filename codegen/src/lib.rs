@@ -18,6 +18,8 @@ pub mod record;
 mod schema;
 mod syntax;
 #[cfg(test)]
+mod snapshots;
+#[cfg(test)]
 mod tests;
 mod types;
 
@@ -80,9 +82,7 @@ fn compile(pipeline: &Pipeline, records: &Records, fusion: bool) -> TokenStream 
         }},
         Ok(()) => {
             let mut plan = plan.expect("no errors means a plan");
-            optimize::projection::run(&mut plan);
-            optimize::predicate::run(&mut plan);
-            optimize::dictionary::run(&mut plan);
+            optimize::run(&mut plan);
             emit::pipeline(&plan)
         }
     }

@@ -14,10 +14,12 @@ const RECORDS: &str = r#"{
     [Line] { id: i64, total: f64, }
     [Reading] { id: i64, x: f32, y: f64, n: i32, small: u8, tiny: i8, big: u64, label: String, }
     [Digit] { image: Tensor<u8, 8, 8>, path: String, mask: Tensor<u8, 4>, }
+    [Photo] { image: Tensor<u8, 8, 8, 3>, }
+    [Score] { score: f64, }
 }"#;
 
 /// The checked plan of `pipeline`, or the error messages.
-fn checked(pipeline: &str) -> Result<Plan, Vec<String>> {
+pub(crate) fn checked(pipeline: &str) -> Result<Plan, Vec<String>> {
     let collected: Collected = syn::parse_str(RECORDS).unwrap();
     let pipeline: Pipeline = syn::parse_str(pipeline).unwrap();
     let cx = Ctxt::new();
