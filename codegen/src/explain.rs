@@ -62,7 +62,7 @@ pub fn physical(plan: &Plan, segments: &[Segment]) -> String {
                     ""
                 }
             ),
-            Segment::Single(index) if plan.stages[index].kind.is_all_to_all() => format!(
+            Segment::Single(index) if segment.is_all_to_all(plan) => format!(
                 "{}: {} (all-to-all: buffered per split, spills past the budget)",
                 number + 1,
                 plan.stages[index].text
@@ -83,16 +83,15 @@ pub fn physical(plan: &Plan, segments: &[Segment]) -> String {
                     )
                 }
             }
-            Segment::Single(index) => match &plan.stages[index].kind {
-                crate::plan::NodeKind::WithColumns { gpu: Some(gpu), .. } => format!(
-                    "{}: {} (kernel `{}` on GPUs, {} thread(s) per row; its CPU loop where there are none)",
+            Segment::Single(index) => {
+                let node = &plan.stages[index];
+                let line = node.op.physical(&node.text);
+                format!(
+                    "{}: {}",
                     number + 1,
-                    plan.stages[index].text,
-                    gpu.kernel.name,
-                    gpu.kernel.elements
-                ),
-                _ => format!("{}: {}", number + 1, plan.stages[index].text),
-            },
+                    line.unwrap_or_else(|| node.text.clone())
+                )
+            }
         };
         lines.push(format!("stage {line}"));
     }

@@ -488,18 +488,18 @@ fn binary_op(cx: &Ctxt, binary: &syn::ExprBinary, scope: &mut dyn Scope) -> Opti
             (LType::FloatLiteral, b) if b.is_numeric() => {
                 format!(
                     "; convert it with `as`: `{} as f64`",
-                    crate::plan::compact(binary.right.to_token_stream())
+                    crate::tokens::compact(binary.right.to_token_stream())
                 )
             }
             (a, LType::FloatLiteral) if a.is_numeric() => {
                 format!(
                     "; convert it with `as`: `{} as f64`",
-                    crate::plan::compact(binary.left.to_token_stream())
+                    crate::tokens::compact(binary.left.to_token_stream())
                 )
             }
             (a, b) if a.is_numeric() && b.is_numeric() => format!(
                 "; convert one side with `as`, e.g. `{} as {a}`",
-                crate::plan::compact(binary.right.to_token_stream())
+                crate::tokens::compact(binary.right.to_token_stream())
             ),
             _ => String::new(),
         };

@@ -10,25 +10,26 @@ mod ctxt;
 mod emit;
 mod explain;
 mod expr;
+mod lower;
 mod ops;
 mod optimize;
 mod plan;
 pub mod ptx;
 pub mod record;
 mod schema;
-mod syntax;
 #[cfg(test)]
 mod snapshots;
+mod syntax;
 #[cfg(test)]
 mod tests;
+mod tokens;
+mod type_scope;
 mod types;
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::quote;
 
 use ctxt::Ctxt;
-use ops::Checker;
-use plan::Plan;
 use schema::{COLLECTED, Collected, Records};
 use syntax::Pipeline;
 
@@ -74,7 +75,7 @@ pub fn pipeline(input: TokenStream) -> TokenStream {
 /// Check, optimise and emit a pipeline whose records are all known.
 fn compile(pipeline: &Pipeline, records: &Records, fusion: bool) -> TokenStream {
     let cx = Ctxt::new();
-    let plan = check(&cx, pipeline, records, fusion);
+    let plan = ops::check_pipeline(&cx, pipeline, records, fusion);
     match cx.check() {
         Err(errors) => quote! {{
             #errors
@@ -83,95 +84,8 @@ fn compile(pipeline: &Pipeline, records: &Records, fusion: bool) -> TokenStream 
         Ok(()) => {
             let mut plan = plan.expect("no errors means a plan");
             optimize::run(&mut plan);
-            emit::pipeline(&plan)
+            lower::pipeline(&plan)
         }
-    }
-}
-
-/// Build the checked plan, reporting every error found.
-fn check(cx: &Ctxt, pipeline: &Pipeline, records: &Records, fusion: bool) -> Option<Plan> {
-    let ck = Checker { cx, records };
-    let (first, rest) = pipeline
-        .stages
-        .split_first()
-        .expect("a pipeline has a source");
-    let (source, schema) = ops::source::check(&ck, first)?;
-    let mut schemas = vec![schema];
-    let mut stages = Vec::new();
-    let mut sink = None;
-    // A `groupby` waiting for the `aggregate` or `map_groups` it configures.
-    let mut grouping: Option<(&syntax::Call, Option<Vec<String>>)> = None;
-    for (index, call) in rest.iter().enumerate() {
-        let name = call.name.to_string();
-        let current = schemas.last().expect("at least the source's").clone();
-        let keys = match grouping.take() {
-            Some((_, keys)) if name == "aggregate" || name == "map_groups" => match keys {
-                Some(keys) => Some(keys),
-                // The keys were wrong (reported): skip the grouped stage.
-                None => continue,
-            },
-            Some((groupby, _)) => {
-                cx.error_spanned_by(
-                    &groupby.name,
-                    "`groupby` must be followed by `aggregate(...)` or `map_groups(...)`",
-                );
-                None
-            }
-            None => None,
-        };
-        if name == "groupby" {
-            grouping = Some((call, ops::check_groupby(&ck, call, &current)));
-            continue;
-        }
-        if ops::SINKS.contains(&name.as_str()) {
-            if index + 1 != rest.len() {
-                cx.error_spanned_by(
-                    &call.name,
-                    format!("`{name}` writes the output: it must be the last stage"),
-                );
-            }
-            sink = ops::sink::check(&ck, call, &current);
-            continue;
-        }
-        // After an error, later stages are still checked against the last schema known.
-        let grouped = keys.clone();
-        if let Some((mut node, schema)) = ops::check_stage(&ck, call, &current, keys) {
-            if let Some(keys) = grouped {
-                node.text = format!("groupby({}) |> {}", keys.join(", "), node.text);
-            }
-            note_gone(cx, &node, &current, &schema);
-            stages.push(node);
-            schemas.push(schema);
-        }
-    }
-    if let Some((groupby, _)) = grouping {
-        cx.error_spanned_by(
-            &groupby.name,
-            "`groupby` must be followed by `aggregate(...)` or `map_groups(...)`",
-        );
-    }
-    Some(Plan {
-        source,
-        stages,
-        sink,
-        schemas,
-        fusion,
-        live: Vec::new(),
-    })
-}
-
-/// Remember the columns `node` took away, so that a later use of one says which stage did.
-fn note_gone(cx: &Ctxt, node: &plan::Node, before: &schema::Schema, after: &schema::Schema) {
-    for column in before.names().filter(|n| after.column(n).is_none()) {
-        let renamed = match &node.kind {
-            plan::NodeKind::Rename(pairs) => pairs.iter().find(|(from, _)| from == column),
-            _ => None,
-        };
-        let why = match renamed {
-            Some((_, to)) => format!("`{}` renamed it to `{to}`", node.text),
-            None => format!("`{}` removed it", node.text),
-        };
-        cx.note_gone(column, why);
     }
 }
 

@@ -1,10 +1,13 @@
-//! The checked logical plan: one node per stage, with the schema after every stage.
+//! The checked logical plan: one node per stage, with the schema after every stage, and what
+//! every stage's operator (`ops/`) answers to the optimiser and to lowering.
 
 use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
-use syn::{Expr, Path, Type};
+use syn::{Expr, Path};
 
+use crate::ctxt::Ctxt;
+use crate::emit::{GeneratedRecords, RowLoop};
 use crate::schema::Schema;
 
 /// A checked pipeline.
@@ -71,9 +74,37 @@ pub struct SourceNode {
     /// String columns read as dictionaries (set by the dictionary pass).
     pub dictionary: Vec<String>,
     /// Comparisons the reader can use to skip row groups (set by predicate pushdown).
-    pub predicates: Vec<crate::optimize::predicate::Pushed>,
+    pub predicates: Vec<Pushed>,
     /// The source as written, for explain.
     pub text: String,
+}
+
+/// A comparison of a source column with a value, which the reader checks against row-group
+/// statistics.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pushed {
+    pub column: String,
+    pub op: Comparison,
+    pub value: Scalar,
+}
+
+/// `column op value`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+/// A literal value of a pushed-down comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Scalar {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
 }
 
 /// Kinds of source.
@@ -91,153 +122,171 @@ pub enum SourceKind {
 
 /// One stage.
 pub struct Node {
+    /// The operator's name (`filter`).
     pub name: &'static str,
     /// The stage as written, for explain.
     pub text: String,
-    pub kind: NodeKind,
+    pub op: Box<dyn Operator>,
 }
 
-/// What a stage does.
-pub enum NodeKind {
-    /// Keep rows where the expression is true.
-    Filter(Expr),
-    /// Keep rows where the closure, given `&Record`, returns true.
-    FilterFn { func: Expr, input: Option<Path> },
-    /// Add or replace columns, each computed from the input's columns (`with_column`,
-    /// `with_columns`); with `gpu`, a stage of its own whose kernel is lowered to PTX.
-    WithColumns {
-        columns: Vec<NewColumn>,
-        gpu: Option<Gpu>,
-    },
-    /// Keep these columns, in this order.
-    Select(Vec<String>),
-    /// Remove these columns.
-    Drop(Vec<String>),
-    /// Rename `from` to `to`.
-    Rename(Vec<(String, String)>),
-    /// One output record per input record. `input` names the record the closure takes when
-    /// the columns are not a declared record's (else a record is generated).
-    Map { func: Expr, input: Option<Path> },
-    /// Any number of output records per input record.
-    FlatMap { func: Expr, input: Option<Path> },
-    /// A user function over batches (`RecordBatch` or `Vec<Record>`), or a stateful type.
-    MapBatches {
-        func: Expr,
-        batch_size: Option<Expr>,
-        /// Extra arguments passed after the batch (a function), or the constructor's
-        /// arguments (a stateful type).
-        args: Vec<Expr>,
-        input: Option<Path>,
-        /// `compute = actors(..)` or `tasks(n)`.
-        compute: Option<Box<Compute>>,
-        /// `num_cpus`, `num_gpus`, `memory` per worker.
-        resources: Vec<(String, Expr)>,
-    },
-    /// The first n rows.
-    Limit(Expr),
-    /// `groupby(keys) |> aggregate(...)`, `aggregate(...)` (no keys) or `unique(column)`.
-    Aggregate {
-        keys: Vec<String>,
-        aggregates: Vec<Aggregate>,
-    },
-    /// `groupby(keys) |> map_groups(f)`.
-    MapGroups {
-        keys: Vec<String>,
-        func: Expr,
-        input: Option<Path>,
-    },
-    /// An all-to-all operator over whole rows that keeps the columns.
-    Rows(RowsOp),
-    /// `zip::<R>(other)`: the columns of dataset `other` (of record `R`) beside these.
-    Zip { other: Expr, record: Path },
-}
-
-/// A column computed by `with_column(s)`.
-pub struct NewColumn {
-    pub name: String,
-    pub ltype: crate::types::LType,
-    /// The declared type, if any.
-    pub ty: Option<Box<Type>>,
-    pub expr: Expr,
-}
-
-/// A `with_columns(.., num_gpus = n)` stage's GPU side.
-pub struct Gpu {
-    /// GPUs per worker.
-    pub gpus: Expr,
-    /// `cpu_fallback = false` (default true).
-    pub cpu_fallback: Option<Expr>,
-    /// The expressions as one PTX kernel.
-    pub kernel: Box<crate::ptx::Kernel>,
-}
-
-/// How a `map_batches` stage's calls are spread (see the runtime's `pool` module).
-pub enum Compute {
-    /// A stateful type: `actors(n)` or `actors(min, max)`.
-    Actors { min: Expr, max: Expr },
-    /// A function, at most n calls at once: `tasks(n)`.
-    Tasks(Expr),
-}
-
-/// All-to-all operators that move rows without computing.
-pub enum RowsOp {
-    /// Columns with (descending, nulls first).
-    Sort(Vec<(String, bool, bool)>),
-    RandomShuffle(Expr),
-    RandomizeBlockOrder(Expr),
-    Repartition(Expr),
-}
-
-/// One output column of an aggregate.
-pub struct Aggregate {
-    /// The output column.
-    pub output: crate::schema::Column,
-    pub func: AggregateFn,
-    /// The input column (`None` for `count()`).
-    pub input: Option<crate::schema::Column>,
-}
-
-/// Which aggregate.
-pub enum AggregateFn {
-    Count,
-    Sum,
-    Min,
-    Max,
-    Mean,
-    Std(Option<Expr>),
-    AbsMax,
-    Quantile(Expr),
-    Unique,
-    First,
-    Last,
-    /// A user's `Aggregator` value.
-    Custom(Expr),
-}
-
-impl NodeKind {
-    /// Whether the stage works row by row (and can join a fused loop).
-    pub fn is_row_wise(&self) -> bool {
-        !matches!(
-            self,
-            NodeKind::MapBatches { .. }
-                | NodeKind::WithColumns { gpu: Some(_), .. }
-                | NodeKind::Limit(_)
-                | NodeKind::Aggregate { .. }
-                | NodeKind::MapGroups { .. }
-                | NodeKind::Rows(_)
-                | NodeKind::Zip { .. }
-        )
+impl Plan {
+    /// Where stage `index` is, for its lowering.
+    pub fn at(&self, index: usize, segment: String) -> At<'_> {
+        At {
+            index,
+            input: &self.schemas[index],
+            output: &self.schemas[index + 1],
+            block: self.block(index + 1),
+            name: self.stages[index].name,
+            text: &self.stages[index].text,
+            segment,
+        }
     }
 
-    /// Whether the stage needs all of its input before it yields output.
-    pub fn is_all_to_all(&self) -> bool {
-        matches!(
-            self,
-            NodeKind::Aggregate { .. }
-                | NodeKind::MapGroups { .. }
-                | NodeKind::Rows(_)
-                | NodeKind::Zip { .. }
-        )
+    /// The fused loop of stages `start..end`.
+    pub fn fused(&self, start: usize, end: usize) -> Loop<'_> {
+        Loop {
+            input: &self.schemas[start],
+            stages: (start..end)
+                .map(|i| (&*self.stages[i].op, self.at(i, String::new())))
+                .collect(),
+        }
+    }
+}
+
+/// How a stage runs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    /// Row by row: it joins the fused loop of its neighbours ([`Operator::fuse`]).
+    RowWise,
+    /// A runtime stage of its own ([`Operator::alone`]).
+    Alone,
+    /// It needs all of its input before it yields output: an exchange between two phases
+    /// ([`Operator::exchange`]).
+    AllToAll,
+    /// An all-to-all operator whose input is fed row by row by the loop of the row-wise
+    /// stages just before it (the hash aggregate): no block is built between them.
+    Fed,
+}
+
+/// What a stage does to the rows and values it passes on, for the passes that follow a
+/// source column down the pipeline (predicate pushdown, dictionary keys).
+pub enum Effect<'a> {
+    /// Some of its input's rows, each chosen by its own values (`Some`: a column expression
+    /// that must hold), with columns kept or dropped and values unchanged.
+    Selects(Option<&'a syn::Expr>),
+    /// The input's rows, with these columns computed anew.
+    Computes(Vec<&'a str>),
+    /// The input's rows, with these columns renamed (from, to).
+    Renames(&'a [(String, String)]),
+    /// Anything else: new rows or values, or rows chosen by their position.
+    Opaque,
+}
+
+/// Where a stage is, for its lowering.
+#[derive(Clone)]
+pub struct At<'a> {
+    /// Its position in the plan (names its generated functions).
+    pub index: usize,
+    pub input: &'a Schema,
+    pub output: &'a Schema,
+    /// The columns of a block built right after it: `output` less those nothing later reads.
+    pub block: Schema,
+    /// The operator's name (`filter`).
+    pub name: &'static str,
+    /// The stage as written (`filter(price > 10)`).
+    pub text: &'a str,
+    /// Its name in statistics and messages (an aggregate's includes the stages feeding it).
+    pub segment: String,
+}
+
+/// What an all-to-all operator lowers to.
+pub enum Exchange {
+    /// A runtime exchange, wrapped in an `ExchangeSource` over the plan before it.
+    Exchange(TokenStream),
+    /// A source of its own, made from the tokens of the plan before it.
+    Source(Box<dyn FnOnce(TokenStream) -> TokenStream>),
+}
+
+/// Row-wise stages compiled into one loop over each block of `input`'s columns.
+pub struct Loop<'a> {
+    pub input: &'a Schema,
+    pub stages: Vec<(&'a dyn Operator, At<'a>)>,
+}
+
+impl Loop<'_> {
+    /// The loop with every stage in it, or the errors (already reported when checking).
+    pub fn open(&self, records: &mut GeneratedRecords) -> Result<RowLoop, TokenStream> {
+        // Errors were reported when the plan was checked; this context only satisfies
+        // `compile`.
+        let cx = Ctxt::new();
+        let mut lp = RowLoop::open(self.input);
+        for (op, at) in &self.stages {
+            op.fuse(&mut lp, &cx, at, records);
+        }
+        cx.check()?;
+        Ok(lp)
+    }
+}
+
+/// One checked stage: what the optimiser asks of it and how it lowers.
+pub trait Operator {
+    /// How it runs.
+    fn kind(&self) -> Kind;
+
+    /// Projection pushdown, walking back from the output: the columns of `input` needed to
+    /// make `live`, the columns needed after the stage (which it may widen: a GPU kernel
+    /// writes every column it computes). By default all of them: a closure sees whole rows.
+    fn needs(&self, input: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
+        let _ = live;
+        input.names().map(str::to_owned).collect()
+    }
+
+    /// What it does to rows and values.
+    fn effect(&self) -> Effect<'_> {
+        Effect::Opaque
+    }
+
+    /// The group keys it looks up per row ([`Kind::Fed`]), which may come as dictionaries.
+    fn group_keys(&self) -> &[String] {
+        &[]
+    }
+
+    /// How the physical plan describes it, when it says more than the stage as written.
+    fn physical(&self, text: &str) -> Option<String> {
+        let _ = text;
+        None
+    }
+
+    /// Its GPU kernel, if it has one (tests compare kernels with their snapshots).
+    #[cfg(test)]
+    fn gpu_kernel(&self) -> Option<&crate::ptx::Kernel> {
+        None
+    }
+
+    /// Add the stage to a fused loop ([`Kind::RowWise`]; a stage of another kind may use its
+    /// own loop in its lowering).
+    fn fuse(&self, lp: &mut RowLoop, cx: &Ctxt, at: &At, records: &mut GeneratedRecords) {
+        let _ = (lp, cx, records);
+        unreachable!("`{}` does not run in a fused loop", at.name)
+    }
+
+    /// The runtime stage ([`Kind::Alone`]): (setup statements, a `Stage`).
+    fn alone(&self, at: &At, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
+        let _ = records;
+        unreachable!("`{}` does not run alone", at.name)
+    }
+
+    /// The exchange ([`Kind::AllToAll`], [`Kind::Fed`]), fed by `feed` (the loop of the
+    /// row-wise stages before it; none unless fed): (setup statements, the exchange).
+    fn exchange(
+        &self,
+        at: &At,
+        feed: Loop,
+        records: &mut GeneratedRecords,
+    ) -> (TokenStream, Exchange) {
+        let _ = (feed, records);
+        unreachable!("`{}` is no exchange", at.name)
     }
 }
 
@@ -253,122 +302,4 @@ pub struct SinkNode {
     /// `mode = overwrite | append | error_if_exists`, as tokens building a `WriteMode`.
     pub mode: Option<TokenStream>,
     pub text: String,
-}
-
-/// Tokens of a stage as written, with the spaces `to_string` puts between every token
-/// removed where Rust style has none, for explain output.
-pub fn compact(tokens: TokenStream) -> String {
-    // The compiler's printer breaks long token streams into lines: one line here.
-    let text = tokens
-        .to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace(" :: ", "::")
-        .replace(":: <", "::<");
-    let chars: Vec<char> = text.chars().collect();
-    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '>' || c == '"';
-    let mut out = String::with_capacity(text.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let prev = if i > 0 { chars[i - 1] } else { ' ' };
-        let next = chars.get(i + 1).copied().unwrap_or(' ');
-        let redundant = c == ' '
-            && ((next == '(' && ident(prev))
-                || matches!(next, ',' | ')' | ']' | '.' | ';')
-                || matches!(prev, '(' | '[' | '.')
-                || (next == '<' && prev.is_alphanumeric() && text[..i].ends_with("::")));
-        if !redundant {
-            out.push(c);
-        }
-    }
-    let out = tighten_generics(&out.replace("::< ", "::<").replace(" >(", ">("));
-    tighten_closures(&out.replace(" : ", ": "))
-}
-
-/// `| s : & Sale |` → `|s: &Sale|`: the spaces inside a closure's parameter bars go.
-fn tighten_closures(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("| ") {
-        let opens_closure =
-            rest[..start].trim_end().ends_with(['(', ',']) || rest[..start].ends_with("move ");
-        let close = rest[start + 2..].find(" |");
-        match close {
-            Some(end) if opens_closure && !rest[start + 2..start + 2 + end].contains('|') => {
-                out.push_str(&rest[..start]);
-                out.push('|');
-                out.push_str(&rest[start + 2..start + 2 + end].replace("& ", "&"));
-                out.push('|');
-                rest = &rest[start + 2 + end + 2..];
-            }
-            _ => {
-                out.push_str(&rest[..start + 2]);
-                rest = &rest[start + 2..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `Vec < Option < f64 > >` → `Vec<Option<f64>>`: angle brackets after a capitalised name
-/// (a type) lose their spaces; comparisons such as `price < 10` keep theirs.
-fn tighten_generics(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut depth = 0usize;
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        let word_before = out
-            .trim_end()
-            .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .next()
-            .unwrap_or("");
-        if rest.starts_with(" <")
-            && word_before.starts_with(char::is_uppercase)
-            && out.ends_with(word_before)
-        {
-            out.push('<');
-            depth += 1;
-            rest = rest[2..].trim_start();
-        } else if rest.starts_with("::<") {
-            out.push_str("::<");
-            depth += 1;
-            rest = rest[3..].trim_start();
-        } else if depth > 0 && (rest.starts_with(" >") || rest.starts_with('>')) {
-            out.push('>');
-            depth -= 1;
-            rest = rest.trim_start()[1..].trim_start_matches(' ');
-            if rest.starts_with(|c: char| c.is_alphanumeric() || c == '{' || c == '|') {
-                out.push(' ');
-            }
-        } else if depth > 0 && rest.starts_with(" ,") {
-            out.push(',');
-            rest = &rest[2..];
-        } else {
-            out.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use quote::quote;
-
-    #[test]
-    fn compacts_stage_text() {
-        assert_eq!(
-            super::compact(quote!(read_parquet::<Sale>("a", include_paths = true))),
-            "read_parquet::<Sale>(\"a\", include_paths = true)"
-        );
-        assert_eq!(
-            super::compact(quote!(filter(price * (qty as f64) > 10.0))),
-            "filter(price * (qty as f64) > 10.0)"
-        );
-        assert_eq!(
-            super::compact(quote!(filter(name.starts_with("a")))),
-            "filter(name.starts_with(\"a\"))"
-        );
-    }
 }

@@ -77,7 +77,7 @@ fn check(cx: &Ctxt, input: &DeriveInput) -> Vec<(Ident, Type)> {
 /// (aliases, paths the macro cannot resolve) are checked by the `Field` bound.
 fn check_field_type(cx: &Ctxt, ty: &Type) {
     let unsupported = |why: &str| {
-        let shown = crate::plan::compact(quote!(#ty));
+        let shown = crate::tokens::compact(quote!(#ty));
         cx.error_spanned_by(
             ty,
             format!("`{shown}` cannot be a column of a Record{why}; supported: i8..i64, u8..u64, f32, f64, bool, String, Vec<u8>, Option<T>, Vec<T>, [T; N], chrono::NaiveDate, chrono::NaiveDateTime, chrono::DateTime<Utc>"),
@@ -115,7 +115,7 @@ fn check_field_type(cx: &Ctxt, ty: &Type) {
 
 /// The `Record` implementation and its companion types, for a struct named `name`.
 pub fn expand(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> TokenStream {
-    let rt = quote!(::aqueduct::__private);
+    let rt = crate::tokens::rt();
     let columns_ty = format_ident!("{}Columns", name);
     let ref_ty = format_ident!("{}Ref", name);
     let builder_ty = format_ident!("{}Builder", name);

@@ -11,8 +11,8 @@ use crate::tests::checked;
 /// The plan after each pass, then the emitted code, formatted.
 fn compiled(pipeline: &str) -> String {
     let unfused = pipeline.strip_prefix("#![no_fusion]");
-    let mut plan = checked(unfused.unwrap_or(pipeline))
-        .unwrap_or_else(|e| panic!("`{pipeline}`: {e:?}"));
+    let mut plan =
+        checked(unfused.unwrap_or(pipeline)).unwrap_or_else(|e| panic!("`{pipeline}`: {e:?}"));
     plan.fusion = unfused.is_none();
     let mut out = format!("{pipeline}\n");
     for (name, pass) in optimize::PASSES {
@@ -27,7 +27,7 @@ fn compiled(pipeline: &str) -> String {
                 plan.source
                     .predicates
                     .iter()
-                    .map(|p| p.tokens.to_string())
+                    .map(|p| crate::ops::source::predicate(p).to_string())
                     .collect::<Vec<_>>()
             ),
             "dictionary" => format!("{:?}", plan.source.dictionary),
@@ -36,7 +36,7 @@ fn compiled(pipeline: &str) -> String {
         writeln!(out, "{name}: {after}").unwrap();
     }
     writeln!(out, "fusion: {:?}", fusion::run(&plan)).unwrap();
-    let emitted = crate::emit::pipeline(&plan);
+    let emitted = crate::lower::pipeline(&plan);
     let file: syn::File = syn::parse2(quote::quote!(fn pipeline() { let _ = #emitted; }))
         .expect("the emitted code parses");
     out + "\n" + &prettyplease::unparse(&file)

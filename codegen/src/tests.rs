@@ -23,7 +23,7 @@ pub(crate) fn checked(pipeline: &str) -> Result<Plan, Vec<String>> {
     let collected: Collected = syn::parse_str(RECORDS).unwrap();
     let pipeline: Pipeline = syn::parse_str(pipeline).unwrap();
     let cx = Ctxt::new();
-    let plan = crate::check(&cx, &pipeline, &collected.records, true);
+    let plan = crate::ops::check_pipeline(&cx, &pipeline, &collected.records, true);
     match cx.check() {
         Ok(()) => Ok(plan.unwrap()),
         Err(errors) => Err(messages(errors)),
@@ -155,7 +155,11 @@ fn predicates_before_any_reshaping_go_to_the_parquet_reader() {
         .source
         .predicates
         .iter()
-        .map(|p| p.tokens.to_string().replace(' ', ""))
+        .map(|p| {
+            crate::ops::source::predicate(p)
+                .to_string()
+                .replace(' ', "")
+        })
         .collect();
     assert_eq!(pushed.len(), 3, "{pushed:?}");
     assert!(
@@ -313,12 +317,7 @@ fn kernel_of(pipeline: &str) -> crate::ptx::Kernel {
     let plan = checked(pipeline).unwrap();
     plan.stages
         .iter()
-        .find_map(|s| match &s.kind {
-            crate::plan::NodeKind::WithColumns { gpu: Some(gpu), .. } => {
-                Some((*gpu.kernel).clone())
-            }
-            _ => None,
-        })
+        .find_map(|s| s.op.gpu_kernel().cloned())
         .expect("a GPU stage")
 }
 

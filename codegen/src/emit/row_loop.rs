@@ -7,11 +7,10 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::Ident;
 
-use super::GeneratedRecords;
-use crate::ctxt::Ctxt;
-use crate::expr::{Held, Scope, Value, compile};
-use crate::plan::{NodeKind, Plan};
+use super::{GeneratedRecords, value_type};
+use crate::expr::{Held, Scope, Value};
 use crate::schema::{Column, Schema};
+use crate::tokens::rt;
 use crate::types::LType;
 
 /// Where a column's value is, inside the loop.
@@ -32,9 +31,9 @@ struct Binding {
     bound: Bound,
 }
 
-/// The state of the loop being generated.
-struct RowLoop<'a> {
-    records: &'a mut GeneratedRecords,
+/// The loop being generated: where each current column's value is, and the statements so
+/// far. Operators add themselves through its methods (`ops::Operator::fuse`).
+pub struct RowLoop {
     bindings: Vec<Binding>,
     /// Input columns read in the loop: (reader, column).
     readers: Vec<(Ident, Column)>,
@@ -48,22 +47,108 @@ struct RowLoop<'a> {
     whole_row: Option<Ident>,
 }
 
-fn rt() -> TokenStream {
-    quote!(::aqueduct::__private)
-}
+impl RowLoop {
+    /// A loop over the rows of a block with `input`'s columns.
+    pub fn open(input: &Schema) -> RowLoop {
+        RowLoop {
+            bindings: input
+                .columns
+                .iter()
+                .map(|c| Binding {
+                    column: c.clone(),
+                    bound: Bound::Input {
+                        source: c.name.clone(),
+                    },
+                })
+                .collect(),
+            readers: Vec::new(),
+            setup: Vec::new(),
+            frames: vec![(quote!(for __aq_i in 0..__aq_n), Vec::new())],
+            filters: false,
+            counter: 0,
+            whole_row: None,
+        }
+    }
 
-impl RowLoop<'_> {
-    fn fresh(&mut self, prefix: &str) -> Ident {
+    /// A new local name.
+    pub fn fresh(&mut self, prefix: &str) -> Ident {
         self.counter += 1;
         format_ident!("__aq_{}{}", prefix, self.counter)
     }
 
-    fn push(&mut self, statement: TokenStream) {
+    /// A statement run for each row (inside the innermost open loop).
+    pub fn push(&mut self, statement: TokenStream) {
         self.frames
             .last_mut()
             .expect("the row loop frame")
             .1
             .push(statement);
+    }
+
+    /// A statement run once, before the block function is made (captures, user functions).
+    pub fn setup(&mut self, statement: TokenStream) {
+        self.setup.push(statement);
+    }
+
+    /// Skip the row unless `condition` (parenthesised tokens) holds.
+    pub fn keep_if(&mut self, condition: TokenStream) {
+        self.push(quote!(if !#condition { continue; }));
+        self.filters = true;
+    }
+
+    /// Rows multiply: later statements run inside `header` (a `for` over a closure's output).
+    pub fn nest(&mut self, header: TokenStream) {
+        self.frames.push((header, Vec::new()));
+    }
+
+    /// The current columns change: no row value holds exactly them any more.
+    pub fn forget_whole_row(&mut self) {
+        self.whole_row = None;
+    }
+
+    /// Bind computed columns (locals holding values), replacing columns of the same name.
+    pub fn bind_locals(&mut self, locals: Vec<(Column, Ident, Held)>) {
+        for (column, ident, held) in locals {
+            let binding = Binding {
+                column,
+                bound: Bound::Local { ident, held },
+            };
+            match self
+                .bindings
+                .iter_mut()
+                .find(|b| b.column.name == binding.column.name)
+            {
+                Some(existing) => *existing = binding,
+                None => self.bindings.push(binding),
+            }
+        }
+        self.whole_row = None;
+    }
+
+    /// Keep these columns, in this order.
+    pub fn select(&mut self, names: &[String]) {
+        let bindings = std::mem::take(&mut self.bindings);
+        self.bindings = names
+            .iter()
+            .filter_map(|n| bindings.iter().find(|b| &b.column.name == n).cloned())
+            .collect();
+        self.whole_row = None;
+    }
+
+    /// Remove these columns.
+    pub fn drop_columns(&mut self, names: &[String]) {
+        self.bindings.retain(|b| !names.contains(&b.column.name));
+        self.whole_row = None;
+    }
+
+    /// Rename columns; a column of the block keeps the name it is read by.
+    pub fn rename(&mut self, pairs: &[(String, String)]) {
+        for (from, to) in pairs {
+            if let Some(b) = self.bindings.iter_mut().find(|b| &b.column.name == from) {
+                b.column.name = to.clone();
+            }
+        }
+        self.whole_row = None;
     }
 
     /// The typed reader of the block's column `source` (its name in the block).
@@ -120,7 +205,7 @@ impl RowLoop<'_> {
     }
 
     /// An owned row of type `record_ty` holding the current columns.
-    fn construct(&mut self, record_ty: &TokenStream) -> TokenStream {
+    pub fn construct(&mut self, record_ty: &TokenStream) -> TokenStream {
         // A whole row from the previous map moves on as it is.
         if let [first, ..] = self.bindings.as_slice()
             && let Bound::RowField { row } = &first.bound
@@ -142,7 +227,8 @@ impl RowLoop<'_> {
         quote!(#record_ty { #(#fields),* })
     }
 
-    fn rows_of(&mut self, row: &Ident, schema: &Schema) {
+    /// The current columns are the fields of `row`, a value of `schema`'s record.
+    pub fn rows_of(&mut self, row: &Ident, schema: &Schema) {
         self.bindings = schema
             .columns
             .iter()
@@ -159,7 +245,7 @@ fn value(ltype: LType, held: Held, tokens: TokenStream) -> Value {
     Value::of(ltype, held, tokens)
 }
 
-impl Scope for RowLoop<'_> {
+impl Scope for RowLoop {
     fn column(&mut self, name: &str, span: Span) -> Option<Value> {
         let binding = self
             .bindings
@@ -187,75 +273,7 @@ impl Scope for RowLoop<'_> {
     }
 }
 
-/// Type-checking scope over a schema: what checks compile expressions against.
-pub struct TypeScope<'a> {
-    schema: &'a Schema,
-}
-
-impl<'a> TypeScope<'a> {
-    /// A scope seeing `schema`'s columns.
-    pub fn new(schema: &'a Schema) -> Self {
-        Self { schema }
-    }
-}
-
-impl Scope for TypeScope<'_> {
-    fn column(&mut self, name: &str, _span: Span) -> Option<Value> {
-        let column = self.schema.column(name)?;
-        Some(Value::of(column.ltype.clone(), Held::Ref, quote!(())))
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.schema.names().map(str::to_owned).collect()
-    }
-
-    fn describe(&self) -> String {
-        self.schema.describe()
-    }
-
-    fn capture(&mut self, _block: &syn::ExprBlock) -> TokenStream {
-        quote!(())
-    }
-}
-
-/// A loop over the rows of a block with `plan.schemas[start]`'s columns, running stages
-/// `start..end`; `Err` holds the errors (already reported when the plan was checked).
-fn open<'a>(
-    plan: &Plan,
-    start: usize,
-    end: usize,
-    records: &'a mut GeneratedRecords,
-) -> Result<RowLoop<'a>, TokenStream> {
-    let input = &plan.schemas[start];
-    let mut lp = RowLoop {
-        records,
-        bindings: input
-            .columns
-            .iter()
-            .map(|c| Binding {
-                column: c.clone(),
-                bound: Bound::Input {
-                    source: c.name.clone(),
-                },
-            })
-            .collect(),
-        readers: Vec::new(),
-        setup: Vec::new(),
-        frames: vec![(quote!(for __aq_i in 0..__aq_n), Vec::new())],
-        filters: false,
-        counter: 0,
-        whole_row: None,
-    };
-    // Errors were reported when the plan was checked; this context only satisfies `compile`.
-    let cx = Ctxt::new();
-    for index in start..end {
-        stage(&mut lp, &cx, plan, index);
-    }
-    cx.check()?;
-    Ok(lp)
-}
-
-impl RowLoop<'_> {
+impl RowLoop {
     /// The loop's frames nested into one body.
     fn body(&mut self) -> TokenStream {
         let mut body = TokenStream::new();
@@ -299,163 +317,152 @@ impl RowLoop<'_> {
     }
 }
 
-/// Compile stages `start..end` of `plan` into (setup statements, a runtime `Stage`).
-pub fn emit(
-    plan: &Plan,
-    start: usize,
-    end: usize,
-    records: &mut GeneratedRecords,
-) -> (TokenStream, TokenStream) {
-    let rt = rt();
-    let mut lp = match open(plan, start, end, records) {
-        Ok(lp) => lp,
-        Err(errors) => return (quote!(), errors),
-    };
-    // The block carries only the columns a later stage reads (see `Plan::block`).
-    let output = plan.block(end);
-    let output_ty = lp.records.type_of(&output, None);
+impl RowLoop {
+    /// The block function of the loop: (setup statements, a runtime `Stage::Map` named
+    /// `name`). The block it builds has `output`'s columns; `index` names the function.
+    pub fn finish(
+        self,
+        output: &Schema,
+        name: &str,
+        index: usize,
+        records: &mut GeneratedRecords,
+    ) -> (TokenStream, TokenStream) {
+        let mut lp = self;
+        let rt = rt();
+        let output_ty = records.type_of(output, None);
 
-    // After the loop: pass-through columns are gathered at once; others come from builders.
-    let mut builders = Vec::new();
-    let mut appends = Vec::new();
-    let mut columns = Vec::new();
-    let bindings: Vec<Binding> = output
-        .columns
-        .iter()
-        .map(|c| {
-            lp.bindings
-                .iter()
-                .find(|b| b.column.name == c.name)
-                .expect("the stages make every column of their output")
-                .clone()
-        })
-        .collect();
-    for binding in &bindings {
-        let ty = &binding.column.ty;
-        if let Bound::Input { source } = &binding.bound {
-            columns.push(quote!(#rt::take_column(&__aq_batch, #source, &__aq_kept)?));
-            continue;
-        }
-        let builder = lp.fresh("b");
-        builders.push(quote!(let mut #builder = <#ty as #rt::Field>::builder(__aq_n);));
-        let v = lp.value(binding, Span::call_site());
-        let tokens = v.tokens;
-        appends.push(match v.held {
-            Held::Ref => quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);),
-            Held::Owned if binding.column.ltype.is_copy() => {
-                quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);)
+        // After the loop: pass-through columns are gathered at once; others come from builders.
+        let mut builders = Vec::new();
+        let mut appends = Vec::new();
+        let mut columns = Vec::new();
+        let bindings: Vec<Binding> = output
+            .columns
+            .iter()
+            .map(|c| {
+                lp.bindings
+                    .iter()
+                    .find(|b| b.column.name == c.name)
+                    .expect("the stages make every column of their output")
+                    .clone()
+            })
+            .collect();
+        for binding in &bindings {
+            let ty = &binding.column.ty;
+            if let Bound::Input { source } = &binding.bound {
+                columns.push(quote!(#rt::take_column(&__aq_batch, #source, &__aq_kept)?));
+                continue;
             }
-            Held::Owned => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, &#tokens);),
-            Held::Borrowed => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, #tokens);),
+            let builder = lp.fresh("b");
+            builders.push(quote!(let mut #builder = <#ty as #rt::Field>::builder(__aq_n);));
+            let v = lp.value(binding, Span::call_site());
+            let tokens = v.tokens;
+            appends.push(match v.held {
+                Held::Ref => quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);),
+                Held::Owned if binding.column.ltype.is_copy() => {
+                    quote!(<#ty as #rt::Field>::append(&mut #builder, #tokens);)
+                }
+                Held::Owned => quote!(<#ty as #rt::Field>::append_owned(&mut #builder, &#tokens);),
+                Held::Borrowed => {
+                    quote!(<#ty as #rt::Field>::append_owned(&mut #builder, #tokens);)
+                }
+            });
+            columns.push(quote!(#rt::finish::<#ty>(&mut #builder)));
+        }
+        let keep = lp.filters.then(|| quote!(__aq_keep.push(__aq_i as u32);));
+        lp.push(quote! {
+            #keep
+            #(#appends)*
+            __aq_rows += 1;
         });
-        columns.push(quote!(#rt::finish::<#ty>(&mut #builder)));
-    }
-    let keep = lp.filters.then(|| quote!(__aq_keep.push(__aq_i as u32);));
-    lp.push(quote! {
-        #keep
-        #(#appends)*
-        __aq_rows += 1;
-    });
 
-    let body = lp.body();
-    let readers = lp.reader_statements();
-    let setup = &lp.setup;
-    let filters = lp.filters;
-    let names: Vec<&str> = plan.stages[start..end].iter().map(|n| n.name).collect();
-    let name = if names.len() == 1 {
-        names[0].to_owned()
-    } else {
-        format!("fused[{}]", names.join(" → "))
-    };
-    let func = format_ident!("__aq_stage{}", start);
-    let setup = quote! {
-        #(#setup)*
-        #[allow(unused_mut, unused_variables, unused_parens, clippy::all)]
-        let #func = move |__aq_batch: #rt::RecordBatch| -> ::std::result::Result<#rt::RecordBatch, #rt::StageError> {
-            let __aq_n = __aq_batch.num_rows();
-            #(#readers)*
-            let mut __aq_keep: ::std::vec::Vec<u32> = ::std::vec::Vec::with_capacity(if #filters { __aq_n } else { 0 });
-            let mut __aq_rows: usize = 0;
-            #(#builders)*
-            #body
-            let __aq_kept = if #filters { #rt::Kept::new(__aq_keep, __aq_n) } else { #rt::Kept::all() };
-            ::std::result::Result::Ok(#rt::batch_from_columns(
-                <#output_ty as #rt::Record>::schema(),
-                ::std::vec![#(#columns),*],
-                __aq_rows,
-            )?)
+        let body = lp.body();
+        let readers = lp.reader_statements();
+        let setup = &lp.setup;
+        let filters = lp.filters;
+        let func = format_ident!("__aq_stage{}", index);
+        let setup = quote! {
+            #(#setup)*
+            #[allow(unused_mut, unused_variables, unused_parens, clippy::all)]
+            let #func = move |__aq_batch: #rt::RecordBatch| -> ::std::result::Result<#rt::RecordBatch, #rt::StageError> {
+                let __aq_n = __aq_batch.num_rows();
+                #(#readers)*
+                let mut __aq_keep: ::std::vec::Vec<u32> = ::std::vec::Vec::with_capacity(if #filters { __aq_n } else { 0 });
+                let mut __aq_rows: usize = 0;
+                #(#builders)*
+                #body
+                let __aq_kept = if #filters { #rt::Kept::new(__aq_keep, __aq_n) } else { #rt::Kept::all() };
+                ::std::result::Result::Ok(#rt::batch_from_columns(
+                    <#output_ty as #rt::Record>::schema(),
+                    ::std::vec![#(#columns),*],
+                    __aq_rows,
+                )?)
+            };
         };
-    };
-    let stage = quote!(#rt::Stage::Map { name: #name.into(), func: ::std::sync::Arc::new(#func) });
-    (setup, stage)
+        let stage =
+            quote!(#rt::Stage::Map { name: #name.into(), func: ::std::sync::Arc::new(#func) });
+        (setup, stage)
+    }
 }
 
-/// The loop of stages `start..end` feeding aggregate `index` (`start == index` when no stage
-/// runs before it in the loop): (setup statements, the feed closure). Each kept row finds its
-/// group in the table and updates every aggregate's state in place: no block is built
-/// between the stages and the aggregate.
-pub fn feed(
-    plan: &Plan,
-    start: usize,
-    index: usize,
-    records: &mut GeneratedRecords,
-) -> (TokenStream, TokenStream) {
-    let rt = rt();
-    let NodeKind::Aggregate { keys, aggregates } = &plan.stages[index].kind else {
-        unreachable!("feeds aggregates")
-    };
-    let key_names = keys;
-    let mut lp = match open(plan, start, index, records) {
-        Ok(lp) => lp,
-        Err(errors) => return (quote!(), errors),
-    };
-    let keys: Vec<TokenStream> = keys
-        .iter()
-        .map(|name| {
-            let ty = plan.schemas[index]
-                .column(name)
-                .expect("checked")
-                .ty
-                .clone();
-            lp.borrowed(name, quote!(<#ty as #rt::KeyField>::borrow))
-        })
-        .collect();
-    let mut updates = Vec::new();
-    for (i, aggregate) in aggregates.iter().enumerate() {
-        let at = syn::Index::from(i);
-        let Some(column) = &aggregate.input else {
-            updates.push(
+/// A value an aggregate takes from each row: `None` for `count()`, else the column, with
+/// whether the aggregate only counts it (`count(column)`: its non-null values).
+pub struct FeedValue<'a> {
+    pub column: Option<&'a Column>,
+    pub counts: bool,
+}
+
+impl RowLoop {
+    /// The loop feeding a hash aggregate grouped by `keys` (columns of the loop's output)
+    /// with `aggregates`: (setup statements, the feed closure). Each kept row finds its group
+    /// in the table and updates every aggregate's state in place: no block is built between
+    /// the stages and the aggregate.
+    pub fn feed(self, keys: &[Column], aggregates: &[FeedValue]) -> (TokenStream, TokenStream) {
+        let rt = rt();
+        let mut lp = self;
+        let key_names: Vec<&String> = keys.iter().map(|k| &k.name).collect();
+        let keys: Vec<TokenStream> = keys
+            .iter()
+            .map(|key| {
+                let ty = &key.ty;
+                lp.borrowed(&key.name, quote!(<#ty as #rt::KeyField>::borrow))
+            })
+            .collect();
+        let mut updates = Vec::new();
+        for (i, aggregate) in aggregates.iter().enumerate() {
+            let at = syn::Index::from(i);
+            let Some(column) = aggregate.column else {
+                updates.push(
                 quote!(#rt::Aggregator::<bool>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, true);),
             );
-            continue;
-        };
-        let nullable = matches!(column.ltype, LType::Nullable(_));
-        let value_ty = super::exchange::value_type(column);
-        if matches!(aggregate.func, crate::plan::AggregateFn::Count) {
-            if nullable {
-                let v = lp.borrowed(&column.name, quote!(::std::convert::identity));
-                updates.push(quote! {
+                continue;
+            };
+            let nullable = matches!(column.ltype, LType::Nullable(_));
+            let value_ty = value_type(column);
+            if aggregate.counts {
+                if nullable {
+                    let v = lp.borrowed(&column.name, quote!(::std::convert::identity));
+                    updates.push(quote! {
                     if ::std::option::Option::is_some(&(#v)) {
                         #rt::Aggregator::<bool>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, true);
                     }
                 });
-            } else {
-                updates.push(
+                } else {
+                    updates.push(
                     quote!(#rt::Aggregator::<bool>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, true);),
                 );
+                }
+                continue;
             }
-            continue;
-        }
-        if nullable {
-            let binding = lp
-                .bindings
-                .iter()
-                .find(|b| b.column.name == column.name)
-                .expect("checked")
-                .clone();
-            let v = lp.value(&binding, Span::call_site());
-            let tokens = v.tokens;
-            updates.push(match v.held {
+            if nullable {
+                let binding = lp
+                    .bindings
+                    .iter()
+                    .find(|b| b.column.name == column.name)
+                    .expect("checked")
+                    .clone();
+                let v = lp.value(&binding, Span::call_site());
+                let tokens = v.tokens;
+                updates.push(match v.held {
                 Held::Ref => quote! {
                     if let ::std::option::Option::Some(__aq_v) = #tokens {
                         #rt::Aggregator::<#value_ty>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, __aq_v);
@@ -467,188 +474,68 @@ pub fn feed(
                     }
                 },
             });
-        } else {
-            let v = lp.borrowed(&column.name, quote!(<#value_ty as #rt::Ordered>::borrow));
-            updates.push(
+            } else {
+                let v = lp.borrowed(&column.name, quote!(<#value_ty as #rt::Ordered>::borrow));
+                updates.push(
                 quote!(#rt::Aggregator::<#value_ty>::accumulate(&__aq_aggs.#at, &mut __aq_s.#at, #v);),
             );
-        }
-    }
-    // One string key read from the block: when the block holds it as a dictionary, each
-    // dictionary value's group is looked up once per block and remembered by index.
-    let dictionary_key = match key_names.as_slice() {
-        [name] => lp
-            .bindings
-            .iter()
-            .find(|b| &b.column.name == name)
-            .filter(|b| match &b.column.ltype {
-                LType::Str => true,
-                LType::Nullable(inner) => **inner == LType::Str,
-                _ => false,
-            })
-            .and_then(|b| match &b.bound {
-                Bound::Input { source } => Some((source.clone(), b.column.clone())),
-                _ => None,
-            }),
-        _ => None,
-    }
-    .map(|(source, column)| (lp.reader(&source, &column), column.ty));
-    let (cache_setup, entry) = match dictionary_key {
-        Some((reader, ty)) => (
-            quote! {
-                let mut __aq_groups_of: ::std::vec::Vec<u32> =
-                    ::std::vec![u32::MAX; <#ty as #rt::KeyField>::dictionary_len(#reader)];
-            },
-            quote! {
-                match <#ty as #rt::KeyField>::dictionary_index(#reader, __aq_i) {
-                    ::std::option::Option::Some(__aq_d) => __aq_table.entry_cached(&mut __aq_groups_of[__aq_d], || (#(#keys,)*), &__aq_init_feed),
-                    ::std::option::Option::None => __aq_table.entry((#(#keys,)*), &__aq_init_feed),
-                }
-            },
-        ),
-        None => (
-            quote!(),
-            quote!(__aq_table.entry((#(#keys,)*), &__aq_init_feed)),
-        ),
-    };
-    lp.push(quote! {
-        let __aq_s = #entry;
-        #(#updates)*
-    });
-    let body = lp.body();
-    let readers = lp.reader_statements();
-    let setup = &lp.setup;
-    let closure = quote! {{
-        let __aq_init_feed = ::std::clone::Clone::clone(&__aq_init);
-        let __aq_aggs = ::std::clone::Clone::clone(&__aq_aggs);
-        #rt::feed_fn(&__aq_init, move |__aq_batch: &#rt::RecordBatch, __aq_table| -> ::std::result::Result<(), #rt::StageError> {
-            let __aq_n = __aq_batch.num_rows();
-            #(#readers)*
-            #cache_setup
-            #body
-            ::std::result::Result::Ok(())
-        })
-    }};
-    (quote!(#(#setup)*), closure)
-}
-
-/// Add stage `index` to the loop.
-fn stage(lp: &mut RowLoop, cx: &Ctxt, plan: &Plan, index: usize) {
-    let rt = rt();
-    let input = &plan.schemas[index];
-    let output = &plan.schemas[index + 1];
-    match &plan.stages[index].kind {
-        NodeKind::Filter(predicate) => {
-            if let Some(v) = compile(cx, predicate, lp) {
-                let tokens = v.tokens;
-                lp.push(quote!(if !(#tokens) { continue; }));
-                lp.filters = true;
             }
         }
-        NodeKind::FilterFn {
-            func,
-            input: declared,
-        } => {
-            let record_ty = lp.records.type_of(input, declared.as_ref());
-            let f = lp.fresh("f");
-            lp.setup
-                .push(quote!(let #f = #rt::filter_fn::<#record_ty, _>(#func);));
-            let row = lp.construct(&record_ty);
-            lp.push(quote!(if !(#f)(&#row) { continue; }));
-            lp.filters = true;
-            lp.whole_row = None;
-        }
-        NodeKind::WithColumns { columns, .. } => {
-            // Every expression reads the stage's input: all are computed before any is bound.
-            let mut bound = Vec::new();
-            for new in columns {
-                let column = output.column(&new.name).expect("checked").clone();
-                let element = column.ltype.tensor().map(|(e, _)| e);
-                let Some(v) = crate::expr::compile_column(cx, &new.expr, lp, element) else {
-                    return;
-                };
-                let local = lp.fresh("v");
-                let tokens = v.tokens_as(&column.ltype);
-                let statement = match (&new.ty, v.held) {
-                    (Some(ty), Held::Owned) => quote!(let #local: #ty = #tokens;),
-                    _ => quote!(let #local = #tokens;),
-                };
-                lp.push(statement);
-                bound.push(Binding {
-                    column,
-                    bound: Bound::Local {
-                        ident: local,
-                        held: v.held,
-                    },
-                });
-            }
-            for binding in bound {
-                match lp
-                    .bindings
-                    .iter_mut()
-                    .find(|b| b.column.name == binding.column.name)
-                {
-                    Some(existing) => *existing = binding,
-                    None => lp.bindings.push(binding),
-                }
-            }
-            lp.whole_row = None;
-        }
-        NodeKind::Select(names) => {
-            let bindings = std::mem::take(&mut lp.bindings);
-            lp.bindings = names
+        // One string key read from the block: when the block holds it as a dictionary, each
+        // dictionary value's group is looked up once per block and remembered by index.
+        let dictionary_key = match key_names.as_slice() {
+            [name] => lp
+                .bindings
                 .iter()
-                .filter_map(|n| bindings.iter().find(|b| &b.column.name == n).cloned())
-                .collect();
-            lp.whole_row = None;
+                .find(|b| &&b.column.name == name)
+                .filter(|b| match &b.column.ltype {
+                    LType::Str => true,
+                    LType::Nullable(inner) => **inner == LType::Str,
+                    _ => false,
+                })
+                .and_then(|b| match &b.bound {
+                    Bound::Input { source } => Some((source.clone(), b.column.clone())),
+                    _ => None,
+                }),
+            _ => None,
         }
-        NodeKind::Drop(names) => {
-            lp.bindings.retain(|b| !names.contains(&b.column.name));
-            lp.whole_row = None;
-        }
-        NodeKind::Rename(pairs) => {
-            for (from, to) in pairs {
-                if let Some(b) = lp.bindings.iter_mut().find(|b| &b.column.name == from) {
-                    b.column.name = to.clone();
-                }
-            }
-            lp.whole_row = None;
-        }
-        NodeKind::Map {
-            func,
-            input: declared,
-        }
-        | NodeKind::FlatMap {
-            func,
-            input: declared,
-        } => {
-            let flat = matches!(plan.stages[index].kind, NodeKind::FlatMap { .. });
-            let in_ty = lp.records.type_of(input, declared.as_ref());
-            let out_ty = lp.records.type_of(output, None);
-            let f = lp.fresh("f");
-            let wrapped = if flat {
-                quote!(#rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func))
-            } else {
-                quote!(#rt::map_fn::<#in_ty, #out_ty, _>(#func))
-            };
-            lp.setup.push(quote!(let #f = #wrapped;));
-            let row_in = lp.construct(&in_ty);
-            let row = lp.fresh("row");
-            if flat {
-                // Rows multiply: every later column is a field of the new row, read inside a
-                // loop over the closure's output.
-                lp.frames
-                    .push((quote!(for #row in (#f)(#row_in)), Vec::new()));
-            } else {
-                lp.push(quote!(let #row: #out_ty = (#f)(#row_in);));
-            }
-            lp.rows_of(&row, output);
-        }
-        NodeKind::MapBatches { .. }
-        | NodeKind::Limit(_)
-        | NodeKind::Aggregate { .. }
-        | NodeKind::MapGroups { .. }
-        | NodeKind::Rows(_)
-        | NodeKind::Zip { .. } => unreachable!("not row-wise"),
+        .map(|(source, column)| (lp.reader(&source, &column), column.ty));
+        let (cache_setup, entry) = match dictionary_key {
+            Some((reader, ty)) => (
+                quote! {
+                    let mut __aq_groups_of: ::std::vec::Vec<u32> =
+                        ::std::vec![u32::MAX; <#ty as #rt::KeyField>::dictionary_len(#reader)];
+                },
+                quote! {
+                    match <#ty as #rt::KeyField>::dictionary_index(#reader, __aq_i) {
+                        ::std::option::Option::Some(__aq_d) => __aq_table.entry_cached(&mut __aq_groups_of[__aq_d], || (#(#keys,)*), &__aq_init_feed),
+                        ::std::option::Option::None => __aq_table.entry((#(#keys,)*), &__aq_init_feed),
+                    }
+                },
+            ),
+            None => (
+                quote!(),
+                quote!(__aq_table.entry((#(#keys,)*), &__aq_init_feed)),
+            ),
+        };
+        lp.push(quote! {
+            let __aq_s = #entry;
+            #(#updates)*
+        });
+        let body = lp.body();
+        let readers = lp.reader_statements();
+        let setup = &lp.setup;
+        let closure = quote! {{
+            let __aq_init_feed = ::std::clone::Clone::clone(&__aq_init);
+            let __aq_aggs = ::std::clone::Clone::clone(&__aq_aggs);
+            #rt::feed_fn(&__aq_init, move |__aq_batch: &#rt::RecordBatch, __aq_table| -> ::std::result::Result<(), #rt::StageError> {
+                let __aq_n = __aq_batch.num_rows();
+                #(#readers)*
+                #cache_setup
+                #body
+                ::std::result::Result::Ok(())
+            })
+        }};
+        (quote!(#(#setup)*), closure)
     }
 }

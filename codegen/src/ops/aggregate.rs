@@ -5,17 +5,66 @@
 //! `name: Type = agg(aggregator, c)` for a user's `Aggregator`. Output columns are the keys,
 //! then the aggregates in order; `aggregate::<R>(...)` checks them against record `R`.
 
-use proc_macro2::Span;
+use std::collections::BTreeSet;
+
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::Expr;
 use syn::spanned::Spanned;
 
-use super::{Checker, check_named, column_name};
+use super::{Checker, Spec, check_named, column_name};
 use crate::ctxt::did_you_mean;
-use crate::plan::{Aggregate, AggregateFn, NodeKind};
+use crate::emit::{FeedValue, GeneratedRecords, value_type};
+use crate::plan::{At, Exchange, Kind, Loop, Operator};
 use crate::schema::{Column, Schema, path_text};
 use crate::syntax::{Arg, Call};
+use crate::tokens::rt;
 use crate::types::LType;
+
+pub const SPEC: Spec = Spec {
+    name: "aggregate",
+    type_args: true,
+    check: |ck, call, input, keys| check(ck, call, input, keys.unwrap_or_default()),
+};
+pub const SPEC_UNIQUE: Spec = Spec {
+    name: "unique",
+    type_args: false,
+    check: |ck, call, input, _| check_unique(ck, call, input),
+};
+
+/// `groupby(keys) |> aggregate(...)`, `aggregate(...)` (no keys) or `unique(column)`.
+struct HashAggregate {
+    keys: Vec<String>,
+    aggregates: Vec<Aggregate>,
+}
+
+/// One output column of an aggregate.
+struct Aggregate {
+    /// The output column.
+    output: Column,
+    func: AggregateFn,
+    /// The input column (`None` for `count()`).
+    input: Option<Column>,
+}
+
+/// Which aggregate.
+enum AggregateFn {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Mean,
+    Std(Option<Expr>),
+    AbsMax,
+    Quantile(Expr),
+    Unique,
+    First,
+    Last,
+    /// A user's `Aggregator` value.
+    Custom(Expr),
+}
+
+type Checked = Option<(Box<dyn Operator>, Schema)>;
 
 /// The aggregate functions, for hints.
 const FUNCTIONS: &[&str] = &[
@@ -24,7 +73,7 @@ const FUNCTIONS: &[&str] = &[
 ];
 
 /// Check `groupby(a, b)`: the key columns, which must be hashable.
-pub fn check_keys(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
+pub fn check_groupby(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
     if !check_named(ck.cx, call, &[]) {
         return None;
     }
@@ -72,12 +121,7 @@ fn is_key_type(ltype: &LType) -> bool {
 }
 
 /// Check `aggregate(...)` after `groupby(keys)` (or over everything when `keys` is empty).
-pub fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    keys: Vec<String>,
-) -> Option<(NodeKind, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, keys: Vec<String>) -> Checked {
     let mut ok = true;
     let mut aggregates = Vec::new();
     for arg in &call.args {
@@ -152,7 +196,8 @@ pub fn check(
         // The declared record's order and column types.
         schema = expected;
     }
-    ok.then_some((NodeKind::Aggregate { keys, aggregates }, schema))
+    let op = HashAggregate { keys, aggregates };
+    ok.then(|| (Box::new(op) as Box<dyn Operator>, schema))
 }
 
 /// Check one `name = function(column, ...)`.
@@ -287,8 +332,8 @@ fn check_one(
         (None, None) => {
             // An opaque input column: name the type through the aggregator.
             let input_ty = &column.as_ref().expect("opaque types come from columns").ty;
-            let aggregator = builtin_path(&func);
-            quote!(<#aggregator as ::aqueduct::__private::Aggregator<#input_ty>>::Output)
+            let (aggregator, rt) = (builtin_path(&func), rt());
+            quote!(<#aggregator as #rt::Aggregator<#input_ty>>::Output)
         }
     };
     Some(Aggregate {
@@ -375,8 +420,8 @@ fn output_type(
 }
 
 /// The runtime type of a built-in aggregate.
-pub fn builtin_path(func: &AggregateFn) -> proc_macro2::TokenStream {
-    let rt = quote!(::aqueduct::__private);
+fn builtin_path(func: &AggregateFn) -> TokenStream {
+    let rt = rt();
     match func {
         AggregateFn::Count => quote!(#rt::Count),
         AggregateFn::Sum => quote!(#rt::Sum),
@@ -394,7 +439,7 @@ pub fn builtin_path(func: &AggregateFn) -> proc_macro2::TokenStream {
 }
 
 /// Check `unique(column)`: the distinct values of one column, sorted.
-pub fn check_unique(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+fn check_unique(ck: &Checker, call: &Call, input: &Schema) -> Checked {
     if !super::check_args(ck.cx, call, &["column"], &[]) {
         return None;
     }
@@ -408,14 +453,144 @@ pub fn check_unique(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKi
         );
         return None;
     }
+    let op = HashAggregate {
+        keys: vec![name],
+        aggregates: Vec::new(),
+    };
     Some((
-        NodeKind::Aggregate {
-            keys: vec![name],
-            aggregates: Vec::new(),
-        },
+        Box::new(op),
         Schema {
             record: None,
             columns: vec![column],
         },
     ))
+}
+
+impl Operator for HashAggregate {
+    fn kind(&self) -> Kind {
+        Kind::Fed
+    }
+
+    fn needs(&self, _: &Schema, _: &mut BTreeSet<String>) -> BTreeSet<String> {
+        let inputs = self.aggregates.iter().filter_map(|a| a.input.as_ref());
+        self.keys
+            .iter()
+            .cloned()
+            .chain(inputs.map(|c| c.name.clone()))
+            .collect()
+    }
+
+    fn group_keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    /// The hash aggregate, fed by the loop of the row-wise stages before it.
+    fn exchange(
+        &self,
+        at: &At,
+        feed: Loop,
+        records: &mut GeneratedRecords,
+    ) -> (TokenStream, Exchange) {
+        let rt = rt();
+        let HashAggregate { keys, aggregates } = self;
+        let (input, output, name) = (at.input, at.output, &at.segment);
+        let output_ty = records.type_of(output, None);
+        let key_columns: Vec<Column> = keys
+            .iter()
+            .map(|k| input.column(k).expect("checked").clone())
+            .collect();
+        let key_types: Vec<&TokenStream> = key_columns.iter().map(|c| &c.ty).collect();
+        let values: Vec<TokenStream> = aggregates
+            .iter()
+            .map(|a| match &a.input {
+                Some(c) if !matches!(a.func, AggregateFn::Count) => value_type(c),
+                _ => quote!(bool),
+            })
+            .collect();
+        let aggregators = aggregates.iter().map(|a| {
+            let path = builtin_path(&a.func);
+            match &a.func {
+                AggregateFn::Std(Some(ddof)) => quote!(#path { ddof: (#ddof) as u32 }),
+                AggregateFn::Std(None) => quote!(#path { ddof: 1 }),
+                AggregateFn::Quantile(q) => quote!(#path { q: (#q) as f64 }),
+                AggregateFn::Custom(expr) => quote!((#expr)),
+                _ => path,
+            }
+        });
+        let at: Vec<syn::Index> = (0..aggregates.len()).map(syn::Index::from).collect();
+        let values_fed: Vec<FeedValue> = aggregates
+            .iter()
+            .map(|a| FeedValue {
+                column: a.input.as_ref(),
+                counts: matches!(a.func, AggregateFn::Count),
+            })
+            .collect();
+        let (feed_setup, feed) = match feed.open(records) {
+            Ok(lp) => lp.feed(&key_columns, &values_fed),
+            Err(errors) => (quote!(), errors),
+        };
+
+        // The output: columns in the output schema's order, from keys or aggregates.
+        let mut builders = Vec::new();
+        let mut appends = Vec::new();
+        let mut finished = Vec::new();
+        for (n, column) in output.columns.iter().enumerate() {
+            let builder = quote::format_ident!("__aq_b{}", n);
+            let ty = &column.ty;
+            builders.push(quote!(let mut #builder = <#ty as #rt::Field>::builder(__aq_n);));
+            finished.push(quote!(#rt::finish::<#ty>(&mut #builder)));
+            if let Some(k) = keys.iter().position(|k| *k == column.name) {
+                let k = syn::Index::from(k);
+                appends
+                    .push(quote!(<#ty as #rt::Field>::append_owned(&mut #builder, &__aq_key.#k);));
+            } else {
+                let a = aggregates
+                    .iter()
+                    .position(|a| a.output.name == column.name)
+                    .expect("every output column is a key or an aggregate");
+                let (i, value) = (syn::Index::from(a), &values[a]);
+                appends.push(quote! {
+                    let __aq_v = #rt::Aggregator::<#value>::finish(&__aq_aggs.#i, __aq_state.#i);
+                    <#ty as #rt::Field>::append_owned(&mut #builder, &__aq_v);
+                });
+            }
+        }
+        let whole = keys.is_empty();
+        let setup = quote! {
+            #feed_setup
+            let __aq_aggs = ::std::sync::Arc::new((#(#aggregators,)*));
+            let __aq_init = {
+                let __aq_aggs = ::std::clone::Clone::clone(&__aq_aggs);
+                move || (#(#rt::Aggregator::<#values>::init(&__aq_aggs.#at),)*)
+            };
+        };
+        let exchange = quote! {{
+            #[allow(unused_mut, unused_variables, unused_parens, clippy::all)]
+            let __aq_feed = #feed;
+            let __aq_merge = {
+                let __aq_aggs = ::std::clone::Clone::clone(&__aq_aggs);
+                #rt::merge_fn(&__aq_init, move |__aq_a, __aq_b| {
+                    #(#rt::Aggregator::<#values>::merge(&__aq_aggs.#at, &mut __aq_a.#at, __aq_b.#at);)*
+                })
+            };
+            let __aq_finish = {
+                let __aq_aggs = ::std::clone::Clone::clone(&__aq_aggs);
+                #[allow(unused_variables)]
+                #rt::finish_fn(&__aq_init, move |__aq_groups: ::std::vec::Vec<((#(#key_types,)*), _)>| -> ::std::result::Result<#rt::RecordBatch, ::std::string::String> {
+                    let __aq_n = __aq_groups.len();
+                    #(#builders)*
+                    for (__aq_key, __aq_state) in __aq_groups {
+                        #(#appends)*
+                    }
+                    #rt::batch_from_columns(
+                        <#output_ty as #rt::Record>::schema(),
+                        ::std::vec![#(#finished),*],
+                        __aq_n,
+                    )
+                })
+            };
+            #rt::HashAggregate::<(#(#key_types,)*), _>::new(#name, #whole, __aq_feed, __aq_init, __aq_merge, __aq_finish)
+        }};
+        (setup, Exchange::Exchange(exchange))
+    }
 }

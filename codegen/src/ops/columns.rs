@@ -1,9 +1,38 @@
 //! `select(a, b)`, `drop(a)` and `rename(old = new)`: reshape the columns, at no cost per row.
 
-use super::{Checker, check_named, column_name};
-use crate::plan::NodeKind;
+use std::collections::BTreeSet;
+
+use super::{Checker, Spec, check_named, column_name};
+use crate::ctxt::Ctxt;
+use crate::emit::{GeneratedRecords, RowLoop};
+use crate::plan::{At, Effect, Kind, Operator};
 use crate::schema::Schema;
 use crate::syntax::{Arg, Call};
+
+pub const SELECT: Spec = Spec {
+    name: "select",
+    type_args: false,
+    check: check_select,
+};
+pub const DROP: Spec = Spec {
+    name: "drop",
+    type_args: false,
+    check: check_drop,
+};
+pub const RENAME: Spec = Spec {
+    name: "rename",
+    type_args: false,
+    check: check_rename,
+};
+
+/// Keep these columns, in this order.
+struct Select(Vec<String>);
+/// Remove these columns.
+struct Drop(Vec<String>);
+/// Rename `from` to `to`.
+struct Rename(Vec<(String, String)>);
+
+type Checked = Option<(Box<dyn Operator>, Schema)>;
 
 fn names(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
     if !check_named(ck.cx, call, &[]) {
@@ -23,14 +52,14 @@ fn names(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
     names.into_iter().collect()
 }
 
-pub fn check_select(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+fn check_select(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     let names = names(ck, call, input)?;
     let columns = names
         .iter()
         .filter_map(|n| input.column(n).cloned())
         .collect();
     Some((
-        NodeKind::Select(names),
+        Box::new(Select(names)),
         Schema {
             record: None,
             columns,
@@ -38,7 +67,7 @@ pub fn check_select(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKi
     ))
 }
 
-pub fn check_drop(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+fn check_drop(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     let names = names(ck, call, input)?;
     let columns: Vec<_> = input
         .columns
@@ -51,7 +80,7 @@ pub fn check_drop(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind
         return None;
     }
     Some((
-        NodeKind::Drop(names),
+        Box::new(Drop(names)),
         Schema {
             record: None,
             columns,
@@ -59,7 +88,7 @@ pub fn check_drop(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind
     ))
 }
 
-pub fn check_rename(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+fn check_rename(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     let mut pairs = Vec::new();
     let mut ok = true;
     for arg in &call.args {
@@ -123,10 +152,71 @@ pub fn check_rename(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKi
         }
     }
     Some((
-        NodeKind::Rename(pairs),
+        Box::new(Rename(pairs)),
         Schema {
             record: None,
             columns,
         },
     ))
+}
+
+impl Operator for Select {
+    fn kind(&self) -> Kind {
+        Kind::RowWise
+    }
+
+    fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
+        live.clone()
+    }
+
+    fn effect(&self) -> Effect<'_> {
+        Effect::Selects(None)
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
+        lp.select(&self.0);
+    }
+}
+
+impl Operator for Drop {
+    fn kind(&self) -> Kind {
+        Kind::RowWise
+    }
+
+    fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
+        live.clone()
+    }
+
+    fn effect(&self) -> Effect<'_> {
+        Effect::Selects(None)
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
+        lp.drop_columns(&self.0);
+    }
+}
+
+impl Operator for Rename {
+    fn kind(&self) -> Kind {
+        Kind::RowWise
+    }
+
+    fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
+        let mut needed = live.clone();
+        // Backwards, like the walk: `rename(a = b, x = a)` needs `x` for a later `a`.
+        for (from, to) in self.0.iter().rev() {
+            if needed.remove(to) {
+                needed.insert(from.clone());
+            }
+        }
+        needed
+    }
+
+    fn effect(&self) -> Effect<'_> {
+        Effect::Renames(&self.0)
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
+        lp.rename(&self.0);
+    }
 }

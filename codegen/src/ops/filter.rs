@@ -1,32 +1,57 @@
 //! `filter(predicate)`: keep the rows where a column expression is true, or where a closure
 //! over `&Record` returns true.
 
-use super::{Checker, check_args, closure};
-use crate::expr::compile;
-use crate::plan::NodeKind;
+use std::collections::BTreeSet;
+
+use quote::quote;
+use syn::{Expr, Path};
+
+use super::{Checker, Spec, check_args, closure};
+use crate::ctxt::Ctxt;
+use crate::emit::{GeneratedRecords, RowLoop};
+use crate::expr::{columns_read, compile};
+use crate::plan::{At, Effect, Kind, Operator};
 use crate::schema::Schema;
+use crate::syntax::Call;
+use crate::tokens::rt;
+use crate::type_scope::TypeScope;
 use crate::types::LType;
 
-pub fn check(
+pub const SPEC: Spec = Spec {
+    name: "filter",
+    type_args: false,
+    check,
+};
+
+/// `filter(column expression)`.
+struct Filter(Expr);
+
+/// `filter(|row: &Record| ..)`: `input` names the record the closure takes when the columns
+/// are not a declared record's (else a record is generated).
+struct FilterFn {
+    func: Expr,
+    input: Option<Path>,
+}
+
+fn check(
     ck: &Checker,
-    call: &crate::syntax::Call,
+    call: &Call,
     input: &Schema,
-) -> Option<(NodeKind, Schema)> {
+    _: Option<Vec<String>>,
+) -> Option<(Box<dyn Operator>, Schema)> {
     if !check_args(ck.cx, call, &["predicate"], &[]) {
         return None;
     }
     let predicate = call.positional().next()?;
     if let syn::Expr::Closure(_) = predicate {
         let record = closure::input_record(ck, "filter", predicate, input).ok()?;
-        return Some((
-            NodeKind::FilterFn {
-                func: predicate.clone(),
-                input: record,
-            },
-            input.clone(),
-        ));
+        let op = FilterFn {
+            func: predicate.clone(),
+            input: record,
+        };
+        return Some((Box::new(op), input.clone()));
     }
-    let value = compile(ck.cx, predicate, &mut crate::emit::TypeScope::new(input))?;
+    let value = compile(ck.cx, predicate, &mut TypeScope::new(input))?;
     if !matches!(value.ltype, LType::Bool | LType::Opaque(_)) {
         ck.cx.error_spanned_by(
             predicate,
@@ -34,5 +59,51 @@ pub fn check(
         );
         return None;
     }
-    Some((NodeKind::Filter(predicate.clone()), input.clone()))
+    Some((Box::new(Filter(predicate.clone())), input.clone()))
+}
+
+impl Operator for Filter {
+    fn kind(&self) -> Kind {
+        Kind::RowWise
+    }
+
+    fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
+        let mut needed = live.clone();
+        let mut read = Vec::new();
+        columns_read(&self.0, &mut read);
+        needed.extend(read);
+        needed
+    }
+
+    fn effect(&self) -> Effect<'_> {
+        Effect::Selects(Some(&self.0))
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, cx: &Ctxt, _: &At, _: &mut GeneratedRecords) {
+        if let Some(v) = compile(cx, &self.0, lp) {
+            let tokens = v.tokens;
+            lp.keep_if(quote!((#tokens)));
+        }
+    }
+}
+
+impl Operator for FilterFn {
+    fn kind(&self) -> Kind {
+        Kind::RowWise
+    }
+
+    fn effect(&self) -> Effect<'_> {
+        Effect::Selects(None)
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, at: &At, records: &mut GeneratedRecords) {
+        let rt = rt();
+        let func = &self.func;
+        let record_ty = records.type_of(at.input, self.input.as_ref());
+        let f = lp.fresh("f");
+        lp.setup(quote!(let #f = #rt::filter_fn::<#record_ty, _>(#func);));
+        let row = lp.construct(&record_ty);
+        lp.keep_if(quote!((#f)(&#row)));
+        lp.forget_whole_row();
+    }
 }

@@ -3,14 +3,41 @@
 //! record comes from the closure's return type (`|s| -> Out {..}`) or a type argument
 //! (`map::<Out>(f)`).
 
-use quote::ToTokens;
+use quote::{ToTokens, quote};
 
-use super::{Checker, check_args, closure};
-use crate::plan::NodeKind;
+use super::{Checker, Spec, check_args, closure};
+use crate::ctxt::Ctxt;
+use crate::emit::{GeneratedRecords, RowLoop};
+use crate::plan::{At, Kind, Operator};
 use crate::schema::Schema;
 use crate::syntax::Call;
+use crate::tokens::rt;
 
-pub fn check(ck: &Checker, call: &Call, input: &Schema, flat: bool) -> Option<(NodeKind, Schema)> {
+pub const SPEC: Spec = Spec {
+    name: "map",
+    type_args: true,
+    check: |ck, call, input, _| check(ck, call, input, false),
+};
+pub const SPEC_FLAT: Spec = Spec {
+    name: "flat_map",
+    type_args: true,
+    check: |ck, call, input, _| check(ck, call, input, true),
+};
+
+/// One output record per input record (`flat`: any number). `input` names the record the
+/// closure takes when the columns are not a declared record's (else a record is generated).
+struct Map {
+    func: syn::Expr,
+    input: Option<syn::Path>,
+    flat: bool,
+}
+
+fn check(
+    ck: &Checker,
+    call: &Call,
+    input: &Schema,
+    flat: bool,
+) -> Option<(Box<dyn Operator>, Schema)> {
     let op = if flat { "flat_map" } else { "map" };
     if !check_args(ck.cx, call, &["f"], &[]) {
         return None;
@@ -19,18 +46,42 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema, flat: bool) -> Option<(N
     let output = output_record(ck, call, func, op)?;
     let record = closure::input_record(ck, op, func, input).ok()?;
     let schema = ck.records.schema(&output)?;
-    let kind = if flat {
-        NodeKind::FlatMap {
-            func: func.clone(),
-            input: record,
-        }
-    } else {
-        NodeKind::Map {
-            func: func.clone(),
-            input: record,
-        }
+    let map = Map {
+        func: func.clone(),
+        input: record,
+        flat,
     };
-    Some((kind, schema))
+    Some((Box::new(map), schema))
+}
+
+impl Operator for Map {
+    fn kind(&self) -> Kind {
+        Kind::RowWise
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, at: &At, records: &mut GeneratedRecords) {
+        let rt = rt();
+        let func = &self.func;
+        let in_ty = records.type_of(at.input, self.input.as_ref());
+        let out_ty = records.type_of(at.output, None);
+        let f = lp.fresh("f");
+        let wrapped = if self.flat {
+            quote!(#rt::flat_map_fn::<#in_ty, #out_ty, _, _>(#func))
+        } else {
+            quote!(#rt::map_fn::<#in_ty, #out_ty, _>(#func))
+        };
+        lp.setup(quote!(let #f = #wrapped;));
+        let row_in = lp.construct(&in_ty);
+        let row = lp.fresh("row");
+        if self.flat {
+            // Rows multiply: every later column is a field of the new row, read inside a
+            // loop over the closure's output.
+            lp.nest(quote!(for #row in (#f)(#row_in)));
+        } else {
+            lp.push(quote!(let #row: #out_ty = (#f)(#row_in);));
+        }
+        lp.rows_of(&row, at.output);
+    }
 }
 
 /// The record a closure stage produces: its type argument, else its closure's return type.

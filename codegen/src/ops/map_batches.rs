@@ -10,12 +10,51 @@
 //! `num_cpus`, `num_gpus` and `memory` say what each worker needs; a stage with `num_gpus`
 //! runs on the CPU where there is no GPU unless it says `cpu_fallback = false`.
 
-use super::{Checker, check_args, closure};
-use crate::plan::{Compute, NodeKind};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Checker, Spec, check_args, closure};
+use crate::emit::GeneratedRecords;
+use crate::plan::{At, Kind, Operator};
 use crate::schema::Schema;
 use crate::syntax::Call;
+use crate::tokens::rt;
 
-pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+pub const SPEC: Spec = Spec {
+    name: "map_batches",
+    type_args: true,
+    check,
+};
+
+/// A user function over batches (`RecordBatch` or `Vec<Record>`), or a stateful type.
+struct MapBatches {
+    func: syn::Expr,
+    batch_size: Option<syn::Expr>,
+    /// Extra arguments passed after the batch (a function), or the constructor's arguments
+    /// (a stateful type).
+    args: Vec<syn::Expr>,
+    /// The record the function takes, when not the input's own.
+    input: Option<syn::Path>,
+    /// `compute = actors(..)` or `tasks(n)`.
+    compute: Option<Compute>,
+    /// `num_cpus`, `num_gpus`, `memory` per worker.
+    resources: Vec<(String, syn::Expr)>,
+}
+
+/// How a `map_batches` stage's calls are spread (see the runtime's `pool` module).
+enum Compute {
+    /// A stateful type: `actors(n)` or `actors(min, max)`.
+    Actors { min: syn::Expr, max: syn::Expr },
+    /// A function, at most n calls at once: `tasks(n)`.
+    Tasks(syn::Expr),
+}
+
+fn check(
+    ck: &Checker,
+    call: &Call,
+    input: &Schema,
+    _: Option<Vec<String>>,
+) -> Option<(Box<dyn Operator>, Schema)> {
     if !check_args(
         ck.cx,
         call,
@@ -34,13 +73,13 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
     }
     let compute = match call.named("compute") {
         None => None,
-        Some(expr) => Some(Box::new(compute(ck, expr)?)),
+        Some(expr) => Some(compute(ck, expr)?),
     };
     let resources: Vec<(String, syn::Expr)> = ["num_cpus", "num_gpus", "memory", "cpu_fallback"]
         .iter()
         .filter_map(|n| call.named(n).map(|e| (n.to_string(), e.clone())))
         .collect();
-    let (func, record, output) = if let Some(Compute::Actors { .. }) = compute.as_deref() {
+    let (func, record, output) = if let Some(Compute::Actors { .. }) = compute {
         let func = call.positional().next()?;
         if !matches!(func, syn::Expr::Path(_)) {
             ck.cx.error_spanned_by(
@@ -59,7 +98,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         batch_function(ck, call, input)?
     };
     Some((
-        NodeKind::MapBatches {
+        Box::new(MapBatches {
             func: func.clone(),
             batch_size: call.named("batch_size").cloned(),
             args: match call.named("args") {
@@ -77,7 +116,7 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
             input: record,
             compute,
             resources,
-        },
+        }),
         output,
     ))
 }
@@ -113,7 +152,7 @@ fn compute(ck: &Checker, expr: &syn::Expr) -> Option<Compute> {
 
 /// A function over batches (`map_batches`, `map_groups`): the function, the record it takes
 /// (when not the input's own) and the schema it produces.
-pub fn batch_function<'a>(
+pub(super) fn batch_function<'a>(
     ck: &Checker,
     call: &'a Call,
     input: &Schema,
@@ -138,4 +177,102 @@ pub fn batch_function<'a>(
     };
     let record = closure::input_record(ck, &op, func, input).ok()?;
     Some((func, record, output))
+}
+
+impl Operator for MapBatches {
+    fn kind(&self) -> Kind {
+        // Batches are cut to size across blocks: a runtime stage of its own.
+        Kind::Alone
+    }
+
+    fn alone(&self, at: &At, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
+        let rt = rt();
+        let MapBatches {
+            func,
+            batch_size,
+            args,
+            input,
+            compute,
+            resources,
+        } = self;
+        let input_ty = records.type_of(at.input, input.as_ref());
+        let output_ty = records.type_of(at.output, None);
+        let size = match batch_size {
+            Some(size) => quote!(::std::option::Option::Some((#size) as usize)),
+            None => quote!(::std::option::Option::None),
+        };
+        let name = at.text;
+        let needs_resources = !resources.is_empty();
+        let resources = {
+            let get = |n: &str| resources.iter().find(|(k, _)| k == n).map(|(_, e)| e);
+            let some = |e: Option<&syn::Expr>, ty: TokenStream| match e {
+                Some(e) => quote!(::std::option::Option::Some((#e) as #ty)),
+                None => quote!(::std::option::Option::None),
+            };
+            let (cpus, gpus, memory) = (
+                some(get("num_cpus"), quote!(f64)),
+                some(get("num_gpus"), quote!(f64)),
+                some(get("memory"), quote!(usize)),
+            );
+            let cpu_fallback = match get("cpu_fallback") {
+                Some(e) => quote!((#e) as bool),
+                None => quote!(true),
+            };
+            quote!(#rt::Resources { cpus: #cpus, gpus: #gpus, memory: #memory, cpu_fallback: #cpu_fallback })
+        };
+        if let Some(Compute::Actors { min, max }) = compute {
+            let constructor_args = match args.as_slice() {
+                [] => quote!(()),
+                [one] => quote!(#one),
+                many => quote!((#(#many,)*)),
+            };
+            let stage = quote! {
+                #rt::Stage::Pooled {
+                    name: #name.into(),
+                    batch_size: #size,
+                    spec: #rt::stateful_pool::<#input_ty, #output_ty, #func>(
+                        #constructor_args,
+                        #rt::Compute::Actors { min: (#min) as usize, max: (#max) as usize },
+                        #resources,
+                    ),
+                }
+            };
+            return (quote!(), stage);
+        }
+        let func = if args.is_empty() {
+            quote!(#func)
+        } else {
+            let fields = (0..args.len()).map(syn::Index::from);
+            quote! {{
+                let __aq_args = (#(#args,)*);
+                let __aq_user = #func;
+                move |__aq_batch| __aq_user(__aq_batch, #(::std::clone::Clone::clone(&__aq_args.#fields)),*)
+            }}
+        };
+        let block_fn = quote!(#rt::batch_fn::<#input_ty, #output_ty, _, _, _>(#func));
+        let stage = match compute {
+            Some(Compute::Tasks(n)) => quote! {
+                #rt::Stage::Pooled {
+                    name: #name.into(),
+                    batch_size: #size,
+                    spec: #rt::task_pool(#block_fn, #rt::Compute::Tasks((#n) as usize), #resources),
+                }
+            },
+            _ if needs_resources => quote! {
+                #rt::Stage::Pooled {
+                    name: #name.into(),
+                    batch_size: #size,
+                    spec: #rt::task_pool(#block_fn, #rt::Compute::Tasks(usize::MAX), #resources),
+                }
+            },
+            _ => quote! {
+                #rt::Stage::MapBatches {
+                    name: #name.into(),
+                    batch_size: #size,
+                    func: ::std::sync::Arc::new(#block_fn),
+                }
+            },
+        };
+        (quote!(), stage)
+    }
 }

@@ -1,6 +1,9 @@
-//! The operators of the DSL, one file each: their argument rules and their checks. Adding an
-//! operator means one file here, one line in [`STAGES`] (or [`SOURCES`] / [`SINKS`]) and one
-//! arm in [`check_stage`]; row-wise operators also get an arm in `emit::row_loop`.
+//! The operators of the DSL, one file each. A stage operator's file holds all of it: its
+//! argument rules, its check (input schema → its `plan::Operator` value and output schema), what
+//! kind of stage it is, the columns it needs, and its lowering to Rust tokens. [`STAGES`] is
+//! the registry: one line per operator. Adding an operator = one file + one line there.
+//! Sources and sinks (which start and end a pipeline) are in `source.rs` and `sink.rs`;
+//! `sequence.rs` checks a whole pipeline, stage after stage.
 
 mod aggregate;
 mod closure;
@@ -9,54 +12,74 @@ mod filter;
 mod limit;
 mod map;
 mod map_batches;
-mod rows;
+mod map_groups;
+mod random;
+mod repartition;
+mod sequence;
 pub mod sink;
+mod sort;
 pub mod source;
 mod with_column;
+mod zip;
 
-pub use aggregate::builtin_path;
 pub use closure::referenced_records;
+pub use sequence::check_pipeline;
 
 use crate::ctxt::{Ctxt, did_you_mean};
-use crate::plan::Node;
+use crate::plan::{At, Exchange, Operator};
 use crate::schema::{Records, Schema};
 use crate::syntax::{Arg, Call};
 
+/// A stage operator, as the registry knows it.
+pub struct Spec {
+    pub name: &'static str,
+    /// Whether it takes type arguments (`map::<Out>(f)`): the record it produces or reads.
+    pub type_args: bool,
+    pub check: Check,
+}
+
+/// Check a stage against its input schema: the operator and its output schema. The keys are
+/// those of a `groupby` just before it (`None` without one).
+pub type Check =
+    fn(&Checker, &Call, &Schema, Option<Vec<String>>) -> Option<(Box<dyn Operator>, Schema)>;
+
+/// The stage operators.
+pub const STAGES: &[Spec] = &[
+    filter::SPEC,
+    with_column::SPEC,
+    with_column::SPEC_MANY,
+    columns::SELECT,
+    columns::DROP,
+    columns::RENAME,
+    map::SPEC,
+    map::SPEC_FLAT,
+    map_batches::SPEC,
+    limit::SPEC,
+    aggregate::SPEC,
+    map_groups::SPEC,
+    aggregate::SPEC_UNIQUE,
+    sort::SPEC,
+    random::SPEC_SHUFFLE,
+    random::SPEC_BLOCK_ORDER,
+    repartition::SPEC,
+    zip::SPEC,
+];
+
+/// `groupby(keys)` is no stage of its own: it says how the next one groups.
+pub const GROUPBY: &str = "groupby";
+
+/// Every name a stage may have, in the order messages list them.
+pub fn stage_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
+    let at = names.iter().position(|n| *n == "aggregate").unwrap_or(0);
+    names.insert(at, GROUPBY);
+    names
+}
+
 /// The names of the sources.
-pub const SOURCES: &[&str] = &[
-    "read_parquet",
-    "read_csv",
-    "read_json",
-    "read_text",
-    "from_items",
-    "from_arrow",
-    "read_images",
-    "read_binary_files",
-];
-/// The names of the stages.
-pub const STAGES: &[&str] = &[
-    "filter",
-    "with_column",
-    "with_columns",
-    "select",
-    "drop",
-    "rename",
-    "map",
-    "flat_map",
-    "map_batches",
-    "limit",
-    "groupby",
-    "aggregate",
-    "map_groups",
-    "unique",
-    "sort",
-    "random_shuffle",
-    "randomize_block_order",
-    "repartition",
-    "zip",
-];
+pub const SOURCES: &[&str] = source::NAMES;
 /// The names of the sinks, which may end a pipeline.
-pub const SINKS: &[&str] = &["write_parquet", "write_csv", "write_json"];
+pub const SINKS: &[&str] = sink::NAMES;
 
 /// What checks see.
 pub struct Checker<'a> {
@@ -64,65 +87,19 @@ pub struct Checker<'a> {
     pub records: &'a Records,
 }
 
-/// Check `groupby(keys)`, which only says how the next stage groups.
-pub fn check_groupby(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
-    aggregate::check_keys(ck, call, input)
-}
-
-/// Check one stage against its input schema: the node and its output schema. `keys` are the
-/// columns of a `groupby` just before it.
-pub fn check_stage(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    keys: Option<Vec<String>>,
-) -> Option<(Node, Schema)> {
-    let name = call.name.to_string();
-    let checked = match name.as_str() {
-        "aggregate" => aggregate::check(ck, call, input, keys.unwrap_or_default()),
-        "map_groups" => match keys {
-            Some(keys) => rows::check_map_groups(ck, call, input, keys),
-            None => {
-                ck.cx
-                    .error_spanned_by(&call.name, "`map_groups` needs a `groupby(...)` before it");
-                None
-            }
-        },
-        "unique" => aggregate::check_unique(ck, call, input),
-        "sort" => rows::check_sort(ck, call, input),
-        "random_shuffle" | "randomize_block_order" => rows::check_seeded(ck, call, input),
-        "repartition" => rows::check_repartition(ck, call, input),
-        "zip" => rows::check_zip(ck, call, input),
-        "filter" => filter::check(ck, call, input),
-        "with_column" | "with_columns" => with_column::check(ck, call, input),
-        "select" => columns::check_select(ck, call, input),
-        "drop" => columns::check_drop(ck, call, input),
-        "rename" => columns::check_rename(ck, call, input),
-        "map" => map::check(ck, call, input, false),
-        "flat_map" => map::check(ck, call, input, true),
-        "map_batches" => map_batches::check(ck, call, input),
-        "limit" => limit::check(ck, call, input),
-        _ => {
-            unknown_stage(ck.cx, call, STAGES, "stage");
-            return None;
-        }
-    }?;
-    let (kind, schema) = checked;
-    let node = Node {
-        name: STAGES
-            .iter()
-            .find(|s| **s == name)
-            .expect("dispatched above"),
-        text: crate::plan::compact(quote::quote!(#call)),
-        kind,
-    };
-    Some((node, schema))
+/// The registry's entry for stage `name`.
+pub fn spec(name: &str) -> Option<&'static Spec> {
+    STAGES.iter().find(|s| s.name == name)
 }
 
 /// Report an unknown operator name at its token, suggesting a close one.
 pub fn unknown_stage(cx: &Ctxt, call: &Call, known: &[&str], what: &str) {
     let name = call.name.to_string();
-    let all = SOURCES.iter().chain(STAGES).chain(SINKS).copied();
+    let all = SOURCES
+        .iter()
+        .copied()
+        .chain(stage_names())
+        .chain(SINKS.iter().copied());
     let hint = match did_you_mean(&name, known.iter().copied()) {
         Some(close) => format!("; did you mean `{close}`?"),
         None if SOURCES.contains(&name.as_str()) => {
@@ -192,12 +169,7 @@ pub fn check_named(cx: &Ctxt, call: &Call, named: &[&str]) -> bool {
             }
         }
     }
-    if !call.generics.is_empty()
-        && !matches!(
-            op.to_string().as_str(),
-            "map" | "flat_map" | "map_batches" | "map_groups" | "aggregate" | "zip"
-        )
-    {
+    if !call.generics.is_empty() && !spec(&op.to_string()).is_some_and(|s| s.type_args) {
         cx.error_spanned_by(
             &call.generics_tokens,
             format!("`{op}` takes no type arguments"),
@@ -232,4 +204,11 @@ pub fn column_name(cx: &Ctxt, expr: &syn::Expr, input: &Schema) -> Option<String
         return None;
     }
     Some(name)
+}
+
+/// A row exchange (sort, shuffles, repartition, map_groups) running `op`, a runtime `RowOp`.
+fn row_exchange(at: &At, op: proc_macro2::TokenStream) -> Exchange {
+    let rt = crate::tokens::rt();
+    let name = at.text;
+    Exchange::Exchange(quote::quote!(#rt::RowExchange::new(#name, #op)))
 }

@@ -3,17 +3,23 @@
 //! `partition_by = column` or `(a, b)`. `write_parquet::<R>(..)` states the record the files
 //! must hold, and the pipeline's output is checked against it.
 
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Checker, check_args};
-use crate::plan::{SinkNode, compact};
+use crate::plan::SinkNode;
 use crate::schema::{Schema, path_text};
 use crate::syntax::Call;
+use crate::tokens::compact;
+use crate::tokens::rt;
+
+/// The names of the sinks, which may end a pipeline.
+pub const NAMES: &[&str] = &["write_parquet", "write_csv", "write_json"];
 
 pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
     let name = call.name.to_string();
-    if !super::SINKS.contains(&name.as_str()) {
-        super::unknown_stage(ck.cx, call, super::SINKS, "sink");
+    if !NAMES.contains(&name.as_str()) {
+        super::unknown_stage(ck.cx, call, NAMES, "sink");
         return None;
     }
     let plain = Call {
@@ -133,5 +139,39 @@ fn write_mode(ck: &Checker, value: &syn::Expr) -> Option<proc_macro2::TokenStrea
             }
             None => Some(quote!((#value))),
         },
+    }
+}
+
+/// A `Write` of `dataset` (tokens of the pipeline's `Dataset`), run when the user calls it.
+pub fn lower(sink: &SinkNode, dataset: TokenStream) -> TokenStream {
+    let rt = rt();
+    let method = &sink.method;
+    let location_expr = &sink.location;
+    // Spanned at the argument: a value that is not a location is an error there.
+    let location = quote::quote_spanned!(syn::spanned::Spanned::span(&sink.location)=> #rt::location(&#location_expr));
+    let rows = match &sink.rows_per_file {
+        Some(rows) => quote!(((#rows) as usize).max(1)),
+        None => quote!(#rt::WriteOptions::default().rows_per_file),
+    };
+    let bytes = match &sink.bytes_per_file {
+        Some(bytes) => quote!(::std::option::Option::Some((#bytes) as usize)),
+        None => quote!(::std::option::Option::None),
+    };
+    let partition_by = &sink.partition_by;
+    let mode = match &sink.mode {
+        Some(mode) => mode.clone(),
+        None => quote!(#rt::WriteOptions::default().mode),
+    };
+    let options = quote! {
+        #rt::WriteOptions {
+            rows_per_file: #rows,
+            bytes_per_file: #bytes,
+            partition_by: ::std::vec![#(::std::string::String::from(#partition_by)),*],
+            mode: #mode,
+        }
+    };
+    quote! {
+        #rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #location)
+            .with_write_options(#options)
     }
 }

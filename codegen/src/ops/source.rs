@@ -7,11 +7,27 @@
 
 use quote::quote;
 
+use proc_macro2::TokenStream;
+
 use super::{Checker, check_args};
-use crate::plan::{SourceKind, SourceNode, compact};
-use crate::schema::{Column, Schema};
+use crate::plan::{Comparison, Pushed, Scalar, SourceKind, SourceNode};
+use crate::schema::{Column, Schema, path_text};
 use crate::syntax::Call;
+use crate::tokens::compact;
+use crate::tokens::rt;
 use crate::types::LType;
+
+/// The names of the sources.
+pub const NAMES: &[&str] = &[
+    "read_parquet",
+    "read_csv",
+    "read_json",
+    "read_text",
+    "from_items",
+    "from_arrow",
+    "read_images",
+    "read_binary_files",
+];
 
 pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
     let name = call.name.to_string();
@@ -25,7 +41,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         "read_images" => SourceKind::Images,
         "read_binary_files" => SourceKind::BinaryFiles,
         _ => {
-            super::unknown_stage(ck.cx, call, super::SOURCES, "source");
+            super::unknown_stage(ck.cx, call, NAMES, "source");
             return None;
         }
     };
@@ -192,4 +208,132 @@ fn without_generics(call: &Call) -> Call {
         generics_tokens: None,
         ..call.clone()
     }
+}
+
+/// Tokens building an `Arc<dyn Source>`.
+pub fn lower(source: &SourceNode) -> TokenStream {
+    let rt = rt();
+    let input = &source.input;
+    // Spanned at the argument: a value that is not a location is an error there.
+    let location = quote::quote_spanned!(syn::spanned::Spanned::span(input)=> ::aqueduct::__private::location(&#input));
+    let record = source.record.as_ref();
+    let record_name = record.map(path_text).unwrap_or_else(|| "text".to_owned());
+    let format = match source.kind {
+        SourceKind::Parquet => quote!(#rt::FileFormat::Parquet),
+        SourceKind::Json => quote!(#rt::FileFormat::Json),
+        SourceKind::Text => quote!(#rt::FileFormat::Text),
+        SourceKind::Csv => {
+            let option = |name: &str, default: TokenStream| {
+                source
+                    .csv
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, e)| quote!(#e))
+                    .unwrap_or(default)
+            };
+            let delimiter = option("delimiter", quote!(b','));
+            let header = option("header", quote!(true));
+            quote!(#rt::FileFormat::Csv(#rt::CsvOptions { delimiter: #delimiter, header: #header }))
+        }
+        SourceKind::Items => {
+            return quote!(::std::sync::Arc::new(#rt::MemorySource::from_items::<#record>(#input)));
+        }
+        SourceKind::Arrow => {
+            return quote!(::std::sync::Arc::new(#rt::MemorySource::from_arrow::<#record>(#input)));
+        }
+        SourceKind::Images | SourceKind::BinaryFiles => {
+            let include_paths = source.include_paths;
+            let schema = quote!(<#record as #rt::Record>::schema());
+            let schema = if include_paths {
+                quote!(#rt::with_path_column(&#schema))
+            } else {
+                schema
+            };
+            if source.kind == SourceKind::BinaryFiles {
+                return quote! {
+                    ::std::sync::Arc::new(#rt::FilesSource::binary(#location, #record_name, #schema, #include_paths))
+                };
+            }
+            let size = match source.csv.iter().find(|(n, _)| n == "size") {
+                Some((_, size)) => quote! {{
+                    let (__aq_h, __aq_w) = #size;
+                    ::std::option::Option::Some((__aq_h as u32, __aq_w as u32))
+                }},
+                None => quote!(::std::option::Option::None),
+            };
+            return quote! {
+                ::std::sync::Arc::new(
+                    #rt::FilesSource::images(
+                        #location,
+                        #record_name,
+                        #schema,
+                        <<#record as #rt::FieldType<0>>::Type as #rt::Field>::tensor_shape(),
+                        #size,
+                        #include_paths,
+                    ),
+                )
+            };
+        }
+    };
+    let schema = match record {
+        Some(record) => quote!(<#record as #rt::Record>::schema()),
+        None => quote!(#rt::text_schema()),
+    };
+    let columns = &source.columns;
+    let include_paths = source.include_paths;
+    let predicates = source.predicates.iter().map(predicate);
+    let dictionary = &source.dictionary;
+    let dictionary =
+        (!dictionary.is_empty()).then(|| quote!(.with_dictionary(&[#(#dictionary),*])));
+    let shuffle = source
+        .shuffle
+        .as_ref()
+        .map(|seed| quote!(.with_file_shuffle((#seed) as u64)));
+    let require_success = source
+        .require_success
+        .as_ref()
+        .map(|required| quote!(.with_required_success((#required) as bool)));
+    quote! {
+        ::std::sync::Arc::new(
+            #rt::FileSource::new(
+                #location,
+                #format,
+                #record_name,
+                #rt::project(&#schema, &[#(#columns),*]),
+                #include_paths,
+            )
+            .with_predicates(::std::vec![#(#predicates),*])
+            #shuffle
+            #require_success
+            #dictionary,
+        )
+    }
+}
+
+/// Tokens building the runtime `Predicate` of a pushed-down comparison.
+pub(crate) fn predicate(pushed: &Pushed) -> TokenStream {
+    let rt = rt();
+    let column = &pushed.column;
+    let op = match pushed.op {
+        Comparison::Lt => quote!(#rt::CmpOp::Lt),
+        Comparison::Le => quote!(#rt::CmpOp::Le),
+        Comparison::Gt => quote!(#rt::CmpOp::Gt),
+        Comparison::Ge => quote!(#rt::CmpOp::Ge),
+        Comparison::Eq => quote!(#rt::CmpOp::Eq),
+    };
+    let value = match &pushed.value {
+        Scalar::Int(v) if *v < 0 => {
+            let magnitude = v.unsigned_abs() as i64;
+            quote!(#rt::Scalar::Int(- #magnitude))
+        }
+        Scalar::Int(v) => quote!(#rt::Scalar::Int(#v)),
+        Scalar::Float(v) if v.is_sign_negative() => {
+            let magnitude = -v;
+            quote!(#rt::Scalar::Float(- #magnitude))
+        }
+        Scalar::Float(v) => quote!(#rt::Scalar::Float(#v)),
+        Scalar::Str(v) => quote!(#rt::Scalar::Str(::std::string::String::from(#v))),
+        Scalar::Bool(v) => quote!(#rt::Scalar::Bool(#v)),
+    };
+    quote!(#rt::Predicate::new(#column, #op, #value))
 }

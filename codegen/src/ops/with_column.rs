@@ -7,19 +7,68 @@
 //! worker placed on a device runs the kernel, and where there is none the CPU code runs
 //! (`cpu_fallback = false` makes that an error).
 
+use std::collections::BTreeSet;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 
-use super::Checker;
-use crate::expr::compile_column;
-use crate::plan::{NewColumn, NodeKind};
+use super::{Checker, Spec};
+use crate::ctxt::Ctxt;
+use crate::emit::{GeneratedRecords, RowLoop};
+use crate::expr::{Held, columns_read, compile_column};
+use crate::plan::{At, Effect, Kind, Operator};
 use crate::schema::{Column, Schema};
 use crate::syntax::{Arg, Call};
+use crate::tokens::rt;
+use crate::type_scope::TypeScope;
 use crate::types::LType;
+
+pub const SPEC: Spec = Spec {
+    name: "with_column",
+    type_args: false,
+    check,
+};
+pub const SPEC_MANY: Spec = Spec {
+    name: "with_columns",
+    type_args: false,
+    check,
+};
+
+/// Add or replace columns, each computed from the input's columns; with `gpu`, a stage of
+/// its own whose kernel is lowered to PTX.
+struct WithColumns {
+    columns: Vec<NewColumn>,
+    gpu: Option<Gpu>,
+}
+
+/// A column computed by `with_column(s)`.
+struct NewColumn {
+    name: String,
+    /// The declared type, if any.
+    ty: Option<Box<syn::Type>>,
+    expr: syn::Expr,
+}
+
+/// A `with_columns(.., num_gpus = n)` stage's GPU side.
+struct Gpu {
+    /// GPUs per worker.
+    gpus: syn::Expr,
+    /// `cpu_fallback = false` (default true).
+    cpu_fallback: Option<syn::Expr>,
+    /// The expressions as one PTX kernel.
+    kernel: Box<crate::ptx::Kernel>,
+}
 
 /// Named arguments of `with_columns` that are settings, not columns.
 const SETTINGS: &[&str] = &["num_gpus", "cpu_fallback"];
 
-pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Schema)> {
+fn check(
+    ck: &Checker,
+    call: &Call,
+    input: &Schema,
+    _: Option<Vec<String>>,
+) -> Option<(Box<dyn Operator>, Schema)> {
     let cx = ck.cx;
     let many = call.name == "with_columns";
     if !call.generics.is_empty() {
@@ -71,7 +120,10 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
     let mut checked = Vec::new();
     for (name, ty, value) in new {
         let column = new_column(ck, name, ty, value, input)?;
-        if checked.iter().any(|c: &NewColumn| c.name == column.name) {
+        if checked
+            .iter()
+            .any(|(c, _): &(NewColumn, _)| c.name == column.name)
+        {
             cx.error_spanned_by(name, format!("column `{name}` is computed twice"));
             return None;
         }
@@ -79,18 +131,20 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
             Some(existing) => *existing = column.clone(),
             None => columns.push(column.clone()),
         }
-        checked.push(NewColumn {
-            name: name.to_string(),
-            ltype: column.ltype,
-            ty: ty.clone(),
-            expr: value.clone(),
-        });
+        checked.push((
+            NewColumn {
+                name: name.to_string(),
+                ty: ty.clone(),
+                expr: value.clone(),
+            },
+            column.ltype,
+        ));
     }
     let kernel = match &gpus {
         Some(_) => {
             let lowered: Vec<_> = checked
                 .iter()
-                .map(|c| (c.name.clone(), c.ltype.clone(), &c.expr))
+                .map(|(c, ltype)| (c.name.clone(), ltype.clone(), &c.expr))
                 .collect();
             Some(Box::new(crate::ptx::lower(
                 cx,
@@ -101,15 +155,16 @@ pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<(NodeKind, Sch
         }
         None => None,
     };
+    let op = WithColumns {
+        columns: checked.into_iter().map(|(c, _)| c).collect(),
+        gpu: gpus.map(|gpus| Gpu {
+            gpus,
+            cpu_fallback,
+            kernel: kernel.expect("lowered with gpus"),
+        }),
+    };
     Some((
-        NodeKind::WithColumns {
-            columns: checked,
-            gpu: gpus.map(|gpus| crate::plan::Gpu {
-                gpus,
-                cpu_fallback,
-                kernel: kernel.expect("lowered with gpus"),
-            }),
-        },
+        Box::new(op),
         Schema {
             record: None,
             columns,
@@ -127,7 +182,7 @@ fn new_column(
     let cx = ck.cx;
     let declared = ty.as_ref().map(|t| LType::of(t));
     let element = declared.as_ref().and_then(|d| d.tensor()).map(|(e, _)| e);
-    let compiled = compile_column(cx, value, &mut crate::emit::TypeScope::new(input), element)?;
+    let compiled = compile_column(cx, value, &mut TypeScope::new(input), element)?;
     let (ltype, rust_ty) = match ty {
         Some(ty) => {
             let declared = LType::of(ty);
@@ -172,4 +227,120 @@ fn new_column(
         ty: rust_ty,
         ltype,
     })
+}
+
+impl Operator for WithColumns {
+    fn kind(&self) -> Kind {
+        match self.gpu {
+            Some(_) => Kind::Alone,
+            None => Kind::RowWise,
+        }
+    }
+
+    fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
+        // A GPU stage's kernel writes every column it computes.
+        if self.gpu.is_some() {
+            live.extend(self.columns.iter().map(|c| c.name.clone()));
+        }
+        let mut needed = live.clone();
+        for column in &self.columns {
+            needed.remove(&column.name);
+        }
+        let mut read = Vec::new();
+        for column in &self.columns {
+            columns_read(&column.expr, &mut read);
+        }
+        needed.extend(read);
+        needed
+    }
+
+    fn effect(&self) -> Effect<'_> {
+        Effect::Computes(self.columns.iter().map(|c| c.name.as_str()).collect())
+    }
+
+    fn physical(&self, text: &str) -> Option<String> {
+        let kernel = &self.gpu.as_ref()?.kernel;
+        Some(format!(
+            "{text} (kernel `{}` on GPUs, {} thread(s) per row; its CPU loop where there are none)",
+            kernel.name, kernel.elements
+        ))
+    }
+
+    #[cfg(test)]
+    fn gpu_kernel(&self) -> Option<&crate::ptx::Kernel> {
+        self.gpu.as_ref().map(|gpu| &*gpu.kernel)
+    }
+
+    fn fuse(&self, lp: &mut RowLoop, cx: &Ctxt, at: &At, _: &mut GeneratedRecords) {
+        // Every expression reads the stage's input: all are computed before any is bound.
+        let mut bound = Vec::new();
+        for new in &self.columns {
+            let column = at.output.column(&new.name).expect("checked").clone();
+            let element = column.ltype.tensor().map(|(e, _)| e);
+            let Some(v) = compile_column(cx, &new.expr, lp, element) else {
+                return;
+            };
+            let local = lp.fresh("v");
+            let tokens = v.tokens_as(&column.ltype);
+            let statement = match (&new.ty, v.held) {
+                (Some(ty), Held::Owned) => quote!(let #local: #ty = #tokens;),
+                _ => quote!(let #local = #tokens;),
+            };
+            lp.push(statement);
+            bound.push((column, local, v.held));
+        }
+        lp.bind_locals(bound);
+    }
+
+    /// A GPU stage: its kernel, and its CPU loop beside it for workers without a device.
+    fn alone(&self, at: &At, records: &mut GeneratedRecords) -> (TokenStream, TokenStream) {
+        let rt = rt();
+        let gpu = self.gpu.as_ref().expect("a stage alone runs on GPUs");
+        let cpu_loop = crate::plan::Loop {
+            input: at.input,
+            stages: vec![(self as &dyn Operator, at.clone())],
+        };
+        let setup = match cpu_loop.open(records) {
+            Ok(lp) => lp.finish(&at.block, at.name, at.index, records).0,
+            Err(_) => TokenStream::new(),
+        };
+        let cpu = format_ident!("__aq_stage{}", at.index);
+        let output_ty = records.type_of(&at.block, None);
+        let name = at.text;
+        let Gpu {
+            gpus,
+            cpu_fallback,
+            kernel,
+        } = gpu;
+        let cpu_fallback = match cpu_fallback {
+            Some(e) => quote!((#e) as bool),
+            None => quote!(true),
+        };
+        let (ptx, kernel_name, outputs) = (&kernel.ptx, &kernel.name, &kernel.outputs);
+        let elements = kernel.elements;
+        let inputs = kernel
+            .inputs
+            .iter()
+            .map(|(name, width)| quote!((#name, #width)));
+        let stage = quote! {
+            #rt::Stage::Pooled {
+                name: #name.into(),
+                batch_size: ::std::option::Option::None,
+                spec: #rt::gpu_columns_pool(
+                    #rt::ColumnsKernel {
+                        ptx: #ptx,
+                        name: #kernel_name,
+                        inputs: &[#(#inputs),*],
+                        outputs: &[#(#outputs),*],
+                        elements: #elements,
+                        schema: <#output_ty as #rt::Record>::schema(),
+                    },
+                    ::std::sync::Arc::new(#cpu),
+                    (#gpus) as f64,
+                    #cpu_fallback,
+                ),
+            }
+        };
+        (setup, stage)
+    }
 }

@@ -3,7 +3,7 @@
 //! operators stand alone, except that an aggregate absorbs the row-wise stages just before
 //! it: their loop updates its hash table directly.
 
-use crate::plan::{NodeKind, Plan};
+use crate::plan::{Kind, Plan};
 
 /// A physical stage: a range of logical stages compiled together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,14 +22,15 @@ pub fn run(plan: &Plan) -> Vec<Segment> {
     let mut segments = Vec::new();
     let mut open: Option<usize> = None;
     for (index, node) in plan.stages.iter().enumerate() {
-        if node.kind.is_row_wise() {
+        let kind = node.op.kind();
+        if kind == Kind::RowWise {
             if !plan.fusion
                 && let Some(start) = open.take()
             {
                 segments.push(Segment::Fused { start, end: index });
             }
             open.get_or_insert(index);
-        } else if matches!(node.kind, NodeKind::Aggregate { .. }) {
+        } else if kind == Kind::Fed {
             let start = if plan.fusion { open.take() } else { None };
             if let Some(start) = open.take() {
                 segments.push(Segment::Fused { start, end: index });
@@ -59,7 +60,7 @@ impl Segment {
     pub fn is_all_to_all(&self, plan: &Plan) -> bool {
         match *self {
             Segment::Aggregate { .. } => true,
-            Segment::Single(index) => plan.stages[index].kind.is_all_to_all(),
+            Segment::Single(index) => plan.stages[index].op.kind() == Kind::AllToAll,
             Segment::Fused { .. } => false,
         }
     }

@@ -3,18 +3,10 @@
 //! skips row groups whose statistics rule them out. The filters still run; this only saves
 //! reading.
 
-use proc_macro2::TokenStream;
-use quote::quote;
 use syn::{BinOp, Expr, Lit};
 
-use crate::plan::{NodeKind, Plan, SourceKind};
+use crate::plan::{Comparison, Effect, Plan, Pushed, Scalar, SourceKind};
 use crate::types::LType;
-
-/// A predicate for the reader, as tokens building a runtime `Predicate`.
-#[derive(Clone, Debug)]
-pub struct Pushed {
-    pub tokens: TokenStream,
-}
 
 /// Collect the pushable predicates into `plan.source.predicates`. Returns whether any was found.
 pub fn run(plan: &mut Plan) -> bool {
@@ -24,18 +16,19 @@ pub fn run(plan: &mut Plan) -> bool {
     let mut changed: Vec<String> = Vec::new();
     let mut found = Vec::new();
     for node in &plan.stages {
-        match &node.kind {
-            NodeKind::Filter(expr) => conjuncts(expr, &mut |e| {
-                if let Some(p) = comparison(e, &plan.schemas[0], &changed) {
-                    found.push(p);
+        match node.op.effect() {
+            Effect::Selects(predicate) => {
+                if let Some(expr) = predicate {
+                    conjuncts(expr, &mut |e| {
+                        if let Some(p) = comparison(e, &plan.schemas[0], &changed) {
+                            found.push(p);
+                        }
+                    })
                 }
-            }),
-            NodeKind::Select(_) | NodeKind::Drop(_) => {}
-            NodeKind::WithColumns { columns, .. } => {
-                changed.extend(columns.iter().map(|c| c.name.clone()))
             }
+            Effect::Computes(columns) => changed.extend(columns.into_iter().map(str::to_owned)),
             // Anything else may change rows or columns: stop looking.
-            _ => break,
+            Effect::Renames(_) | Effect::Opaque => break,
         }
     }
     let any = !found.is_empty();
@@ -57,14 +50,13 @@ fn conjuncts(expr: &Expr, each: &mut dyn FnMut(&Expr)) {
 /// `column op literal` or `literal op column` on a source column nothing has replaced.
 fn comparison(expr: &Expr, source: &crate::schema::Schema, changed: &[String]) -> Option<Pushed> {
     let Expr::Binary(b) = expr else { return None };
-    let rt = quote!(::aqueduct::__private);
-    let op = |flip: bool| -> Option<TokenStream> {
+    let op = |flip: bool| -> Option<Comparison> {
         Some(match (&b.op, flip) {
-            (BinOp::Lt(_), false) | (BinOp::Gt(_), true) => quote!(#rt::CmpOp::Lt),
-            (BinOp::Le(_), false) | (BinOp::Ge(_), true) => quote!(#rt::CmpOp::Le),
-            (BinOp::Gt(_), false) | (BinOp::Lt(_), true) => quote!(#rt::CmpOp::Gt),
-            (BinOp::Ge(_), false) | (BinOp::Le(_), true) => quote!(#rt::CmpOp::Ge),
-            (BinOp::Eq(_), _) => quote!(#rt::CmpOp::Eq),
+            (BinOp::Lt(_), false) | (BinOp::Gt(_), true) => Comparison::Lt,
+            (BinOp::Le(_), false) | (BinOp::Ge(_), true) => Comparison::Le,
+            (BinOp::Gt(_), false) | (BinOp::Lt(_), true) => Comparison::Gt,
+            (BinOp::Ge(_), false) | (BinOp::Le(_), true) => Comparison::Ge,
+            (BinOp::Eq(_), _) => Comparison::Eq,
             _ => return None,
         })
     };
@@ -81,9 +73,7 @@ fn comparison(expr: &Expr, source: &crate::schema::Schema, changed: &[String]) -
         other => other.clone(),
     };
     let value = scalar(literal, &ltype)?;
-    Some(Pushed {
-        tokens: quote!(#rt::Predicate::new(#column, #op, #value)),
-    })
+    Some(Pushed { column, op, value })
 }
 
 fn column_of(expr: &Expr) -> Option<String> {
@@ -94,9 +84,8 @@ fn column_of(expr: &Expr) -> Option<String> {
     }
 }
 
-/// The literal as a runtime scalar, when it suits the column's type.
-fn scalar(expr: &Expr, ltype: &LType) -> Option<TokenStream> {
-    let rt = quote!(::aqueduct::__private);
+/// The literal as a scalar, when it suits the column's type.
+fn scalar(expr: &Expr, ltype: &LType) -> Option<Scalar> {
     let (negative, lit) = match expr {
         Expr::Lit(l) => (false, &l.lit),
         Expr::Unary(u) if matches!(u.op, syn::UnOp::Neg(_)) => match &*u.expr {
@@ -105,28 +94,16 @@ fn scalar(expr: &Expr, ltype: &LType) -> Option<TokenStream> {
         },
         _ => return None,
     };
-    let sign = if negative { quote!(-) } else { quote!() };
+    let sign = if negative { -1.0 } else { 1.0 };
     Some(match (lit, ltype) {
         (Lit::Int(i), LType::Int(_)) => {
             let v: i64 = i.base10_parse().ok()?;
-            quote!(#rt::Scalar::Int(#sign #v))
+            Scalar::Int(if negative { -v } else { v })
         }
-        (Lit::Int(i), LType::Float(_)) => {
-            let v: f64 = i.base10_parse().ok()?;
-            quote!(#rt::Scalar::Float(#sign #v))
-        }
-        (Lit::Float(f), LType::Float(_)) => {
-            let v: f64 = f.base10_parse().ok()?;
-            quote!(#rt::Scalar::Float(#sign #v))
-        }
-        (Lit::Str(s), LType::Str) if !negative => {
-            let v = s.value();
-            quote!(#rt::Scalar::Str(::std::string::String::from(#v)))
-        }
-        (Lit::Bool(b), LType::Bool) if !negative => {
-            let v = b.value;
-            quote!(#rt::Scalar::Bool(#v))
-        }
+        (Lit::Int(i), LType::Float(_)) => Scalar::Float(sign * i.base10_parse::<f64>().ok()?),
+        (Lit::Float(f), LType::Float(_)) => Scalar::Float(sign * f.base10_parse::<f64>().ok()?),
+        (Lit::Str(s), LType::Str) if !negative => Scalar::Str(s.value()),
+        (Lit::Bool(b), LType::Bool) if !negative => Scalar::Bool(b.value),
         _ => return None,
     })
 }
