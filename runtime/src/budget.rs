@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+use crate::sync::Recover;
+
 /// The bytes a block holds, counting only the rows it covers: a slice of a big block (from
 /// `limit`, `map_batches` batching or cutting) counts its share, not the whole buffers.
 pub fn block_bytes(block: &arrow::record_batch::RecordBatch) -> usize {
@@ -70,7 +72,7 @@ impl MemoryBudget {
         is_head: impl Fn() -> bool,
         cancelled: &AtomicBool,
     ) -> Option<Admitted> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().recover();
         state.largest = state.largest.max(bytes);
         loop {
             if cancelled.load(Ordering::Relaxed) {
@@ -92,14 +94,14 @@ impl MemoryBudget {
             state = self
                 .freed
                 .wait_timeout(state, Duration::from_millis(20))
-                .unwrap_or_else(|e| e.into_inner())
+                .recover()
                 .0;
         }
     }
 
     /// The consumer took the block.
     pub fn release(&self, admitted: Admitted) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().recover();
         state.used -= admitted.bytes;
         state.head_blocks -= usize::from(admitted.as_head);
         drop(state);
@@ -113,10 +115,7 @@ impl MemoryBudget {
 
     /// The most bytes that were in flight at once.
     pub fn high_water(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .high_water
+        self.state.lock().recover().high_water
     }
 }
 

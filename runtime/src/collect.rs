@@ -29,7 +29,7 @@ pub trait CollectPart: Send {
 #[derive(Debug)]
 pub enum PartError {
     /// A failure the executor reports with the stage and block (columns, a user error).
-    Stage(crate::plan::StageError),
+    Stage(crate::error::StageError),
     /// A failure that already says where it happened (a file that could not be written).
     Done(crate::error::Error),
 }
@@ -42,6 +42,6 @@ impl From<crate::error::Error> for PartError {
 
 impl From<String> for PartError {
     fn from(message: String) -> Self {
-        PartError::Stage(crate::plan::StageError::Columns(message))
+        PartError::Stage(crate::error::StageError::Columns(message))
     }
 }

@@ -123,6 +123,68 @@ pub enum Error {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
+/// Why a stage function failed on one block (the executor adds the stage and block).
+#[derive(Debug)]
+pub enum StageError {
+    /// The block's columns do not fit the stage (a bug upstream or a schema drift).
+    Columns(String),
+    /// A user function returned an error.
+    User(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<String> for StageError {
+    fn from(message: String) -> Self {
+        StageError::Columns(message)
+    }
+}
+
+impl StageError {
+    /// The error of stage `stage` on block `block`.
+    pub(crate) fn at(self, stage: String, block: &BlockId) -> Error {
+        match self {
+            StageError::Columns(reason) => Error::Block {
+                stage,
+                block: block.clone(),
+                reason,
+            },
+            StageError::User(source) => Error::User {
+                stage,
+                block: block.clone(),
+                source,
+            },
+        }
+    }
+}
+
+/// Run stage `stage`'s work `f` on block `block`: a panic in it (user code, or a decoder on
+/// bad data) becomes an error naming the stage and the block, like the errors `into_error`
+/// makes of what it returns.
+pub(crate) fn guard_stage<T, E>(
+    stage: impl Fn() -> String,
+    block: &BlockId,
+    f: impl FnOnce() -> std::result::Result<T, E>,
+    into_error: impl FnOnce(E, String, &BlockId) -> Error,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(into_error(error, stage(), block)),
+        Err(panic) => Err(Error::Panic {
+            stage: stage(),
+            block: block.clone(),
+            message: panic_message(&panic),
+        }),
+    }
+}
+
+/// The message of a caught panic (what `panic!` was given, when it was text).
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
 /// The runtime's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

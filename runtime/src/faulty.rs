@@ -24,6 +24,8 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
+use crate::sync::Recover;
+
 /// An object store that fails some requests on purpose.
 #[derive(Debug)]
 pub struct FaultyStore {
@@ -56,7 +58,7 @@ impl FaultyStore {
 
     /// Fail every request for objects whose path contains `part` (`None`: none).
     pub fn break_objects(&self, part: Option<&str>) {
-        *self.broken.lock().unwrap_or_else(|e| e.into_inner()) = part.map(str::to_owned);
+        *self.broken.lock().recover() = part.map(str::to_owned);
     }
 
     /// How many failures were injected so far.
@@ -65,11 +67,7 @@ impl FaultyStore {
     }
 
     fn check(&self, location: &Path, read: bool) -> object_store::Result<()> {
-        let broken = self
-            .broken
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let broken = self.broken.lock().recover().clone();
         if broken.is_some_and(|b| location.as_ref().contains(&b)) {
             self.injected.fetch_add(1, Ordering::Relaxed);
             return Err(object_store::Error::Generic {

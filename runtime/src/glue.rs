@@ -9,7 +9,7 @@ use arrow::array::{ArrayRef, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
-use crate::plan::StageError;
+use crate::error::StageError;
 use crate::record::Record;
 use crate::source::conform;
 

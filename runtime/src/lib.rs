@@ -24,13 +24,13 @@ mod options;
 mod plan;
 pub mod pool;
 pub mod preprocess;
-mod rebatch;
 mod record;
 mod retry;
 pub mod sink;
 pub mod source;
 mod stats;
 pub mod storage;
+mod sync;
 mod union;
 
 pub use aggregate::{
@@ -39,11 +39,11 @@ pub use aggregate::{
 };
 pub use budget::block_bytes;
 pub use dataset::{BatchOptions, Dataset, SplitStream, Write};
-pub use error::{BlockId, Error, Result};
+pub use error::{BlockId, Error, Result, StageError};
 pub use executor::BlockStream;
 pub use graph::GraphFormat;
 pub use options::{ExecOptions, parse_bytes};
-pub use plan::{BlockFn, Plan, Stage, StageError};
+pub use plan::{BlockFn, Plan, Stage};
 pub use record::{
     Field, ListItem, ListRef, Record, Tensor, TensorElement, bind_column, check_schema, finish,
 };
@@ -65,12 +65,13 @@ pub mod __private {
         Ordered, Quantile, Std, Sum, Unique,
     };
     pub use crate::dataset::Write;
+    pub use crate::error::StageError;
     pub use crate::exchange::{
         ExchangeSource, HashAggregate, RowExchange, RowOp, SortKey, ZipSource,
     };
     pub use crate::glue::*;
     pub use crate::gpu::{ColumnsKernel, gpu_columns_pool};
-    pub use crate::plan::{Plan, Stage, StageError};
+    pub use crate::plan::{Plan, Stage};
     pub use crate::pool::{Compute, Resources};
     pub use crate::record::{Field, Record, Tensor, bind_column, finish};
     pub use crate::sink::{WriteFormat, WriteMode, WriteOptions};

@@ -6,6 +6,8 @@
 
 use std::sync::RwLock;
 
+use crate::sync::Recover;
+
 /// How a run uses the machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecOptions {
@@ -56,7 +58,7 @@ static GLOBAL: RwLock<Option<ExecOptions>> = RwLock::new(None);
 impl ExecOptions {
     /// The options every dataset of this process starts from, unless it overrides them.
     pub fn set_global(options: ExecOptions) {
-        *GLOBAL.write().unwrap_or_else(|e| e.into_inner()) = Some(options);
+        *GLOBAL.write().recover() = Some(options);
     }
 
     /// The options from the environment and the machine, ignoring [`ExecOptions::set_global`].
@@ -108,7 +110,7 @@ impl Default for ExecOptions {
     fn default() -> Self {
         GLOBAL
             .read()
-            .unwrap_or_else(|e| e.into_inner())
+            .recover()
             .clone()
             .unwrap_or_else(Self::from_environment)
     }

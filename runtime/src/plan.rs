@@ -5,25 +5,10 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use crate::error::Result;
+use crate::error::{Result, StageError};
 use crate::options::ExecOptions;
 use crate::pool::PoolSpec;
 use crate::source::Source;
-
-/// Why a stage function failed on one block (the executor adds the stage and block).
-#[derive(Debug)]
-pub enum StageError {
-    /// The block's columns do not fit the stage (a bug upstream or a schema drift).
-    Columns(String),
-    /// A user function returned an error.
-    User(Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl From<String> for StageError {
-    fn from(message: String) -> Self {
-        StageError::Columns(message)
-    }
-}
 
 /// A function over one block.
 pub type BlockFn = dyn Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync;

@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 
+use crate::error::StageError;
 use crate::error::{Error, Result};
 use crate::options::ExecOptions;
-use crate::plan::StageError;
+use crate::sync::Recover;
 
 /// A worker idle for this long is dropped when the pool is above its minimum.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -259,13 +260,13 @@ impl Pool {
     }
 
     fn lost(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().recover();
         state.live -= 1;
         self.returned.notify_one();
     }
 
     fn take(&self) -> Result<Box<dyn Worker>, ConstructorError> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().recover();
         loop {
             if let Some((worker, _)) = state.idle.pop() {
                 return Ok(worker);
@@ -279,7 +280,7 @@ impl Pool {
                 return self.construct(serial);
             }
             // A batch waits for a worker: with room to grow this never happens.
-            state = self.returned.wait(state).unwrap_or_else(|e| e.into_inner());
+            state = self.returned.wait(state).recover();
         }
     }
 
@@ -297,7 +298,7 @@ impl Pool {
         };
         match built {
             Ok(Ok(worker)) => {
-                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = self.state.lock().recover();
                 state.constructed += 1;
                 tracing::debug!(stage = %self.stage, live = state.live, "worker constructed");
                 Ok(worker)
@@ -305,13 +306,13 @@ impl Pool {
             Ok(Err(error)) => Err(failed(error.to_string())),
             Err(panic) => Err(failed(format!(
                 "panicked: {}",
-                crate::executor::panic_message(&panic)
+                crate::error::panic_message(&panic)
             ))),
         }
     }
 
     fn give_back(&self, worker: Box<dyn Worker>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state.lock().recover();
         let now = Instant::now();
         state.idle.push((worker, now));
         // Shrink: drop workers idle too long, down to the minimum.
@@ -331,20 +332,17 @@ impl Pool {
 
     /// Workers constructed so far in this run.
     pub fn constructed(&self) -> usize {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .constructed
+        self.state.lock().recover().constructed
     }
 
     /// Workers that exist now.
     pub fn live(&self) -> usize {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).live
+        self.state.lock().recover().live
     }
 
     /// The most workers that existed at once.
     pub fn peak(&self) -> usize {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).peak
+        self.state.lock().recover().peak
     }
 
     /// The pool's limits (min, max) after resources.

@@ -4,6 +4,7 @@
 
 mod aggregates;
 mod combine;
+mod rebatch;
 mod streaming;
 
 pub use streaming::{BatchOptions, SplitStream};
@@ -24,6 +25,7 @@ use crate::sink::{self, WriteFormat, WriteMode, WriteOptions, WriteSummary};
 use crate::source::MemorySource;
 use crate::stats::RunStats;
 use crate::storage::AsLocation;
+use crate::sync::Recover;
 
 /// A lazy, typed stream of blocks whose rows are `R`.
 pub struct Dataset<R> {
@@ -120,11 +122,7 @@ impl<R: Record> Dataset<R> {
     /// Per-operator statistics of the last run of this dataset (any consumer), or `None`
     /// before the first run. `Display` prints them as a table.
     pub fn stats(&self) -> Option<RunStats> {
-        let last = self
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()?;
+        let last = self.stats.lock().recover().clone()?;
         // A pipeline with all-to-all operators ran in phases: each one's input ran first.
         let mut stats = last;
         let mut upstream = self.plan.source.upstream();
@@ -289,7 +287,7 @@ impl<R: Record> Dataset<R> {
             Some(_) => self.clone().with_preserve_order(true).iter_blocks()?,
             None => self.iter_blocks()?,
         };
-        Ok(crate::rebatch::Rebatch::new(
+        Ok(rebatch::Rebatch::new(
             blocks,
             self.plan.schema.clone(),
             &options,

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, bounded};
 
 use crate::error::{Error, Result};
 use crate::executor::BlockStream;
+use crate::sync::Recover;
 
 /// How `iter_batches_with` cuts the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +57,7 @@ struct Runner(Mutex<Option<JoinHandle<()>>>);
 
 impl Drop for Runner {
     fn drop(&mut self) {
-        if let Some(handle) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(handle) = self.0.lock().recover().take() {
             let _ = handle.join();
         }
     }
@@ -69,11 +70,7 @@ impl Iterator for SplitStream {
         match self.blocks.recv() {
             Ok(block) => Some(Ok(block)),
             Err(_) => {
-                let failure = self
-                    .failure
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
+                let failure = self.failure.lock().recover().clone();
                 match failure {
                     Some(reason) if !self.reported => {
                         self.reported = true;
@@ -106,8 +103,7 @@ pub(super) fn split(stream: BlockStream, n: usize) -> Result<Vec<SplitStream>> {
                             }
                         }
                         Err(error) => {
-                            *failure.lock().unwrap_or_else(|e| e.into_inner()) =
-                                Some(error.to_string());
+                            *failure.lock().recover() = Some(error.to_string());
                             return;
                         }
                     }

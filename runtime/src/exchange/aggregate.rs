@@ -20,11 +20,13 @@ use super::Exchange;
 use super::spill::{SpillDir, SpillFile};
 use crate::aggregate::{GroupKey, GroupTable};
 use crate::collect::{CollectPart, Collector, PartError};
+use crate::error::StageError;
 use crate::error::{Error, Result};
 use crate::options::ExecOptions;
-use crate::plan::{Plan, StageError};
+use crate::plan::Plan;
 use crate::source::Split;
 use crate::stats::RunStats;
+use crate::sync::Recover;
 
 /// Hash partitions of the partial states; output splits cover runs of them.
 const PARTITIONS: usize = 64;
@@ -117,7 +119,7 @@ where
         let partitions: Vec<Partition<K, S>> = partials
             .partitions
             .iter()
-            .map(|p| std::mem::take(&mut *p.lock().unwrap_or_else(|e| e.into_inner())))
+            .map(|p| std::mem::take(&mut *p.lock().recover()))
             .collect();
         // Merging a split's partitions holds their states about three times over (the
         // table, its growth, the sorted groups), in every worker at once.
@@ -189,9 +191,7 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
                 continue;
             }
             let bytes = groups_bytes(&groups);
-            let mut partition = self.partitions[index]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut partition = self.partitions[index].lock().recover();
             partition.memory.push(Chunk { order, groups });
             partition.bytes += bytes;
             self.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -206,18 +206,11 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
 
     /// Spill the partition holding the most bytes; `false` if none holds any.
     fn spill_largest(&self) -> Result<bool> {
-        let largest = (0..PARTITIONS).max_by_key(|&i| {
-            self.partitions[i]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .bytes
-        });
+        let largest = (0..PARTITIONS).max_by_key(|&i| self.partitions[i].lock().recover().bytes);
         let Some(index) = largest else {
             return Ok(false);
         };
-        let mut partition = self.partitions[index]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut partition = self.partitions[index].lock().recover();
         if partition.memory.is_empty() {
             return Ok(false);
         }
@@ -456,8 +449,7 @@ where
 
     /// The run's partitions merged into finished-to-be groups, sorted by key.
     fn merged(&self) -> Result<Vec<(K, S)>> {
-        let partitions =
-            std::mem::take(&mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()));
+        let partitions = std::mem::take(&mut *self.partitions.lock().recover());
         let mut table: GroupTable<K, S> = GroupTable::default();
         let merge = &self.parts.merge;
         let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
@@ -548,7 +540,7 @@ where
                 split: self.name(),
                 block: 0,
             },
-            message: crate::executor::panic_message(&panic),
+            message: crate::error::panic_message(&panic),
         })
     }
 }
@@ -602,7 +594,7 @@ where
                                 Some(dir) => SortedRun::Spilled(write_run(dir, run, groups)?),
                                 None => SortedRun::Memory(groups),
                             };
-                            *files[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(sorted);
+                            *files[i].lock().recover() = Some(sorted);
                         }
                     })
                 })
@@ -614,14 +606,14 @@ where
                         split: self.name(),
                         block: 0,
                     },
-                    message: crate::executor::panic_message(&panic),
+                    message: crate::error::panic_message(&panic),
                 })??;
             }
             Ok(())
         })?;
         let mut sorted: Vec<SortedRun<K, S>> = files
             .into_iter()
-            .filter_map(|f| f.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .filter_map(|f| f.into_inner().recover())
             .collect();
         let first = &self.runs[0];
         let mut cursors = Vec::with_capacity(sorted.len());

@@ -27,6 +27,7 @@ use crate::options::ExecOptions;
 use crate::plan::Plan;
 use crate::source::{Source, Split};
 use crate::stats::RunStats;
+use crate::sync::Recover;
 
 /// Run an exchange's first phase: `input` in collect mode into `collector`, leaving the
 /// run's statistics (with the bytes `spill` wrote) in `report`.
@@ -39,11 +40,11 @@ pub(crate) fn collect_phase(
 ) -> Result<()> {
     let slot = crate::executor::StatsSlot::default();
     let result = crate::executor::execute_collect(input, options, collector, Some(slot.clone()));
-    let mut stats = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut stats = slot.lock().recover().take();
     if let (Some(stats), Some(dir)) = (&mut stats, spill.get()) {
         stats.spilled_bytes = dir.written();
     }
-    *report.lock().unwrap_or_else(|e| e.into_inner()) = stats;
+    *report.lock().recover() = stats;
     result.map(|_| ())
 }
 
@@ -108,10 +109,7 @@ impl ExchangeSource {
 
     /// The statistics of the last run of the input pipeline.
     pub fn upstream_stats(&self) -> Option<RunStats> {
-        self.upstream
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.upstream.lock().recover().clone()
     }
 }
 

@@ -23,11 +23,12 @@ use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use super::Exchange;
 use super::spill::{SpillDir, SpillFile};
 use crate::collect::{CollectPart, Collector, PartError};
-use crate::error::{BlockId, Error, Result};
+use crate::error::{BlockId, Error, Result, StageError, guard_stage};
 use crate::options::ExecOptions;
-use crate::plan::{BlockFn, Plan, StageError};
+use crate::plan::{BlockFn, Plan};
 use crate::source::Split;
 use crate::stats::RunStats;
+use crate::sync::Recover;
 
 /// Rows per block of sorted output.
 const BLOCK_ROWS: usize = 8192;
@@ -180,7 +181,7 @@ pub(super) fn buffer(
         run_limit: (budget / (8 * threads)).max(64 << 10),
     });
     super::collect_phase(input, options, collector, &store.spill, report)?;
-    let mut chunks = std::mem::take(&mut *store.chunks.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut chunks = std::mem::take(&mut *store.chunks.lock().recover());
     chunks.sort_by_key(|c| c.tag);
     Ok(chunks)
 }
@@ -230,7 +231,7 @@ impl Store {
             return Ok(());
         }
         let bytes = blocks.iter().map(crate::budget::block_bytes).sum();
-        let mut chunks = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut chunks = self.chunks.lock().recover();
         chunks.push(Chunk {
             tag,
             rows,
@@ -504,7 +505,7 @@ impl Split for Merge {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let runs = std::mem::take(&mut *self.runs.lock().unwrap_or_else(|e| e.into_inner()));
+        let runs = std::mem::take(&mut *self.runs.lock().recover());
         let result = self.reduce(runs).and_then(|runs| {
             let mut output = Output::new(self, emit)?;
             if !self.merge(&runs, &mut |block| output.push(block))? {
@@ -512,7 +513,7 @@ impl Split for Merge {
             }
             output.finish()
         });
-        self.spill.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.spill.lock().recover().take();
         result
     }
 }
@@ -555,7 +556,7 @@ impl Merge {
     }
 
     fn spill_dir(&self) -> Result<Arc<SpillDir>> {
-        let mut spill = self.spill.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spill = self.spill.lock().recover();
         if let Some(dir) = spill.as_ref() {
             return Ok(dir.clone());
         }
@@ -781,30 +782,7 @@ impl<'a> Output<'a> {
         };
         self.groups += 1;
         let stage = self.merge.name.to_string();
-        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(batch))) {
-            Ok(Ok(out)) => out,
-            Ok(Err(StageError::Columns(reason))) => {
-                return Err(Error::Block {
-                    stage,
-                    block: id,
-                    reason,
-                });
-            }
-            Ok(Err(StageError::User(source))) => {
-                return Err(Error::User {
-                    stage,
-                    block: id,
-                    source,
-                });
-            }
-            Err(panic) => {
-                return Err(Error::Panic {
-                    stage,
-                    block: id,
-                    message: crate::executor::panic_message(&panic),
-                });
-            }
-        };
+        let out = guard_stage(|| stage.clone(), &id, || func(batch), StageError::at)?;
         (self.emit)(out)
     }
 
@@ -872,7 +850,7 @@ impl Split for Ranges {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let pieces = std::mem::take(&mut *self.pieces.lock().unwrap_or_else(|e| e.into_inner()));
+        let pieces = std::mem::take(&mut *self.pieces.lock().recover());
         for (chunk, range) in &pieces {
             let mut at = 0;
             for block in chunk.blocks()? {

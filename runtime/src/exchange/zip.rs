@@ -13,6 +13,7 @@ use crate::options::ExecOptions;
 use crate::plan::Plan;
 use crate::source::{Source, Split};
 use crate::stats::RunStats;
+use crate::sync::Recover;
 
 /// Rows per output split.
 const RANGE_ROWS: usize = 65_536;
@@ -47,11 +48,7 @@ impl Source for ZipSource {
     fn upstream(&self) -> Option<crate::source::Upstream<'_>> {
         Some(crate::source::Upstream {
             plan: &self.left,
-            stats: self
-                .upstream
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            stats: self.upstream.lock().recover().clone(),
         })
     }
 

@@ -26,7 +26,6 @@ use arrow::record_batch::RecordBatch;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 pub use split_run::SplitRun;
-pub(crate) use split_run::panic_message;
 pub use stream::BlockStream;
 
 use crate::budget::{Admitted, MemoryBudget};
@@ -37,6 +36,7 @@ use crate::plan::{Plan, Stage};
 use crate::sink::{FileSink, WriteSummary, WrittenPart};
 use crate::source::Split;
 use crate::stats::{Recorder, RunStats};
+use crate::sync::Recover;
 
 /// Where a finished run leaves its statistics.
 pub type StatsSlot = Arc<Mutex<Option<RunStats>>>;
@@ -90,7 +90,7 @@ struct Shared {
 impl Shared {
     /// Count a failed block against the errored-block budget: `true` if it may be skipped.
     fn errored(&self, id: &crate::error::BlockId, rows: Option<usize>, error: &Error) -> bool {
-        let mut errored = self.errored.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errored = self.errored.lock().recover();
         if errored.len() >= self.max_errored_blocks {
             return false;
         }
@@ -141,11 +141,7 @@ impl Shared {
             return;
         }
         let mut stats = self.stats.snapshot(self.budget.high_water());
-        stats.errored_blocks = self
-            .errored
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        stats.errored_blocks = self.errored.lock().recover().clone();
         if let Some(last) = stats.operators.last() {
             tracing::info!(
                 rows = last.rows_in,
@@ -154,7 +150,7 @@ impl Shared {
             );
         }
         if let Some(slot) = &self.report {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(stats);
+            *slot.lock().recover() = Some(stats);
         }
     }
 }

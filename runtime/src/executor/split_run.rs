@@ -2,12 +2,10 @@
 //! `map_batches` stages with a batch size carry rows over from one block to the next, so their
 //! batches have exactly that many rows; only the split's last batch may be smaller.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use arrow::record_batch::RecordBatch;
 
-use crate::error::{BlockId, Error, Result};
-use crate::plan::{BlockFn, Stage, StageError};
+use crate::error::{BlockId, Result, StageError, guard_stage};
+use crate::plan::{BlockFn, Stage};
 use crate::stats::{Recorder, Timer};
 
 /// The state of the stages over one split.
@@ -115,32 +113,9 @@ impl<'a> SplitRun<'a> {
         let stage = &self.stages[index];
         let (rows, bytes) = (block.num_rows(), block.get_array_memory_size());
         let timer = Timer::start();
-        let result = catch_unwind(AssertUnwindSafe(|| func(block)));
+        let out = guard_stage(|| stage.name(), id, || func(block), StageError::at);
         let time = timer.stop();
-        let out = match result {
-            Ok(Ok(out)) => out,
-            Ok(Err(StageError::Columns(reason))) => {
-                return Err(Error::Block {
-                    stage: stage.name(),
-                    block: id.clone(),
-                    reason,
-                });
-            }
-            Ok(Err(StageError::User(source))) => {
-                return Err(Error::User {
-                    stage: stage.name(),
-                    block: id.clone(),
-                    source,
-                });
-            }
-            Err(panic) => {
-                return Err(Error::Panic {
-                    stage: stage.name(),
-                    block: id.clone(),
-                    message: panic_message(&panic),
-                });
-            }
-        };
+        let out = out?;
         self.stats.work_sized(
             self.first_op + index,
             (rows, bytes),
@@ -149,12 +124,4 @@ impl<'a> SplitRun<'a> {
         );
         Ok(out)
     }
-}
-
-pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_owned())
 }

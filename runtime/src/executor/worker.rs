@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::{Message, Shared, SplitRun};
 use crate::collect::PartError;
-use crate::error::{BlockId, Error, Result};
+use crate::error::{BlockId, Error, Result, guard_stage};
 use crate::source::Split;
 use crate::stats::Timer;
 
@@ -74,20 +74,9 @@ fn run_split(
                 Some(part) => {
                     let timer = Timer::start();
                     let (rows, bytes) = (batch.num_rows(), batch.get_array_memory_size());
-                    let pushed =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part.push(batch)));
+                    let pushed = guard_stage(collector_name, id, || part.push(batch), part_error);
                     stats.work_sized(output_op, (rows, bytes), &[], timer.stop());
-                    match pushed {
-                        Ok(Ok(())) => {}
-                        Ok(Err(error)) => return Err(part_error(error, collector_name(), id)),
-                        Err(panic) => {
-                            return Err(Error::Panic {
-                                stage: collector_name(),
-                                block: id.clone(),
-                                message: super::split_run::panic_message(&panic),
-                            });
-                        }
-                    }
+                    pushed?;
                 }
                 None => {
                     let bytes = crate::budget::block_bytes(&batch);
@@ -187,14 +176,7 @@ fn run_split(
         return Ok(None);
     };
     let timer = Timer::start();
-    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part.finish()))
-        .unwrap_or_else(|panic| {
-            Err(Error::Panic {
-                stage: collector_name(),
-                block: id.clone(),
-                message: super::split_run::panic_message(&panic),
-            })
-        })?;
+    let finished = guard_stage(collector_name, &id, || part.finish(), |e, _, _| e)?;
     stats.busy(output_op, timer.stop());
     Ok(Some(finished))
 }
@@ -203,16 +185,7 @@ fn run_split(
 fn part_error(error: PartError, stage: String, id: &BlockId) -> Error {
     match error {
         PartError::Done(error) => error,
-        PartError::Stage(crate::plan::StageError::Columns(reason)) => Error::Block {
-            stage,
-            block: id.clone(),
-            reason,
-        },
-        PartError::Stage(crate::plan::StageError::User(source)) => Error::User {
-            stage,
-            block: id.clone(),
-            source,
-        },
+        PartError::Stage(error) => error.at(stage, id),
     }
 }
 

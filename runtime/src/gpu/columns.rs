@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use crate::plan::StageError;
+use crate::error::StageError;
 use crate::pool::{BoxError, Compute, PoolSpec, Resources, StatefulWorker, Worker};
 
 /// A stage's kernel as codegen emitted it.
@@ -79,8 +79,8 @@ mod cuda {
     use arrow::record_batch::RecordBatch;
 
     use super::ColumnsKernel;
+    use crate::error::StageError;
     use crate::gpu::{Arg, DeviceWorker, GpuError, Layout};
-    use crate::plan::StageError;
     use crate::pool::Worker;
 
     /// Device memory a column stage's buffers may use per worker.

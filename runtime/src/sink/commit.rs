@@ -21,10 +21,7 @@ use object_store::{ObjectStoreExt, PutPayload};
 use super::{FileSink, WriteSummary};
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
-use crate::storage::{Location, exists, is_hidden};
-
-/// The marker a completed write leaves in its directory (the name Spark and Hadoop use).
-pub const SUCCESS: &str = "_SUCCESS";
+use crate::storage::{Location, SUCCESS, exists, is_hidden};
 
 /// Where `overwrite` and `append` put their parts until the commit.
 pub(super) const STAGING: &str = "_aqueduct_staging";

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use std::collections::BTreeMap;
 
-pub use commit::{SUCCESS, WriteMode};
+pub use commit::WriteMode;
 
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::compute::cast;

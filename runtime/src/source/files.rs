@@ -321,7 +321,7 @@ fn decode_guarded(
             url: url.to_owned(),
             reason: format!(
                 "the image decoder failed: {}",
-                crate::executor::panic_message(&panic)
+                crate::error::panic_message(&panic)
             ),
         })
     })

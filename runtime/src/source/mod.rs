@@ -84,7 +84,7 @@ pub(crate) fn guarded(
             url: url.to_owned(),
             reason: format!(
                 "the decoder failed: {}",
-                crate::executor::panic_message(&panic)
+                crate::error::panic_message(&panic)
             ),
         }),
     }

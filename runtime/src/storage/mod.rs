@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
+use crate::sync::Recover;
 
 mod remote;
 
@@ -48,7 +49,7 @@ static REGISTRY: LazyLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> =
 pub fn register_store(prefix: &str, store: Arc<dyn ObjectStore>) {
     REGISTRY
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .recover()
         .insert(prefix.trim_end_matches('/').to_owned(), store);
 }
 
@@ -72,7 +73,7 @@ pub fn resolve(location: &str) -> Result<Location> {
     }
     let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
     let registered = {
-        let registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let registry = REGISTRY.lock().recover();
         let prefix = format!("{}://{}", url.scheme(), url.authority());
         registry.get(&prefix).cloned()
     };
@@ -231,18 +232,22 @@ pub fn list_files(location: &str) -> Result<Vec<Location>> {
     Ok(files)
 }
 
+/// The marker a completed write leaves in its directory (the name Spark and Hadoop use),
+/// which readers of a directory may require.
+pub const SUCCESS: &str = "_SUCCESS";
+
 /// Check that the directory `location` names (a glob: the directory it searches) holds the
 /// `_SUCCESS` marker a finished write leaves there.
 pub fn check_success(location: &str) -> Result<()> {
     let (base, _) = split_glob(location);
-    if exists(&resolve(base)?.child(crate::sink::SUCCESS))? {
+    if exists(&resolve(base)?.child(SUCCESS))? {
         return Ok(());
     }
     Err(Error::NoInput {
         url: location.to_owned(),
         reason: format!(
             "no `{}` marker (require_success = true): the write that made it did not finish",
-            crate::sink::SUCCESS
+            SUCCESS
         ),
     })
 }
@@ -376,7 +381,7 @@ mod tests {
     #[cfg(feature = "cloud")]
     #[test]
     fn cloud_urls_resolve_without_touching_the_network() {
-        let _options = STORE_OPTIONS.lock().unwrap_or_else(|e| e.into_inner());
+        let _options = STORE_OPTIONS.lock().recover();
         let s3 = resolve("s3://bucket/data/sales.parquet").unwrap();
         assert_eq!(s3.path.as_ref(), "data/sales.parquet");
         assert!(s3.local.is_none());
@@ -390,7 +395,7 @@ mod tests {
     #[cfg(feature = "cloud")]
     #[test]
     fn store_options_reach_remote_stores() {
-        let _options = STORE_OPTIONS.lock().unwrap_or_else(|e| e.into_inner());
+        let _options = STORE_OPTIONS.lock().recover();
         use std::io::{BufRead, BufReader, Write};
         use std::sync::atomic::{AtomicUsize, Ordering};
         static REQUESTS: AtomicUsize = AtomicUsize::new(0);

@@ -8,6 +8,8 @@ use object_store::ObjectStore;
 use object_store::path::Path;
 use url::Url;
 
+use crate::sync::Recover;
+
 /// How remote stores are reached, for every store built after it is set (see
 /// [`set_store_options`]). aqueduct's own retries (`ExecOptions::retry`) apply on top: they
 /// redo a whole split's read, object_store's redo one HTTP request.
@@ -33,12 +35,12 @@ static OPTIONS: LazyLock<Mutex<StoreOptions>> = LazyLock::new(Default::default);
 
 /// Use `options` for the remote stores built from now on.
 pub fn set_store_options(options: StoreOptions) {
-    *OPTIONS.lock().unwrap_or_else(|e| e.into_inner()) = options;
+    *OPTIONS.lock().recover() = options;
 }
 
 /// The options remote stores are built with.
 pub fn store_options() -> StoreOptions {
-    OPTIONS.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    OPTIONS.lock().recover().clone()
 }
 
 /// The store and path of `url`, or why there is none.

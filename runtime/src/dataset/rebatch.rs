@@ -22,7 +22,7 @@ pub struct Rebatch<I> {
 
 impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
     /// Rebatch `blocks` as `options` say (size, drop_last, local shuffle).
-    pub fn new(blocks: I, schema: SchemaRef, options: &crate::dataset::BatchOptions) -> Self {
+    pub fn new(blocks: I, schema: SchemaRef, options: &super::BatchOptions) -> Self {
         Self {
             blocks,
             schema,
