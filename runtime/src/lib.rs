@@ -32,6 +32,7 @@ mod stats;
 pub mod storage;
 mod sync;
 mod union;
+mod write;
 
 pub use aggregate::{
     AbsMax, Aggregator, Count, First, GroupKey, GroupTable, KeyField, Last, Max, Mean, Min,

@@ -6,7 +6,6 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Result, StageError};
-use crate::options::ExecOptions;
 use crate::pool::PoolSpec;
 use crate::source::Source;
 
@@ -50,30 +49,6 @@ impl Stage {
             Stage::Limit(n) => format!("limit({n})"),
         }
     }
-
-    /// The stages as one run executes them: each pooled stage gets a fresh pool (workers are
-    /// constructed per run), called through an ordinary `map_batches` function.
-    pub(crate) fn for_run(stages: &[Stage], options: &ExecOptions) -> Result<Vec<Stage>> {
-        stages
-            .iter()
-            .map(|stage| match stage {
-                Stage::Pooled {
-                    name,
-                    batch_size,
-                    spec,
-                } => {
-                    let pool = spec.pool(name, options)?;
-                    let func = move |block: RecordBatch| pool.call(block);
-                    Ok(Stage::MapBatches {
-                        name: name.clone(),
-                        batch_size: *batch_size,
-                        func: Arc::new(func),
-                    })
-                }
-                other => Ok(other.clone()),
-            })
-            .collect()
-    }
 }
 
 /// Everything needed to run and explain a pipeline.
@@ -88,4 +63,15 @@ pub struct Plan {
     pub logical: String,
     /// The physical plan (fused stages), rendered at compile time.
     pub physical: String,
+}
+
+impl Plan {
+    /// The index of the first `limit` (the stages from it on run on the consumer, in order),
+    /// or the number of stages.
+    pub(crate) fn first_limit(&self) -> usize {
+        self.stages
+            .iter()
+            .position(|s| matches!(s, Stage::Limit(_)))
+            .unwrap_or(self.stages.len())
+    }
 }

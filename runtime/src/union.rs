@@ -42,7 +42,7 @@ impl Source for UnionSource {
                 continue;
             }
             // One pool per input for the whole run, shared by its splits.
-            let stages: Arc<[Stage]> = Stage::for_run(&plan.stages, options)?.into();
+            let stages: Arc<[Stage]> = crate::executor::for_run(&plan.stages, options)?.into();
             for split in plan.source.splits(options)? {
                 splits.push(Box::new(StagedSplit {
                     split,

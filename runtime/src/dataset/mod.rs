@@ -339,7 +339,7 @@ impl<R: Record> Dataset<R> {
         let location = location.as_location();
         let sink =
             sink::FileSink::with_options(&location, format, self.plan.schema.clone(), options)?;
-        crate::executor::execute_write(
+        crate::write::execute_write(
             &self.plan,
             &self.options(),
             Arc::new(sink),

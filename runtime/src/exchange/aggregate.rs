@@ -6,7 +6,6 @@
 //! table handed them on), not in the order workers finished: `first`/`last` are the input's
 //! first and last values, and a float sum is the same every run.
 
-use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -298,11 +297,13 @@ where
     K: GroupKey,
     S: Serialize + DeserializeOwned + Send + 'static,
 {
+    type Made = ();
+
     fn describe(&self) -> String {
         self.parts.name.clone()
     }
 
-    fn part(&self, split: usize) -> Box<dyn CollectPart + '_> {
+    fn part(&self, split: usize) -> Box<dyn CollectPart<Made = ()> + '_> {
         Box::new(PartialPart {
             collector: self,
             table: GroupTable::default(),
@@ -333,6 +334,8 @@ where
     K: GroupKey,
     S: Serialize + DeserializeOwned + Send + 'static,
 {
+    type Made = ();
+
     fn push(&mut self, batch: RecordBatch) -> Result<(), PartError> {
         (self.collector.parts.feed)(&batch, &mut self.table).map_err(PartError::Stage)?;
         if self.table.bytes() > self.collector.table_limit {
@@ -341,9 +344,9 @@ where
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Box<dyn Any + Send>> {
+    fn finish(mut self: Box<Self>) -> Result<()> {
         self.hand_on()?;
-        Ok(Box::new(()))
+        Ok(())
     }
 }
 

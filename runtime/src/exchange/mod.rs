@@ -31,10 +31,10 @@ use crate::sync::Recover;
 
 /// Run an exchange's first phase: `input` in collect mode into `collector`, leaving the
 /// run's statistics (with the bytes `spill` wrote) in `report`.
-pub(crate) fn collect_phase(
+pub(crate) fn collect_phase<C: crate::collect::Collector<Made = ()> + 'static>(
     input: &Plan,
     options: &ExecOptions,
-    collector: Arc<dyn crate::collect::Collector>,
+    collector: Arc<C>,
     spill: &std::sync::OnceLock<Arc<SpillDir>>,
     report: &Mutex<Option<RunStats>>,
 ) -> Result<()> {

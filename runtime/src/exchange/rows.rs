@@ -6,7 +6,6 @@
 //! past the budget; the output is a k-way merge of the runs (arrow's row format for the
 //! comparisons), read one block per run at a time.
 
-use std::any::Any;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -287,11 +286,13 @@ struct Buffering {
 }
 
 impl Collector for Buffering {
+    type Made = ();
+
     fn describe(&self) -> String {
         self.name.clone()
     }
 
-    fn part(&self, split: usize) -> Box<dyn CollectPart + '_> {
+    fn part(&self, split: usize) -> Box<dyn CollectPart<Made = ()> + '_> {
         Box::new(BufferPart {
             collector: self,
             split,
@@ -336,6 +337,8 @@ impl BufferPart<'_> {
 }
 
 impl CollectPart for BufferPart<'_> {
+    type Made = ();
+
     fn push(&mut self, batch: RecordBatch) -> Result<(), PartError> {
         let batch = match self.collector.seed {
             Some(seed) => {
@@ -353,9 +356,9 @@ impl CollectPart for BufferPart<'_> {
         Ok(())
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Box<dyn Any + Send>> {
+    fn finish(mut self: Box<Self>) -> Result<()> {
         self.flush()?;
-        Ok(Box::new(()))
+        Ok(())
     }
 }
 

@@ -1,19 +1,20 @@
 //! The streaming executor. Splits are read in parallel by worker tasks on a rayon pool
 //! (`worker.rs`); each block runs through the stages on the worker that read it
 //! (`split_run.rs`); results flow to the consumer through a bounded channel under a memory
-//! budget (`../budget.rs`) — a full budget blocks the workers, which is the backpressure — and
+//! budget (`crate::budget`) — a full budget blocks the workers, which is the backpressure — and
 //! the consumer takes them as they come or, with `preserve_order`, puts them back in source
 //! order (`stream.rs`). At most `2 × threads` splits are in flight, so reordering needs bounded
 //! memory.
 //!
 //! Stages from the first `limit` on run on the consumer's thread, in order; reaching the limit
-//! cancels the run and the workers stop after their current block. In write mode there is no
-//! consumer: each worker writes the output of the splits it reads to their own files.
+//! cancels the run and the workers stop after their current block. In collect mode there is no
+//! consumer: each worker hands the output of the splits it reads to their own parts of a
+//! collector (a sink's files, an exchange's first phase: `crate::collect`); the write path
+//! (`crate::write`) is built on it.
 //!
-//! Every run records per-operator statistics (`../stats.rs`): operator 0 is the source, then
+//! Every run records per-operator statistics (`crate::stats`): operator 0 is the source, then
 //! one per stage, then the consumer (or the sink).
 
-mod checkpointed;
 mod progress;
 mod split_run;
 mod stream;
@@ -29,11 +30,10 @@ pub use split_run::SplitRun;
 pub use stream::BlockStream;
 
 use crate::budget::{Admitted, MemoryBudget};
-use crate::collect::Collector;
+use crate::collect::{AnyCollector, Collector};
 use crate::error::{Error, Result};
 use crate::options::ExecOptions;
 use crate::plan::{Plan, Stage};
-use crate::sink::{FileSink, WriteSummary, WrittenPart};
 use crate::source::Split;
 use crate::stats::{Recorder, RunStats};
 use crate::sync::Recover;
@@ -64,7 +64,7 @@ struct Shared {
     /// The stages the workers run (all of them, or those before the first `limit`).
     stages: Vec<Stage>,
     /// When set, workers hand each split's output to its own part of this collector.
-    collector: Option<Arc<dyn Collector>>,
+    collector: Option<Arc<dyn AnyCollector>>,
     next_split: AtomicUsize,
     cancelled: AtomicBool,
     /// Bytes of blocks between the workers and the consumer.
@@ -161,9 +161,11 @@ pub fn execute(
     options: &ExecOptions,
     report: Option<StatsSlot>,
 ) -> Result<BlockStream> {
-    let first_limit = first_limit(plan);
-    let tail = Stage::for_run(&plan.stages[first_limit..], options)?;
-    let (shared, messages, tickets) = start(plan, options, first_limit, None, "output", report)?;
+    let first_limit = plan.first_limit();
+    let tail = for_run(&plan.stages[first_limit..], options)?;
+    let splits = plan.source.splits(options)?;
+    let (shared, messages, tickets) =
+        start(plan, options, first_limit, None, "output", report, splits)?;
     Ok(BlockStream::new(
         shared,
         messages,
@@ -174,54 +176,41 @@ pub fn execute(
     ))
 }
 
-/// Run `plan` and write its output with `sink`. Without a `limit`, every worker writes the
-/// output of the splits it reads to their own files, in parallel; with one, the ordered output
-/// is written by the calling thread.
-pub fn execute_write(
-    plan: &Plan,
-    options: &ExecOptions,
-    sink: Arc<FileSink>,
-    report: Option<StatsSlot>,
-) -> Result<WriteSummary> {
-    if let Some(checkpoint) = &options.checkpoint {
-        return checkpointed::write(plan, options, sink, checkpoint, report);
-    }
-    sink.prepare(false)?;
-    let summary = if first_limit(plan) < plan.stages.len() {
-        let mut part = sink.part(0);
-        for block in execute(plan, options, report)? {
-            part.write(&block?)?;
-        }
-        sink.summarize(vec![part.finish()?])?
-    } else {
-        let parts = execute_collect(plan, options, sink.clone(), report)?;
-        let parts = parts
-            .into_iter()
-            .map(|part| {
-                *part
-                    .downcast::<WrittenPart>()
-                    .expect("a file sink makes written parts")
-            })
-            .collect();
-        sink.summarize(parts)?
-    };
-    sink.commit(summary)
-}
-
 /// Run `plan` (which must not hold a `limit`), handing each split's output to its own part of
 /// `collector` on the worker that reads it; returns what the parts made, in split order.
-pub fn execute_collect(
+pub fn execute_collect<C: Collector + 'static>(
     plan: &Plan,
     options: &ExecOptions,
-    collector: Arc<dyn Collector>,
+    collector: Arc<C>,
     report: Option<StatsSlot>,
-) -> Result<Vec<Box<dyn std::any::Any + Send>>> {
+) -> Result<Vec<C::Made>> {
+    let splits = plan.source.splits(options)?;
+    let mut parts = Vec::with_capacity(splits.len());
+    collect_each(plan, options, collector, report, splits, |split, made| {
+        parts.push((split, made));
+        Ok(())
+    })?;
+    parts.sort_by_key(|(split, _)| *split);
+    Ok(parts.into_iter().map(|(_, made)| made).collect())
+}
+
+/// Run `plan` (which must not hold a `limit`) over `splits` in collect mode, handing what each
+/// split's part made to `take` as its worker finishes it. A failure of a worker or of `take`
+/// stops the run and is returned.
+pub(crate) fn collect_each<C: Collector + 'static>(
+    plan: &Plan,
+    options: &ExecOptions,
+    collector: Arc<C>,
+    report: Option<StatsSlot>,
+    splits: Vec<Box<dyn Split>>,
+    mut take: impl FnMut(usize, C::Made) -> Result<()>,
+) -> Result<()> {
     debug_assert_eq!(
-        first_limit(plan),
+        plan.first_limit(),
         plan.stages.len(),
         "limits run on a consumer"
     );
-    let name = collector.describe();
+    let name = Collector::describe(&*collector);
     let (shared, messages, tickets) = start(
         plan,
         options,
@@ -229,14 +218,14 @@ pub fn execute_collect(
         Some(collector),
         &name,
         report,
+        splits,
     )?;
-    let mut parts = Vec::with_capacity(shared.splits.len());
     collect_parts(&shared, &messages, &tickets, |split, part| {
-        parts.push((split, part));
-        Ok(())
-    })?;
-    parts.sort_by_key(|(split, _)| *split);
-    Ok(parts.into_iter().map(|(_, part)| part).collect())
+        let made = part
+            .downcast::<C::Made>()
+            .expect("the workers hand on what this collector's parts make");
+        take(split, *made)
+    })
 }
 
 /// Take each split's part as its worker finishes it, until all are in; then stop the run. A
@@ -272,42 +261,14 @@ fn collect_parts(
     Ok(())
 }
 
-fn first_limit(plan: &Plan) -> usize {
-    plan.stages
-        .iter()
-        .position(|s| matches!(s, Stage::Limit(_)))
-        .unwrap_or(plan.stages.len())
-}
-
 type Started = (Arc<Shared>, Receiver<Message>, Sender<()>);
 
-/// List the splits and start the workers running the first `worker_stages` stages over them.
+/// Start the workers running the first `worker_stages` stages of `plan` over `splits`.
 fn start(
     plan: &Plan,
     options: &ExecOptions,
     worker_stages: usize,
-    collector: Option<Arc<dyn Collector>>,
-    output: &str,
-    report: Option<StatsSlot>,
-) -> Result<Started> {
-    let splits = plan.source.splits(options)?;
-    start_with(
-        plan,
-        options,
-        worker_stages,
-        collector,
-        output,
-        report,
-        splits,
-    )
-}
-
-/// [`start`] over splits already listed.
-fn start_with(
-    plan: &Plan,
-    options: &ExecOptions,
-    worker_stages: usize,
-    collector: Option<Arc<dyn Collector>>,
+    collector: Option<Arc<dyn AnyCollector>>,
     output: &str,
     report: Option<StatsSlot>,
     splits: Vec<Box<dyn Split>>,
@@ -316,7 +277,7 @@ fn start_with(
     names.extend(plan.stages.iter().map(Stage::name));
     names.push(output.to_owned());
     let stats = Recorder::new(names);
-    let stages = Stage::for_run(&plan.stages[..worker_stages], options)?;
+    let stages = for_run(&plan.stages[..worker_stages], options)?;
     let threads = options.threads.max(1).min(splits.len().max(1));
     tracing::info!(source = %plan.source.describe(), splits = splits.len(), threads, "run started");
     let window = 2 * threads;
@@ -367,4 +328,28 @@ fn start_with(
         progress::show(shared.clone());
     }
     Ok((shared, messages, tickets))
+}
+
+/// The stages as one run executes them: each pooled stage gets a fresh pool (workers are
+/// constructed per run), called through an ordinary `map_batches` function.
+pub(crate) fn for_run(stages: &[Stage], options: &ExecOptions) -> Result<Vec<Stage>> {
+    stages
+        .iter()
+        .map(|stage| match stage {
+            Stage::Pooled {
+                name,
+                batch_size,
+                spec,
+            } => {
+                let pool = spec.pool(name, options)?;
+                let func = move |block: RecordBatch| pool.call(block);
+                Ok(Stage::MapBatches {
+                    name: name.clone(),
+                    batch_size: *batch_size,
+                    func: Arc::new(func),
+                })
+            }
+            other => Ok(other.clone()),
+        })
+        .collect()
 }

@@ -659,21 +659,25 @@ impl Encoder {
 }
 
 impl crate::collect::Collector for FileSink {
+    type Made = WrittenPart;
+
     fn describe(&self) -> String {
         FileSink::describe(self)
     }
 
-    fn part(&self, split: usize) -> Box<dyn crate::collect::CollectPart + '_> {
+    fn part(&self, split: usize) -> Box<dyn crate::collect::CollectPart<Made = WrittenPart> + '_> {
         Box::new(FileSink::part(self, split))
     }
 }
 
 impl crate::collect::CollectPart for PartWriter<'_> {
+    type Made = WrittenPart;
+
     fn push(&mut self, batch: RecordBatch) -> Result<(), crate::collect::PartError> {
         Ok(self.write(&batch)?)
     }
 
-    fn finish(self: Box<Self>) -> Result<Box<dyn std::any::Any + Send>> {
-        Ok(Box::new(PartWriter::finish(*self)?))
+    fn finish(self: Box<Self>) -> Result<WrittenPart> {
+        PartWriter::finish(*self)
     }
 }

@@ -1,13 +1,13 @@
-//! A write run with a job checkpoint (`../checkpoint.rs`): committed splits are skipped, the
+//! A write run with a job checkpoint (`crate::checkpoint`): committed splits are skipped, the
 //! leftovers of the others removed, and each split recorded once its files are in place.
 
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 
-use super::{StatsSlot, first_limit, start_with};
 use crate::checkpoint::{Checkpoint, Committed, Dir, fingerprint};
 use crate::error::{Error, Result};
+use crate::executor::{StatsSlot, collect_each};
 use crate::options::ExecOptions;
 use crate::plan::Plan;
 use crate::sink::{FileSink, WriteSummary, WrittenPart};
@@ -35,7 +35,7 @@ pub(super) fn write(
     report: Option<StatsSlot>,
 ) -> Result<WriteSummary> {
     let location = sink.describe();
-    if first_limit(plan) < plan.stages.len() {
+    if plan.first_limit() < plan.stages.len() {
         return Err(Error::Checkpoint {
             location: checkpoint.to_owned(),
             reason: format!(
@@ -80,29 +80,24 @@ pub(super) fn write(
             }
         })
         .collect();
-    let (shared, messages, tickets) = start_with(
+    collect_each(
         plan,
         options,
-        plan.stages.len(),
-        Some(sink.clone()),
-        &location,
+        sink.clone(),
         report,
         splits,
+        |split, part| {
+            if done[split] {
+                return Ok(());
+            }
+            checkpoint.record(Committed {
+                split,
+                name: names[split].to_string(),
+                files: part.files().to_vec(),
+                rows: part.rows(),
+            })
+        },
     )?;
-    super::collect_parts(&shared, &messages, &tickets, |split, part| {
-        if done[split] {
-            return Ok(());
-        }
-        let part = part
-            .downcast::<WrittenPart>()
-            .expect("a file sink makes written parts");
-        checkpoint.record(Committed {
-            split,
-            name: names[split].to_string(),
-            files: part.files().to_vec(),
-            rows: part.rows(),
-        })
-    })?;
     let parts: Vec<WrittenPart> = checkpoint
         .committed()
         .map(|c| WrittenPart::new(c.files.clone(), c.rows))
