@@ -32,6 +32,52 @@ pub fn block_bytes(block: &arrow::record_batch::RecordBatch) -> usize {
         .sum()
 }
 
+/// How a run's memory budget is shared out: the one place that says what each part of a job
+/// may hold.
+#[derive(Clone, Copy)]
+pub(crate) struct Shares {
+    budget: usize,
+    threads: usize,
+}
+
+impl Shares {
+    pub(crate) fn of(options: &crate::options::ExecOptions) -> Self {
+        Self {
+            budget: options.memory_budget.max(1),
+            threads: options.threads.max(1),
+        }
+    }
+
+    /// What an exchange's first phase holds, all splits together, before it spills: half the
+    /// budget; the other half is the blocks in flight of the run that feeds it.
+    pub(crate) fn exchange_held(self) -> usize {
+        self.budget / 2
+    }
+
+    /// What one worker gathers before handing it to the exchange (a partial aggregate table,
+    /// a run to sort): an eighth of its share, at least `floor`. Sorting a run holds it three
+    /// times (the blocks, concatenated, sorted).
+    pub(crate) fn worker_buffer(self, floor: usize) -> usize {
+        (self.budget / (8 * self.threads)).max(floor)
+    }
+
+    /// One output split of merged aggregate partitions: merging holds their states about three
+    /// times over (the table, its growth, the sorted groups), in every worker at once.
+    pub(crate) fn merged_split(self) -> usize {
+        (self.budget / (12 * self.threads)).max(64 << 10)
+    }
+
+    /// A merge of sorted runs reads one block of every run at once: that many bytes of blocks.
+    pub(crate) fn merge_fan_in(self) -> usize {
+        self.budget / 4
+    }
+
+    /// How many workers that each declare `bytes` of memory fit.
+    pub(crate) fn workers_of(self, bytes: usize) -> usize {
+        (self.budget / bytes.max(1)).max(1)
+    }
+}
+
 /// Bytes of blocks in flight, bounded.
 pub struct MemoryBudget {
     limit: usize,

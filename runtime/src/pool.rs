@@ -158,7 +158,7 @@ impl PoolSpec {
             cap = cap.min(((options.threads as f64 / cpus).floor() as usize).max(1));
         }
         if let Some(bytes) = self.resources.memory.filter(|b| *b > 0) {
-            cap = cap.min((options.memory_budget / bytes).max(1));
+            cap = cap.min(crate::budget::Shares::of(options).workers_of(bytes));
         }
         let mut placement = None;
         if let Some(gpus) = self.resources.gpus.filter(|g| *g > 0.0) {

@@ -7,7 +7,7 @@
 //! first and last values, and a float sum is the same every run.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, UInt64Array};
 use arrow::datatypes::{Field, Schema, UInt64Type};
@@ -16,8 +16,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Exchange;
-use super::spill::{SpillDir, SpillFile};
+use super::spill::{LazySpill, SpillDir, SpillFile};
 use crate::aggregate::{GroupKey, GroupTable};
+use crate::budget::Shares;
 use crate::collect::{CollectPart, Collector, PartError};
 use crate::error::StageError;
 use crate::error::{Error, Result};
@@ -101,18 +102,17 @@ where
         report: &Mutex<Option<RunStats>>,
     ) -> Result<Vec<Box<dyn Split>>> {
         let threads = options.threads.max(1);
-        let budget = options.memory_budget.max(1);
+        let shares = Shares::of(options);
         let partials = Arc::new(Partials::<K, S> {
             partitions: (0..PARTITIONS).map(|_| Mutex::default()).collect(),
             bytes: AtomicUsize::new(0),
-            limit: budget / 2,
-            spill_parent: options.spill_dir.clone(),
-            spill: OnceLock::new(),
+            limit: shares.exchange_held(),
+            spill: LazySpill::new(options.spill_dir.clone()),
         });
         let collector = Arc::new(Partial {
             parts: self.parts.clone(),
             partials: partials.clone(),
-            table_limit: (budget / (8 * threads)).max(16 << 10),
+            table_limit: shares.worker_buffer(16 << 10),
         });
         super::collect_phase(input, options, collector, &partials.spill, report)?;
         let partitions: Vec<Partition<K, S>> = partials
@@ -120,9 +120,7 @@ where
             .iter()
             .map(|p| std::mem::take(&mut *p.lock().recover()))
             .collect();
-        // Merging a split's partitions holds their states about three times over (the
-        // table, its growth, the sorted groups), in every worker at once.
-        let target = (budget / (12 * threads)).max(64 << 10);
+        let target = shares.merged_split();
         Ok(output_splits(
             &self.parts,
             partitions,
@@ -174,8 +172,7 @@ struct Partials<K, S> {
     bytes: AtomicUsize,
     /// Past this, the largest partition spills.
     limit: usize,
-    spill_parent: std::path::PathBuf,
-    spill: OnceLock<Arc<SpillDir>>,
+    spill: LazySpill,
 }
 
 impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, S> {
@@ -215,13 +212,7 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
         }
         let chunks = std::mem::take(&mut partition.memory);
         let bytes = std::mem::take(&mut partition.bytes);
-        let dir = match self.spill.get() {
-            Some(dir) => dir.clone(),
-            None => {
-                let dir = SpillDir::new(&self.spill_parent)?;
-                self.spill.get_or_init(|| dir).clone()
-            }
-        };
+        let dir = self.spill.get()?;
         let orders: Vec<Order> = chunks.iter().map(|c| c.order).collect();
         let batches = chunks
             .into_iter()

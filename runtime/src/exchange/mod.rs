@@ -17,7 +17,7 @@ mod zip;
 
 pub use aggregate::HashAggregate;
 pub use rows::{RowExchange, RowOp, SortKey};
-pub use spill::{SpillDir, SpillFile};
+pub use spill::{LazySpill, SpillDir, SpillFile};
 pub use zip::ZipSource;
 
 use std::sync::{Arc, Mutex};
@@ -35,13 +35,13 @@ pub(crate) fn collect_phase<C: crate::collect::Collector<Made = ()> + 'static>(
     input: &Plan,
     options: &ExecOptions,
     collector: Arc<C>,
-    spill: &std::sync::OnceLock<Arc<SpillDir>>,
+    spill: &LazySpill,
     report: &Mutex<Option<RunStats>>,
 ) -> Result<()> {
     let slot = crate::executor::StatsSlot::default();
     let result = crate::executor::execute_collect(input, options, collector, Some(slot.clone()));
     let mut stats = slot.lock().recover().take();
-    if let (Some(stats), Some(dir)) = (&mut stats, spill.get()) {
+    if let (Some(stats), Some(dir)) = (&mut stats, spill.made()) {
         stats.spilled_bytes = dir.written();
     }
     *report.lock().recover() = stats;
@@ -107,6 +107,23 @@ impl ExchangeSource {
         ]))
     }
 
+    /// The exchange's phase, a step of its own: the input pipeline runs into the exchange,
+    /// which makes the output splits. With a job checkpoint, an output a previous run saved is
+    /// read instead, and a new one is saved. Listing this source's splits runs it, so nothing
+    /// before an exchange runs until something reads after it.
+    pub fn run_phase(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
+        let Some(root) = &options.checkpoint else {
+            return self.exchange.run(&self.input, options, &self.upstream);
+        };
+        let dir = crate::checkpoint::Dir::resolve(root)?
+            .child(&format!("exchange-{}", &self.fingerprint(options)?[..12]));
+        if let Some(saved) = saved::load(&dir)? {
+            return Ok(saved);
+        }
+        let splits = self.exchange.run(&self.input, options, &self.upstream)?;
+        saved::save(&dir, splits)
+    }
+
     /// The statistics of the last run of the input pipeline.
     pub fn upstream_stats(&self) -> Option<RunStats> {
         self.upstream.lock().recover().clone()
@@ -118,17 +135,9 @@ impl Source for ExchangeSource {
         self.exchange.describe()
     }
 
+    /// Listing the output's splits runs the phase before it ([`ExchangeSource::run_phase`]).
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
-        let Some(root) = &options.checkpoint else {
-            return self.exchange.run(&self.input, options, &self.upstream);
-        };
-        let dir = crate::checkpoint::Dir::resolve(root)?
-            .child(&format!("exchange-{}", &self.fingerprint(options)?[..12]));
-        if let Some(saved) = saved::load(&dir)? {
-            return Ok(saved);
-        }
-        let splits = self.exchange.run(&self.input, options, &self.upstream)?;
-        saved::save(&dir, splits)
+        self.run_phase(options)
     }
 
     fn upstream(&self) -> Option<crate::source::Upstream<'_>> {

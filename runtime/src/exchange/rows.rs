@@ -8,7 +8,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, AsArray, UInt64Array};
 use arrow::compute::{
@@ -20,7 +20,8 @@ use arrow::record_batch::RecordBatch;
 use arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 
 use super::Exchange;
-use super::spill::{SpillDir, SpillFile};
+use super::spill::{LazySpill, SpillFile};
+use crate::budget::Shares;
 use crate::collect::{CollectPart, Collector, PartError};
 use crate::error::{BlockId, Error, Result, StageError, guard_stage};
 use crate::options::ExecOptions;
@@ -124,9 +125,8 @@ impl Exchange for RowExchange {
                     order,
                     schema: input.schema.clone(),
                     op: self.op.clone(),
-                    budget: options.memory_budget.max(1),
-                    spill_parent: options.spill_dir.clone(),
-                    spill: Mutex::new(None),
+                    fan_in_bytes: Shares::of(options).merge_fan_in(),
+                    spill: LazySpill::new(options.spill_dir.clone()),
                 };
                 vec![Box::new(merge)]
             }
@@ -162,22 +162,19 @@ pub(super) fn buffer(
     seed: Option<u64>,
     report: &Mutex<Option<RunStats>>,
 ) -> Result<Vec<Chunk>> {
-    let threads = options.threads.max(1);
-    let budget = options.memory_budget.max(1);
+    let shares = Shares::of(options);
     let store = Arc::new(Store {
         chunks: Mutex::default(),
         bytes: AtomicUsize::new(0),
-        limit: budget / 2,
-        spill_parent: options.spill_dir.clone(),
-        spill: OnceLock::new(),
+        limit: shares.exchange_held(),
+        spill: LazySpill::new(options.spill_dir.clone()),
     });
     let collector = Arc::new(Buffering {
         name: name.to_owned(),
         store: store.clone(),
         order,
         seed,
-        // Sorting a run holds it three times (the blocks, concatenated, sorted).
-        run_limit: (budget / (8 * threads)).max(64 << 10),
+        run_limit: shares.worker_buffer(64 << 10),
     });
     super::collect_phase(input, options, collector, &store.spill, report)?;
     let mut chunks = std::mem::take(&mut *store.chunks.lock().recover());
@@ -219,8 +216,7 @@ struct Store {
     chunks: Mutex<Vec<Chunk>>,
     bytes: AtomicUsize,
     limit: usize,
-    spill_parent: std::path::PathBuf,
-    spill: OnceLock<Arc<SpillDir>>,
+    spill: LazySpill,
 }
 
 impl Store {
@@ -244,13 +240,7 @@ impl Store {
 
     /// Write every chunk held in memory to one file.
     fn spill_all(&self, chunks: &mut [Chunk]) -> Result<()> {
-        let dir = match self.spill.get() {
-            Some(dir) => dir.clone(),
-            None => {
-                let dir = SpillDir::new(&self.spill_parent)?;
-                self.spill.get_or_init(|| dir).clone()
-            }
-        };
+        let dir = self.spill.get()?;
         let mut blocks = Vec::new();
         let mut ranges = Vec::new();
         let mut freed = 0;
@@ -485,11 +475,11 @@ struct Merge {
     /// The input's schema (without a shuffle's key).
     schema: SchemaRef,
     op: RowOp,
-    budget: usize,
-    spill_parent: std::path::PathBuf,
+    /// Bytes of blocks a merge may read at once, one per run (`Shares::merge_fan_in`).
+    fan_in_bytes: usize,
     /// Intermediate merges' spill directory, held only while the split is read: an error
     /// must not leave it behind for as long as the run's splits live.
-    spill: Mutex<Option<Arc<SpillDir>>>,
+    spill: LazySpill,
 }
 
 /// A run being merged: its blocks, the current one and its rows.
@@ -516,7 +506,7 @@ impl Split for Merge {
             }
             output.finish()
         });
-        self.spill.lock().recover().take();
+        self.spill.release();
         result
     }
 }
@@ -539,10 +529,10 @@ impl Merge {
             return Ok(runs);
         };
         let per_block = crate::budget::block_bytes(&block).max(1);
-        let fan_in = (self.budget / 4 / per_block).clamp(2, 1024);
+        let fan_in = (self.fan_in_bytes / per_block).clamp(2, 1024);
         let mut merged = 0;
         while runs.len() > fan_in {
-            let dir = self.spill_dir()?;
+            let dir = self.spill.get()?;
             let group: Vec<Chunk> = runs.drain(..fan_in).collect();
             let mut writer = dir.writer(&block.schema())?;
             self.merge(&group, &mut |b| writer.write(&b).map(|_| true))?;
@@ -556,16 +546,6 @@ impl Merge {
             merged += 1;
         }
         Ok(runs)
-    }
-
-    fn spill_dir(&self) -> Result<Arc<SpillDir>> {
-        let mut spill = self.spill.lock().recover();
-        if let Some(dir) = spill.as_ref() {
-            return Ok(dir.clone());
-        }
-        let dir = SpillDir::new(&self.spill_parent)?;
-        *spill = Some(dir.clone());
-        Ok(dir)
     }
 
     /// A k-way merge of `runs` into blocks of [`BLOCK_ROWS`], handed to `out`; `false` when

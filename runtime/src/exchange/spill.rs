@@ -4,14 +4,51 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Error, Result};
+use crate::sync::Recover;
+
+/// A spill directory made on first use, under `parent`: most runs never spill.
+pub struct LazySpill {
+    parent: PathBuf,
+    dir: Mutex<Option<Arc<SpillDir>>>,
+}
+
+impl LazySpill {
+    pub fn new(parent: PathBuf) -> Self {
+        Self {
+            parent,
+            dir: Mutex::new(None),
+        }
+    }
+
+    /// The directory, made now if it is not yet.
+    pub fn get(&self) -> Result<Arc<SpillDir>> {
+        let mut dir = self.dir.lock().recover();
+        if let Some(dir) = dir.as_ref() {
+            return Ok(dir.clone());
+        }
+        let made = SpillDir::new(&self.parent)?;
+        *dir = Some(made.clone());
+        Ok(made)
+    }
+
+    /// The directory, if anything spilled.
+    pub fn made(&self) -> Option<Arc<SpillDir>> {
+        self.dir.lock().recover().clone()
+    }
+
+    /// Let go of the directory: it is removed once the files read from it are dropped.
+    pub fn release(&self) {
+        self.dir.lock().recover().take();
+    }
+}
 
 /// A run's spill directory, removed when dropped.
 pub struct SpillDir {
