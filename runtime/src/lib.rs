@@ -4,6 +4,7 @@
 
 mod aggregate;
 mod budget;
+mod carry;
 mod checkpoint;
 pub mod cli;
 mod collect;

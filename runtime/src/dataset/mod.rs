@@ -287,11 +287,7 @@ impl<R: Record> Dataset<R> {
             Some(_) => self.clone().with_preserve_order(true).iter_blocks()?,
             None => self.iter_blocks()?,
         };
-        Ok(rebatch::Rebatch::new(
-            blocks,
-            self.plan.schema.clone(),
-            &options,
-        ))
+        Ok(rebatch::Rebatch::new(blocks, &options))
     }
 
     /// Run the pipeline once and share its blocks among `n` consumers (training threads, say),

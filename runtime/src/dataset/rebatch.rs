@@ -1,19 +1,16 @@
 //! Cutting and joining a stream of blocks into batches of a fixed number of rows, optionally
 //! sampled at random from a local shuffle buffer (training ingest).
 
-use arrow::compute::concat_batches;
-use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+use crate::carry::Carry;
 use crate::error::Result;
 
 /// Batches of exactly `size` rows (the last may be smaller) out of blocks of any size.
 pub struct Rebatch<I> {
     blocks: I,
-    schema: SchemaRef,
     size: usize,
-    buffered: Vec<RecordBatch>,
-    buffered_rows: usize,
+    buffered: Carry,
     /// Drop a last batch smaller than `size`.
     drop_last: bool,
     /// Sample each batch at random from at least this many buffered rows.
@@ -22,13 +19,11 @@ pub struct Rebatch<I> {
 
 impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
     /// Rebatch `blocks` as `options` say (size, drop_last, local shuffle).
-    pub fn new(blocks: I, schema: SchemaRef, options: &super::BatchOptions) -> Self {
+    pub fn new(blocks: I, options: &super::BatchOptions) -> Self {
         Self {
             blocks,
-            schema,
             size: options.batch_size.max(1),
-            buffered: Vec::new(),
-            buffered_rows: 0,
+            buffered: Carry::default(),
             drop_last: options.drop_last,
             shuffle: options.shuffle.map(|(rows, seed)| {
                 (
@@ -41,7 +36,7 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
 
     /// A batch of `rows` rows drawn at random from the buffer; the rest stays buffered.
     fn sample(&mut self, rows: usize) -> Result<RecordBatch> {
-        let all = concat_batches(&self.schema, &self.buffered)?;
+        let all = self.buffered.take_all()?.expect("sampling what is held");
         let (_, rng) = self.shuffle.as_mut().expect("sampling shuffles");
         let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
         let (chosen, rest) =
@@ -53,25 +48,8 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Rebatch<I> {
             )
         };
         let out = take(chosen)?;
-        self.keep(take(rest)?);
+        self.buffered.keep(take(rest)?);
         Ok(out)
-    }
-
-    fn cut(&mut self, rows: usize) -> Result<RecordBatch> {
-        let all = concat_batches(&self.schema, &self.buffered)?;
-        let out = all.slice(0, rows);
-        self.keep(all.slice(rows, all.num_rows() - rows));
-        Ok(out)
-    }
-
-    /// `rest` becomes the whole buffer.
-    fn keep(&mut self, rest: RecordBatch) {
-        self.buffered_rows = rest.num_rows();
-        self.buffered = if rest.num_rows() > 0 {
-            vec![rest]
-        } else {
-            Vec::new()
-        };
     }
 }
 
@@ -83,23 +61,20 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for Rebatch<I> {
             Some((buffer, _)) => (*buffer).max(self.size),
             None => self.size,
         };
-        while self.buffered_rows < wanted {
+        while self.buffered.rows() < wanted {
             match self.blocks.next() {
-                Some(Ok(block)) => {
-                    self.buffered_rows += block.num_rows();
-                    self.buffered.push(block);
-                }
+                Some(Ok(block)) => self.buffered.push(block),
                 Some(Err(e)) => return Some(Err(e)),
                 None => break,
             }
         }
-        let rows = self.size.min(self.buffered_rows);
+        let rows = self.size.min(self.buffered.rows());
         if rows == 0 || (self.drop_last && rows < self.size) {
             return None;
         }
         Some(match self.shuffle {
             Some(_) => self.sample(rows),
-            None => self.cut(rows),
+            None => self.buffered.cut(rows),
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use arrow::record_batch::RecordBatch;
 
+use crate::carry::Carry;
 use crate::error::{BlockId, Result, StageError, guard_stage};
 use crate::plan::{BlockFn, Stage};
 use crate::stats::{Recorder, Timer};
@@ -11,7 +12,8 @@ use crate::stats::{Recorder, Timer};
 /// The state of the stages over one split.
 pub struct SplitRun<'a> {
     stages: &'a [Stage],
-    carry: Vec<Vec<RecordBatch>>,
+    /// Rows each `map_batches` stage with a batch size holds for its next batch.
+    carry: Vec<Carry>,
     stats: &'a Recorder,
     /// The statistics operator of `stages[0]`.
     first_op: usize,
@@ -22,7 +24,7 @@ impl<'a> SplitRun<'a> {
     pub(crate) fn new(stages: &'a [Stage], stats: &'a Recorder, first_op: usize) -> Self {
         Self {
             stages,
-            carry: vec![Vec::new(); stages.len()],
+            carry: (0..stages.len()).map(|_| Carry::default()).collect(),
             stats,
             first_op,
         }
@@ -41,11 +43,9 @@ impl<'a> SplitRun<'a> {
     /// Flush what `map_batches` stages still hold (the split has ended).
     pub fn finish(&mut self, id: &BlockId, out: &mut Vec<RecordBatch>) -> Result<()> {
         for index in 0..self.stages.len() {
-            let pending = std::mem::take(&mut self.carry[index]);
-            if pending.iter().map(|b| b.num_rows()).sum::<usize>() == 0 {
+            let Some(batch) = self.carry[index].take_all()? else {
                 continue;
-            }
-            let batch = arrow::compute::concat_batches(&pending[0].schema(), &pending)?;
+            };
             let Stage::MapBatches { func, .. } = &self.stages[index] else {
                 unreachable!("only map_batches carries rows")
             };
@@ -79,17 +79,10 @@ impl<'a> SplitRun<'a> {
                         ..
                     } => {
                         let size = (*size).max(1);
-                        let carry = &mut self.carry[index];
-                        carry.push(block);
-                        let mut held: usize = carry.iter().map(|b| b.num_rows()).sum();
-                        while held >= size {
-                            let carry = &mut self.carry[index];
-                            let all =
-                                arrow::compute::concat_batches(&carry[0].schema(), carry.iter())?;
-                            let rest = all.slice(size, all.num_rows() - size);
-                            held = rest.num_rows();
-                            *carry = vec![rest];
-                            next.push(self.call(index, func.as_ref(), all.slice(0, size), id)?);
+                        self.carry[index].push(block);
+                        while self.carry[index].rows() >= size {
+                            let batch = self.carry[index].cut(size)?;
+                            next.push(self.call(index, func.as_ref(), batch, id)?);
                         }
                     }
                     Stage::Limit(_) => unreachable!("limits run on the consumer"),
