@@ -170,8 +170,14 @@ pub fn lower(sink: &SinkNode, dataset: TokenStream) -> TokenStream {
             mode: #mode,
         }
     };
+    let format = match method.to_string().as_str() {
+        "write_parquet" => quote!(#rt::WriteFormat::Parquet),
+        "write_csv" => quote!(#rt::WriteFormat::Csv),
+        "write_json" => quote!(#rt::WriteFormat::Json),
+        other => unreachable!("`{other}` is no sink: `check` refuses it"),
+    };
     quote! {
-        #rt::Write::new(#dataset, #rt::WriteFormat::from_method(stringify!(#method)), #location)
+        #rt::Write::new(#dataset, #format, #location)
             .with_write_options(#options)
     }
 }
