@@ -1,0 +1,110 @@
+//! Sorting: runs sorted with arrow kernels, keys compared in arrow's row format (every NaN one
+//! value, above +inf).
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray};
+use arrow::compute::{
+    SortColumn, SortOptions, concat_batches, lexsort_to_indices, take_record_batch,
+};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, Schema};
+use arrow::record_batch::RecordBatch;
+use arrow::row::{RowConverter, Rows, SortField};
+
+use super::{BLOCK_ROWS, SortKey};
+use crate::error::Result;
+
+pub(super) fn sort_options(key: &SortKey) -> SortOptions {
+    SortOptions {
+        descending: key.descending,
+        nulls_first: key.nulls_first,
+    }
+}
+
+/// Blocks sorted as one run, cut into blocks of [`BLOCK_ROWS`].
+pub(super) fn sort_run(
+    blocks: &[RecordBatch],
+    order: &[SortKey],
+) -> Result<Vec<RecordBatch>, String> {
+    let all = concat_batches(&blocks[0].schema(), blocks).map_err(|e| e.to_string())?;
+    let columns = order
+        .iter()
+        .map(|key| {
+            Ok(SortColumn {
+                values: key_column(
+                    all.column_by_name(&key.column)
+                        .ok_or_else(|| format!("missing column `{}`", key.column))?,
+                ),
+                options: Some(sort_options(key)),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let indices = lexsort_to_indices(&columns, None).map_err(|e| e.to_string())?;
+    let sorted = take_record_batch(&all, &indices).map_err(|e| e.to_string())?;
+    Ok((0..sorted.num_rows())
+        .step_by(BLOCK_ROWS)
+        .map(|start| sorted.slice(start, BLOCK_ROWS.min(sorted.num_rows() - start)))
+        .collect())
+}
+
+/// A sort key column as it is compared: every NaN as the one positive NaN. Arrow orders floats
+/// by `total_cmp`, which puts a NaN with its sign bit set (what x86 makes of `inf - inf`) before
+/// every number and orders NaNs by payload; NaN sorts as the greatest value whatever its bits,
+/// as in DuckDB and Polars, and NaNs tie (broken by the next key).
+pub(super) fn key_column(column: &ArrayRef) -> ArrayRef {
+    macro_rules! positive_nan {
+        ($ty:ty, $nan:expr) => {{
+            let values = column.as_primitive::<$ty>();
+            if !values
+                .values()
+                .iter()
+                .any(|v| v.is_nan() && v.to_bits() != $nan.to_bits())
+            {
+                return column.clone();
+            }
+            Arc::new(values.unary::<_, $ty>(|v| if v.is_nan() { $nan } else { v }))
+        }};
+    }
+    match column.data_type() {
+        DataType::Float64 => positive_nan!(Float64Type, f64::NAN),
+        DataType::Float32 => positive_nan!(Float32Type, f32::NAN),
+        _ => column.clone(),
+    }
+}
+
+/// A converter to arrow's row format for the order's columns of `schema`.
+pub(super) fn converter(
+    schema: &Schema,
+    order: &[SortKey],
+) -> Result<(RowConverter, Vec<usize>), String> {
+    let mut fields = Vec::new();
+    let mut indices = Vec::new();
+    for key in order {
+        let index = schema
+            .index_of(&key.column)
+            .map_err(|_| format!("missing column `{}`", key.column))?;
+        fields.push(SortField::new_with_options(
+            schema.field(index).data_type().clone(),
+            sort_options(key),
+        ));
+        indices.push(index);
+    }
+    Ok((
+        RowConverter::new(fields).map_err(|e| e.to_string())?,
+        indices,
+    ))
+}
+
+pub(super) fn rows_of(
+    converter: &RowConverter,
+    indices: &[usize],
+    batch: &RecordBatch,
+) -> Result<Rows, String> {
+    let columns: Vec<ArrayRef> = indices
+        .iter()
+        .map(|&i| key_column(batch.column(i)))
+        .collect();
+    converter
+        .convert_columns(&columns)
+        .map_err(|e| e.to_string())
+}
