@@ -159,6 +159,40 @@ fn gif_webp_tiff_and_bmp_photos_decode_like_png() {
 }
 
 #[test]
+fn a_jpeg_cut_short_is_refused_before_decoding() {
+    // Found by fuzzing: 1 KB of JPEG whose header claims 2048×65527 pixels (under the pixel
+    // limit) was decoded in seconds into 134 M pixels of filler, then resized.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.jpg");
+    std::fs::write(&file, include_bytes!("data/truncated_huge.jpg")).unwrap();
+    let location = file.to_str().unwrap().to_owned();
+    let error = pipeline! { read_images::<Digit>(location.clone(), size = (8, 8)) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&location) && error.contains("2048×65527") && error.contains("cut short"),
+        "{error}"
+    );
+    // A whole JPEG as compressible as they come (one gray value: a few bits per 8×8 block) is
+    // well above the bound and is read.
+    let uniform = image::GrayImage::from_pixel(1024, 1024, image::Luma([77]));
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut bytes)
+        .encode_image(&uniform)
+        .unwrap();
+    std::fs::write(&file, &bytes).unwrap();
+    let rows = pipeline! { read_images::<Digit>(location.clone(), size = (8, 8)) }
+        .take_all()
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        rows[0].image.values().iter().all(|&v| v.abs_diff(77) <= 1),
+        "{rows:?}"
+    );
+}
+
+#[test]
 fn an_image_claiming_too_many_pixels_is_refused_before_decoding() {
     // Found by fuzzing (`fuzz/`, target `images`): 503 bytes of JPEG whose header claims
     // 31240×8200 pixels took seconds and 256 MB to decode, before a resize to 8×8.

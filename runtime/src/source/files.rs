@@ -332,6 +332,12 @@ fn decode_guarded(
 /// Twice the limit Pillow warns at, as Pillow refuses.
 const MAX_PIXELS: u64 = 178_956_970;
 
+/// A JPEG holds at least one bit per 8×8 block of its first component (the DC code of every
+/// scan that has one), so at most 512 pixels per byte. The decoder fills what a file cut short
+/// lacks, and a kilobyte claiming 2048×65527 pixels took seconds (found by fuzzing): such a
+/// file is refused as truncated, as Pillow refuses truncated images by default.
+const JPEG_PIXELS_PER_BYTE: u64 = 512;
+
 fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) -> Result<Vec<u8>> {
     let corrupt = |reason: String| Error::Corrupt {
         url: url.to_owned(),
@@ -361,6 +367,14 @@ fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) 
     }
     if size.is_none() && (h as usize, w as usize) != (height, width) {
         return Err(wrong_size((w, h)));
+    }
+    if reader()?.format() == Some(image::ImageFormat::Jpeg)
+        && (bytes.len() as u64) < u64::from(w) * u64::from(h) / JPEG_PIXELS_PER_BYTE
+    {
+        return Err(corrupt(format!(
+            "{} bytes are too few for a {h}×{w} JPEG: the file is cut short",
+            bytes.len()
+        )));
     }
     let image = reader()?
         .decode()
