@@ -4,8 +4,8 @@
 //!
 //! W1: parquet → filter(price > 10 && qty >= 2) → revenue = price × qty → groupby(category):
 //!     sum(revenue), mean(price), count, max(qty) → parquet
-//! G1: 1,000,000 rows in memory → groupby(category): sum, mean, count (the "small job" of
-//!     MISSION.md: a groupby of 1M rows should cost what its work costs).
+//! G1: 1,000,000 rows in memory → groupby(category): sum, mean, count (a small job: a groupby
+//!     of 1M rows should cost what its work costs, not a cluster's start-up).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! W3 of PERFORMANCE.md: images per second of the digits pipeline on 50,000 PNG files
+//! W3 of BENCHMARKS.md: images per second of the digits pipeline on 50,000 PNG files
 //! (the shipped digits replicated: image n = digits[n mod 1797]), against a hand-written Rust
 //! loop doing the same decode + normalize + MLP + accuracy per label, and the cost of the
 //! stateful stage against calling the model directly. Each side runs in processes of its own.

@@ -62,8 +62,9 @@ pub struct SourceNode {
     pub record: Option<Path>,
     /// The location (files) or the in-memory value (`from_items`, `from_arrow`).
     pub input: Expr,
-    /// CSV options as given (`delimiter`, `header`), or `size` of `read_images`.
-    pub csv: Vec<(String, Expr)>,
+    /// The format's own named arguments as given: `delimiter` and `header` of `read_csv`,
+    /// `size` of `read_images`.
+    pub format_options: Vec<(String, Expr)>,
     pub include_paths: bool,
     /// `shuffle = files`: the seed of the file order.
     pub shuffle: Option<Expr>,

@@ -118,6 +118,14 @@ pub enum Error {
     #[error("`{stage}`: {reason}")]
     Exchange { stage: String, reason: String },
 
+    /// The worker threads of a run could not be started.
+    #[error("cannot start {threads} worker thread(s): {source}")]
+    Threads {
+        threads: usize,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
+    },
+
     /// An Arrow kernel failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),

@@ -14,10 +14,10 @@ mod error;
 pub mod exchange;
 mod executor;
 pub mod faulty;
+mod for_codegen;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
-mod glue;
 pub mod gpu;
 mod graph;
 mod io_runtime;
@@ -71,7 +71,7 @@ pub mod __private {
     pub use crate::exchange::{
         ExchangeSource, HashAggregate, RowExchange, RowOp, SortKey, ZipSource,
     };
-    pub use crate::glue::*;
+    pub use crate::for_codegen::*;
     pub use crate::gpu::{ColumnsKernel, gpu_columns_pool};
     pub use crate::plan::{Plan, Stage};
     pub use crate::pool::{Compute, Resources};

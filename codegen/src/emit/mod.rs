@@ -5,7 +5,7 @@
 mod records;
 mod row_loop;
 
-pub use records::Records as GeneratedRecords;
+pub use records::GeneratedRecords;
 pub use row_loop::{FeedValue, RowLoop};
 
 use proc_macro2::TokenStream;

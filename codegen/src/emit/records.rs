@@ -9,11 +9,11 @@ use crate::schema::Schema;
 
 /// The generated records of one pipeline.
 #[derive(Default)]
-pub struct Records {
+pub struct GeneratedRecords {
     generated: Vec<(String, syn::Ident, TokenStream)>,
 }
 
-impl Records {
+impl GeneratedRecords {
     /// The Rust type of rows with `schema`'s columns: `declared` when given, the schema's own
     /// record, or a generated one.
     pub fn type_of(&mut self, schema: &Schema, declared: Option<&syn::Path>) -> TokenStream {

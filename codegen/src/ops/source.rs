@@ -177,7 +177,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
             return None;
         }
     };
-    let csv = ["delimiter", "header", "size"]
+    let format_options = ["delimiter", "header", "size"]
         .iter()
         .filter_map(|n| call.named(n).map(|e| (n.to_string(), e.clone())))
         .collect();
@@ -185,7 +185,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         kind,
         record,
         input: call.positional().next()?.clone(),
-        csv,
+        format_options,
         include_paths,
         shuffle,
         require_success: call.named("require_success").cloned(),
@@ -225,7 +225,7 @@ pub fn lower(source: &SourceNode) -> TokenStream {
         SourceKind::Csv => {
             let option = |name: &str, default: TokenStream| {
                 source
-                    .csv
+                    .format_options
                     .iter()
                     .find(|(n, _)| n == name)
                     .map(|(_, e)| quote!(#e))
@@ -254,7 +254,7 @@ pub fn lower(source: &SourceNode) -> TokenStream {
                     ::std::sync::Arc::new(#rt::FilesSource::binary(#location, #record_name, #schema, #include_paths))
                 };
             }
-            let size = match source.csv.iter().find(|(n, _)| n == "size") {
+            let size = match source.format_options.iter().find(|(n, _)| n == "size") {
                 Some((_, size)) => quote! {{
                     let (__aq_h, __aq_w) = #size;
                     ::std::option::Option::Some((__aq_h as u32, __aq_w as u32))

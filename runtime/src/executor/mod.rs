@@ -309,10 +309,7 @@ fn start(
         .num_threads(threads)
         .thread_name(|i| format!("aqueduct-worker-{i}"))
         .build()
-        .map_err(|e| Error::InvalidLocation {
-            url: "thread pool".into(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|source| Error::Threads { threads, source })?;
     for _ in 0..threads {
         let shared = shared.clone();
         let tx = tx.clone();

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
 use crate::storage::Location;
 
-/// Writes one split's output, starting a new file as [`WriteOptions`] say.
+/// Writes one split's output, starting a new file as [`WriteOptions`](super::WriteOptions) say.
 pub struct PartWriter<'a> {
     sink: &'a FileSink,
     split: usize,

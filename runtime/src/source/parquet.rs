@@ -39,8 +39,8 @@ pub(super) fn read(
             emit,
         );
     };
-    // A local file is read synchronously, opened once per split (PERFORMANCE.md: a shared
-    // `File` would share its position between threads).
+    // A local file is read synchronously, opened once per split: a shared `File` would share
+    // its position between threads.
     let url = &location.url;
     let file = std::fs::File::open(path).map_err(|e| Error::Io {
         url: url.to_string(),
