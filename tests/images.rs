@@ -158,18 +158,25 @@ fn gif_webp_tiff_and_bmp_photos_decode_like_png() {
     }
 }
 
+/// `bytes` written as `image.jpg` in `dir` and read resized to 8×8: the file and the error.
+fn resized_error(dir: &std::path::Path, bytes: &[u8]) -> (std::path::PathBuf, String) {
+    let file = dir.join("image.jpg");
+    std::fs::write(&file, bytes).unwrap();
+    let location = file.to_str().unwrap().to_owned();
+    let error = pipeline! { read_images::<Digit>(location, size = (8, 8)) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    (file, error)
+}
+
 #[test]
 fn a_jpeg_cut_short_is_refused_before_decoding() {
     // Found by fuzzing: 1 KB of JPEG whose header claims 2048×65527 pixels (under the pixel
     // limit) was decoded in seconds into 134 M pixels of filler, then resized.
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("cut.jpg");
-    std::fs::write(&file, include_bytes!("data/truncated_huge.jpg")).unwrap();
+    let (file, error) = resized_error(dir.path(), include_bytes!("data/truncated_huge.jpg"));
     let location = file.to_str().unwrap().to_owned();
-    let error = pipeline! { read_images::<Digit>(location.clone(), size = (8, 8)) }
-        .count()
-        .unwrap_err()
-        .to_string();
     assert!(
         error.contains(&location) && error.contains("2048×65527") && error.contains("cut short"),
         "{error}"
@@ -197,13 +204,8 @@ fn an_image_claiming_too_many_pixels_is_refused_before_decoding() {
     // Found by fuzzing (`fuzz/`, target `images`): 503 bytes of JPEG whose header claims
     // 31240×8200 pixels took seconds and 256 MB to decode, before a resize to 8×8.
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("bomb.jpg");
-    std::fs::write(&file, include_bytes!("data/huge_dimensions.jpg")).unwrap();
+    let (file, error) = resized_error(dir.path(), include_bytes!("data/huge_dimensions.jpg"));
     let location = file.to_str().unwrap().to_owned();
-    let error = pipeline! { read_images::<Digit>(location.clone(), size = (8, 8)) }
-        .count()
-        .unwrap_err()
-        .to_string();
     assert!(
         error.contains(&location) && error.contains("31240×8200") && error.contains("pixels"),
         "{error}"

@@ -12,7 +12,7 @@ use quote::quote;
 use syn::Expr;
 use syn::spanned::Spanned;
 
-use super::{Checker, Spec, check_named, column_name};
+use super::{Checked, Checker, Spec, check_named, column_name};
 use crate::ctxt::did_you_mean;
 use crate::emit::{FeedValue, GeneratedRecords, value_type};
 use crate::plan::{At, Exchange, Kind, Loop, Operator};
@@ -63,8 +63,6 @@ enum AggregateFn {
     /// A user's `Aggregator` value.
     Custom(Expr),
 }
-
-type Checked = Option<(Box<dyn Operator>, Schema)>;
 
 /// The aggregate functions, for hints.
 const FUNCTIONS: &[&str] = &[

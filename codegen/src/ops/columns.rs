@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{Checker, Spec, check_named, column_name};
+use super::{Checked, Checker, Spec, check_named, column_name};
 use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::plan::{At, Effect, Kind, Operator};
@@ -25,14 +25,15 @@ pub const RENAME: Spec = Spec {
     check: check_rename,
 };
 
-/// Keep these columns, in this order.
-struct Select(Vec<String>);
-/// Remove these columns.
-struct Drop(Vec<String>);
+/// Columns kept or removed, by name.
+enum Pick {
+    /// Keep these columns, in this order.
+    Select(Vec<String>),
+    /// Remove these columns.
+    Drop(Vec<String>),
+}
 /// Rename `from` to `to`.
 struct Rename(Vec<(String, String)>);
-
-type Checked = Option<(Box<dyn Operator>, Schema)>;
 
 fn names(ck: &Checker, call: &Call, input: &Schema) -> Option<Vec<String>> {
     if !check_named(ck.cx, call, &[]) {
@@ -59,7 +60,7 @@ fn check_select(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>
         .filter_map(|n| input.column(n).cloned())
         .collect();
     Some((
-        Box::new(Select(names)),
+        Box::new(Pick::Select(names)),
         Schema {
             record: None,
             columns,
@@ -80,7 +81,7 @@ fn check_drop(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>)
         return None;
     }
     Some((
-        Box::new(Drop(names)),
+        Box::new(Pick::Drop(names)),
         Schema {
             record: None,
             columns,
@@ -160,7 +161,7 @@ fn check_rename(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>
     ))
 }
 
-impl Operator for Select {
+impl Operator for Pick {
     fn kind(&self) -> Kind {
         Kind::RowWise
     }
@@ -174,25 +175,10 @@ impl Operator for Select {
     }
 
     fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
-        lp.select(&self.0);
-    }
-}
-
-impl Operator for Drop {
-    fn kind(&self) -> Kind {
-        Kind::RowWise
-    }
-
-    fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
-        live.clone()
-    }
-
-    fn effect(&self) -> Effect<'_> {
-        Effect::Selects(None)
-    }
-
-    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
-        lp.drop_columns(&self.0);
+        match self {
+            Pick::Select(names) => lp.select(names),
+            Pick::Drop(names) => lp.drop_columns(names),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use quote::quote;
 use syn::{Expr, Path};
 
-use super::{Checker, Spec, check_args, closure};
+use super::{Checked, Checker, Spec, check_args, closure};
 use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::expr::{columns_read, compile};
@@ -33,12 +33,7 @@ struct FilterFn {
     input: Option<Path>,
 }
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    _: Option<Vec<String>>,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     if !check_args(ck.cx, call, &["predicate"], &[]) {
         return None;
     }

@@ -5,7 +5,7 @@
 
 use quote::{ToTokens, quote};
 
-use super::{Checker, Spec, check_args, closure};
+use super::{Checked, Checker, Spec, check_args, closure};
 use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::plan::{At, Kind, Operator};
@@ -32,12 +32,7 @@ struct Map {
     flat: bool,
 }
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    flat: bool,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, flat: bool) -> Checked {
     let op = if flat { "flat_map" } else { "map" };
     if !check_args(ck.cx, call, &["f"], &[]) {
         return None;

@@ -13,7 +13,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Checker, Spec, check_args, closure};
+use super::{Checked, Checker, Spec, check_args, closure};
 use crate::emit::GeneratedRecords;
 use crate::plan::{At, Kind, Operator};
 use crate::schema::Schema;
@@ -49,12 +49,7 @@ enum Compute {
     Tasks(syn::Expr),
 }
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    _: Option<Vec<String>>,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     if !check_args(
         ck.cx,
         call,

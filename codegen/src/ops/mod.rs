@@ -40,8 +40,10 @@ pub struct Spec {
 
 /// Check a stage against its input schema: the operator and its output schema. The keys are
 /// those of a `groupby` just before it (`None` without one).
-pub type Check =
-    fn(&Checker, &Call, &Schema, Option<Vec<String>>) -> Option<(Box<dyn Operator>, Schema)>;
+pub type Check = fn(&Checker, &Call, &Schema, Option<Vec<String>>) -> Checked;
+
+/// A checked stage: its operator and output schema, or `None` after reporting its errors.
+pub type Checked = Option<(Box<dyn Operator>, Schema)>;
 
 /// The stage operators.
 pub const STAGES: &[Spec] = &[

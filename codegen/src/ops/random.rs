@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Checker, Spec, check_args};
+use super::{Checked, Checker, Spec, check_args};
 use crate::emit::GeneratedRecords;
 use crate::plan::{At, Exchange, Kind, Loop, Operator};
 use crate::schema::Schema;
@@ -30,12 +30,7 @@ struct Random {
     blocks: bool,
 }
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    blocks: bool,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, blocks: bool) -> Checked {
     if !check_args(ck.cx, call, &[], &["seed"]) {
         return None;
     }

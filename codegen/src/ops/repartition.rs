@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Checker, Spec, check_args};
+use super::{Checked, Checker, Spec, check_args};
 use crate::emit::GeneratedRecords;
 use crate::plan::{At, Exchange, Kind, Loop, Operator};
 use crate::schema::Schema;
@@ -20,12 +20,7 @@ pub const SPEC: Spec = Spec {
 
 struct Repartition(syn::Expr);
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    _: Option<Vec<String>>,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     if !check_args(ck.cx, call, &["n"], &[]) {
         return None;
     }

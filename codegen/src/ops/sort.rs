@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Checker, Spec, column_name};
+use super::{Checked, Checker, Spec, column_name};
 use crate::emit::GeneratedRecords;
 use crate::plan::{At, Exchange, Kind, Loop, Operator};
 use crate::schema::Schema;
@@ -28,12 +28,7 @@ struct Key {
 
 struct Sort(Vec<Key>);
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    _: Option<Vec<String>>,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     if !super::check_named(ck.cx, call, &["nulls_first"]) {
         return None;
     }

@@ -13,7 +13,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 
-use super::{Checker, Spec};
+use super::{Checked, Checker, Spec};
 use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::expr::{Held, columns_read, compile_column};
@@ -63,12 +63,7 @@ struct Gpu {
 /// Named arguments of `with_columns` that are settings, not columns.
 const SETTINGS: &[&str] = &["num_gpus", "cpu_fallback"];
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    _: Option<Vec<String>>,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     let cx = ck.cx;
     let many = call.name == "with_columns";
     if !call.generics.is_empty() {

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Checker, Spec, check_args};
+use super::{Checked, Checker, Spec, check_args};
 use crate::emit::GeneratedRecords;
 use crate::plan::{At, Exchange, Kind, Loop, Operator};
 use crate::schema::Schema;
@@ -24,12 +24,7 @@ struct Zip {
     record: syn::Path,
 }
 
-fn check(
-    ck: &Checker,
-    call: &Call,
-    input: &Schema,
-    _: Option<Vec<String>>,
-) -> Option<(Box<dyn Operator>, Schema)> {
+fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> Checked {
     if !check_args(ck.cx, call, &["other"], &[]) {
         return None;
     }
