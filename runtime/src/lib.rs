@@ -72,8 +72,8 @@ pub mod __private {
         ExchangeSource, HashAggregate, RowExchange, RowOp, SortKey, ZipSource,
     };
     pub use crate::for_codegen::*;
-    pub use crate::gpu::{ColumnsKernel, gpu_columns_pool};
     pub use crate::plan::{Plan, Stage};
+    pub use crate::pool::{ColumnsKernel, gpu_columns_pool};
     pub use crate::pool::{Compute, Resources};
     pub use crate::record::{Field, Record, Tensor, bind_column, finish};
     pub use crate::sink::{WriteFormat, WriteMode, WriteOptions};

@@ -1,7 +1,7 @@
 //! GPU stages through CUDA (the `cuda` feature, using `cust`).
 //!
 //! A stage with `num_gpus` runs on a worker pool whose workers are placed on devices
-//! (`pool.rs`). A worker that uses a GPU holds a `DeviceWorker` (with the feature): the
+//! (`crate::pool`). A worker that uses a GPU holds a `DeviceWorker` (with the feature): the
 //! device's primary context, two streams, its PTX module loaded once, pinned host staging
 //! buffers and device buffers sized to a device-memory budget. It runs a batch in chunks of
 //! rows: while chunk k's kernels run on one stream, chunk k+1 is staged and copied to the
@@ -11,12 +11,10 @@
 //! garbage.
 //!
 //! Without the feature, or on a machine without a device, [`device_count`] is 0 and stages
-//! with `num_gpus` fall back to their CPU path (see `pool.rs`).
+//! with `num_gpus` fall back to their CPU path (see `crate::pool`); `pool/gpu_columns.rs` is
+//! the pooled stage that runs the kernels `pipeline!` emits.
 
-mod columns;
 pub mod ptx;
-
-pub use columns::{ColumnsKernel, CpuColumns, gpu_columns_pool};
 
 pub use ptx::{Arg, ParamType, Signatures};
 

@@ -21,6 +21,10 @@
 //! a stage falls back to the CPU with a warning — its workers are constructed with
 //! [`Stateful::new`] — unless it asked for `cpu_fallback = false`: then it is an error.
 
+mod gpu_columns;
+
+pub use gpu_columns::{ColumnsKernel, CpuColumns, gpu_columns_pool};
+
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+use super::{BoxError, Compute, PoolSpec, Resources, StatefulWorker, Worker};
 use crate::error::StageError;
-use crate::pool::{BoxError, Compute, PoolSpec, Resources, StatefulWorker, Worker};
 
 /// A stage's kernel as codegen emitted it.
 #[derive(Clone)]
