@@ -181,6 +181,15 @@ fn predicates_before_any_reshaping_go_to_the_parquet_reader() {
         "{pushed:?}"
     );
 
+    // A closure filter only drops rows: comparisons after it still hold for what is read.
+    let mut plan = checked(
+        "read_parquet::<Sale>(\"s\") |> filter(|s: &Sale| s.qty > 0) |> filter(price > 10.0) |> rename(price = cost) |> filter(cost < 5.0)",
+    )
+    .unwrap();
+    assert!(predicate::run(&mut plan));
+    assert_eq!(plan.source.predicates.len(), 1, "none past the rename");
+    assert_eq!(plan.source.predicates[0].column, "price");
+
     let mut csv = checked("read_csv::<Sale>(\"s\") |> filter(price > 10.0)").unwrap();
     assert!(
         !predicate::run(&mut csv),
