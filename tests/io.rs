@@ -719,3 +719,27 @@ fn a_json_record_must_end_on_its_line_whole_or_cut() {
         "{error}"
     );
 }
+
+#[test]
+fn a_file_that_is_not_parquet_is_a_typed_error_with_its_cause() {
+    let tmp = dir();
+    let file = file_with(
+        &tmp,
+        "not.parquet",
+        b"PAR1 this is no parquet file at all PAR1",
+    );
+    let error = pipeline! { read_parquet::<Sale>(file.clone()) }
+        .count()
+        .expect_err("not parquet");
+    // Callers can match the kind and walk to the parquet reader's own error.
+    let aqueduct::Error::Parquet { url, source } = &error else {
+        panic!("expected Error::Parquet, got {error}");
+    };
+    assert!(url.contains("not.parquet"), "{url}");
+    let cause = std::error::Error::source(&error).expect("a source");
+    assert_eq!(cause.to_string(), source.to_string());
+    assert!(
+        error.to_string().contains("not a readable parquet file"),
+        "{error}"
+    );
+}

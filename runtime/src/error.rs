@@ -53,6 +53,15 @@ pub enum Error {
     #[error("cannot read `{url}`: {reason}")]
     Corrupt { url: String, reason: String },
 
+    /// A parquet file that cannot be read: damaged, not parquet, or using what the reader does
+    /// not support.
+    #[error("cannot read `{url}`: not a readable parquet file: {source}")]
+    Parquet {
+        url: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
     /// A file's schema does not match the declared record.
     #[error("`{url}` does not match record `{record}`: {reason}")]
     SchemaMismatch {

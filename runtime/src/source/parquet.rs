@@ -200,9 +200,9 @@ fn corrupt(url: &str, e: parquet::errors::ParquetError) -> Error {
                 },
             }
         }
-        other => Error::Corrupt {
+        source => Error::Parquet {
             url: url.to_owned(),
-            reason: format!("not a readable parquet file: {other}"),
+            source,
         },
     }
 }
