@@ -64,8 +64,6 @@
 //! See the README for the stages, sources and sinks, and `ARCHITECTURE.md` for how it works.
 
 pub use aqueduct_macros::{Record, pipeline};
-/// The date and time types record fields use (`NaiveDate`, `NaiveDateTime`, `DateTime<Utc>`).
-pub use aqueduct_runtime::__private::chrono;
 pub use aqueduct_runtime::*;
 
 /// Turn a program into a standalone binary with a standard command line (see [`cli`]):
@@ -104,9 +102,8 @@ macro_rules! main {
 /// Everything a pipeline author needs: `use aqueduct::prelude::*;`.
 pub mod prelude {
     pub use aqueduct_macros::{Record, pipeline};
-    pub use aqueduct_runtime::__private::RecordBatch;
     pub use aqueduct_runtime::{
-        Aggregator, CsvOptions, Dataset, Error, Record, Result, Tensor, Write, WriteMode,
-        WriteSummary,
+        Aggregator, CsvOptions, Dataset, Error, Record, RecordBatch, Result, Tensor, Write,
+        WriteMode, WriteSummary,
     };
 }

@@ -39,7 +39,11 @@ pub use aggregate::{
     AbsMax, Aggregator, Count, First, GroupKey, GroupTable, KeyField, Last, Max, Mean, Min,
     Numeric, Ordered, Quantile, Std, Sum, Unique,
 };
+/// The Arrow batch `map_batches` functions take and return.
+pub use arrow::record_batch::RecordBatch;
 pub use budget::block_bytes;
+/// The date and time types record fields use (`NaiveDate`, `NaiveDateTime`, `DateTime<Utc>`).
+pub use chrono;
 pub use dataset::{BatchOptions, Dataset, SplitStream, Write};
 pub use error::{BlockId, Error, Result, StageError};
 pub use executor::BlockStream;
