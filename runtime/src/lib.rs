@@ -9,7 +9,6 @@ mod checkpoint;
 pub mod cli;
 mod collect;
 mod dataset;
-mod devices;
 mod error;
 pub mod exchange;
 mod executor;

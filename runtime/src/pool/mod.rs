@@ -166,7 +166,7 @@ impl PoolSpec {
         }
         let mut placement = None;
         if let Some(gpus) = self.resources.gpus.filter(|g| *g > 0.0) {
-            let devices = crate::devices::count();
+            let devices = crate::gpu::device_count();
             if (devices as f64) >= gpus {
                 cap = cap.min(((devices as f64 / gpus).floor() as usize).max(1));
                 placement = Some(Placement { gpus, devices });
@@ -480,7 +480,7 @@ mod tests {
             ))
         };
         let options = ExecOptions::default();
-        if crate::devices::count() > 0 {
+        if crate::gpu::device_count() > 0 {
             return; // This machine has a GPU: nothing falls back.
         }
         let pool = spec(true).pool("classify", &options).unwrap();
