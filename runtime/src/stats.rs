@@ -20,7 +20,9 @@ pub struct OperatorStats {
     pub bytes_out: u64,
     pub blocks_in: u64,
     pub blocks_out: u64,
-    /// Wall time spent in the operator's own work, summed over threads.
+    /// Wall time spent in the operator's own work, summed over threads. For a stage run by a
+    /// pool of workers (`compute = actors(..)`) it includes the time a block waited for a free
+    /// worker: a stage whose wall is several times the run's is the bottleneck.
     #[serde(serialize_with = "seconds")]
     pub wall: Duration,
     /// CPU time of that work.
