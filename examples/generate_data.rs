@@ -69,11 +69,11 @@ fn main() -> aqueduct::Result<()> {
         let to = format!("examples/data/sales/part-{file}.parquet");
         std::fs::rename(&from, &to).map_err(|e| aqueduct::Error::Write {
             url: to.clone(),
-            reason: e.to_string(),
+            reason: e.into(),
         })?;
         std::fs::remove_dir_all(&directory).map_err(|e| aqueduct::Error::Write {
             url: directory.clone(),
-            reason: e.to_string(),
+            reason: e.into(),
         })?;
         println!("wrote {to} ({} rows)", written.rows);
     }

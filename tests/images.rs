@@ -90,16 +90,24 @@ fn files_that_are_not_images_are_named() {
     truncated.truncate(truncated.len() / 2);
     std::fs::write(dir.path().join("truncated.png"), truncated).unwrap();
     let location = dir.path().to_str().unwrap().to_owned();
-    let err = pipeline! { read_images::<Digit>(location) }
+    let error = pipeline! { read_images::<Digit>(location) }
         .with_threads(1)
         .count()
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = error.to_string();
     assert!(
         err.contains("notes.png") || err.contains("truncated.png"),
         "{err}"
     );
     assert!(err.contains("not a readable image"), "{err}");
+    // The decoder's own error is kept, not flattened into the message.
+    let mut cause = std::error::Error::source(&error);
+    let mut decoder_error = None;
+    while let Some(inner) = cause {
+        decoder_error = decoder_error.or(inner.downcast_ref::<image::ImageError>());
+        cause = inner.source();
+    }
+    assert!(decoder_error.is_some(), "{error:?}");
 }
 
 #[test]

@@ -743,3 +743,19 @@ fn a_file_that_is_not_parquet_is_a_typed_error_with_its_cause() {
         "{error}"
     );
 }
+
+#[test]
+fn a_bad_glob_is_an_invalid_location_whose_cause_is_the_pattern_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_sales(dir.path(), "sales", sales(10));
+    let location = format!("{}/sales/[*.parquet", dir.path().display());
+    let error = pipeline! { read_parquet::<Sale>(location) }
+        .count()
+        .unwrap_err();
+    assert!(error.to_string().contains("bad glob"), "{error:?}");
+    let aqueduct::Error::InvalidLocation { url, reason } = &error else {
+        panic!("{error:?}")
+    };
+    assert!(url.ends_with("[*.parquet"), "{url}");
+    assert!(matches!(reason, aqueduct::Cause::Glob(_)), "{error:?}");
+}

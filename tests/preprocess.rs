@@ -242,6 +242,19 @@ fn a_chain_fits_each_step_on_the_previous_ones_output_and_round_trips_through_js
     let loaded = Fitted::load(path.to_str().unwrap()).unwrap();
     assert_eq!(loaded, chain);
     assert_eq!(scaled(&loaded), scaled(&chain));
+
+    // A file that cannot be written names itself and keeps the system's error.
+    let nowhere = dir.path().join("missing").join("chain.json");
+    let error = chain.save(nowhere.to_str().unwrap()).unwrap_err();
+    let aqueduct::Error::Write {
+        url,
+        reason: aqueduct::Cause::Io(io),
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert!(url.ends_with("missing/chain.json"), "{url}");
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
 }
 
 #[test]
@@ -272,8 +285,16 @@ fn bad_columns_and_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.json");
     std::fs::write(&path, "{\"Nonsense\": 1}").unwrap();
-    let err = Fitted::load(path.to_str().unwrap())
-        .unwrap_err()
-        .to_string();
+    let error = Fitted::load(path.to_str().unwrap()).unwrap_err();
+    let err = error.to_string();
     assert!(err.contains("not a fitted preprocessor"), "{err}");
+    // The JSON parser's error is there to match on.
+    let aqueduct::Error::Corrupt {
+        reason: aqueduct::Cause::Context { source, .. },
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert!(matches!(**source, aqueduct::Cause::Json(_)), "{error:?}");
 }

@@ -27,7 +27,11 @@ impl std::fmt::Display for BlockId {
 pub enum Error {
     /// A source URL or path that could not be parsed or opened.
     #[error("invalid location `{url}`: {reason}")]
-    InvalidLocation { url: String, reason: String },
+    InvalidLocation {
+        url: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// A source that matched no file (missing file, empty directory, glob without matches).
     #[error("no input files found at `{url}`{}", if .reason.is_empty() { String::new() } else { format!(": {}", .reason) })]
@@ -51,7 +55,11 @@ pub enum Error {
 
     /// A file is not valid for its format (not parquet, truncated, bad JSON, ...).
     #[error("cannot read `{url}`: {reason}")]
-    Corrupt { url: String, reason: String },
+    Corrupt {
+        url: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// A parquet file that cannot be read: damaged, not parquet, or using what the reader does
     /// not support.
@@ -109,7 +117,11 @@ pub enum Error {
 
     /// Writing an output file failed.
     #[error("cannot write `{url}`: {reason}")]
-    Write { url: String, reason: String },
+    Write {
+        url: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// A stage asks for resources the machine does not have.
     #[error("stage `{stage}`: {reason}")]
@@ -117,15 +129,27 @@ pub enum Error {
 
     /// A job checkpoint cannot be used.
     #[error("checkpoint `{location}`: {reason}")]
-    Checkpoint { location: String, reason: String },
+    Checkpoint {
+        location: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// Spilling to local disk, or reading a spill back, failed.
     #[error("cannot spill to `{path}`: {reason}")]
-    Spill { path: String, reason: String },
+    Spill {
+        path: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// An all-to-all operator's input does not fit what it needs (zip of unequal lengths, ...).
     #[error("`{stage}`: {reason}")]
-    Exchange { stage: String, reason: String },
+    Exchange {
+        stage: String,
+        #[source]
+        reason: Cause,
+    },
 
     /// The worker threads of a run could not be started.
     #[error("cannot start {threads} worker thread(s): {source}")]
@@ -138,6 +162,62 @@ pub enum Error {
     /// An Arrow kernel failed.
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// Why reading, writing, spilling or an exchange failed: the library error it came from, kept
+/// whole so a caller can match it or find it in the `source()` chain, or a message where
+/// aqueduct itself found the problem. It reads exactly as what it holds, and its `source()` is
+/// that error ([`Error::report`] leaves out a cause whose text the message already holds).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Cause {
+    /// What aqueduct found wrong, said in words.
+    #[error("{0}")]
+    Message(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("{0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("{0}")]
+    Storage(#[from] object_store::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("bad glob: {0}")]
+    Glob(#[from] glob::PatternError),
+    /// Another library's error.
+    #[error("{0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A cause and what was being done when it happened.
+    #[error("{context}: {source}")]
+    Context {
+        context: String,
+        #[source]
+        source: Box<Cause>,
+    },
+}
+
+impl Cause {
+    /// This cause, said to have happened while doing `context`.
+    pub fn context(self, context: impl Into<String>) -> Cause {
+        Cause::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Self {
+        Cause::Message(message)
+    }
+}
+
+impl From<&str> for Cause {
+    fn from(message: &str) -> Self {
+        Cause::Message(message.to_owned())
+    }
 }
 
 /// Why a stage function failed on one block (the executor adds the stage and block).

@@ -44,7 +44,7 @@ pub use budget::block_bytes;
 /// The date and time types record fields use (`NaiveDate`, `NaiveDateTime`, `DateTime<Utc>`).
 pub use chrono;
 pub use dataset::{BatchOptions, Dataset, SplitStream, Write};
-pub use error::{BlockId, Error, Result, StageError};
+pub use error::{BlockId, Cause, Error, Result, StageError};
 pub use executor::BlockStream;
 pub use graph::GraphFormat;
 pub use options::{ExecOptions, parse_bytes};

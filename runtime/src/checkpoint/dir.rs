@@ -44,7 +44,7 @@ impl Dir {
         }
     }
 
-    pub fn failed(&self, reason: impl Into<String>) -> Error {
+    pub fn failed(&self, reason: impl Into<crate::error::Cause>) -> Error {
         Error::Checkpoint {
             location: self.describe(),
             reason: reason.into(),

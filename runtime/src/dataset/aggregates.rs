@@ -27,7 +27,8 @@ impl<R: Record> Dataset<R> {
                 .collect();
             return Err(Error::Exchange {
                 stage,
-                reason: format!("no column `{column}`; the columns are {}", names.join(", ")),
+                reason: format!("no column `{column}`; the columns are {}", names.join(", "))
+                    .into(),
             });
         }
         let mut state = aggregator.init();

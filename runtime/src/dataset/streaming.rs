@@ -76,7 +76,7 @@ impl Iterator for SplitStream {
                         self.reported = true;
                         Some(Err(Error::Exchange {
                             stage: "streaming_split".into(),
-                            reason,
+                            reason: reason.into(),
                         }))
                     }
                     _ => None,
@@ -111,7 +111,7 @@ pub(super) fn split(stream: BlockStream, n: usize) -> Result<Vec<SplitStream>> {
             })
             .map_err(|e| Error::Exchange {
                 stage: "streaming_split".into(),
-                reason: e.to_string(),
+                reason: e.into(),
             })?
     };
     let runner = Arc::new(Runner(Mutex::new(Some(runner))));

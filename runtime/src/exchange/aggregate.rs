@@ -220,7 +220,7 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
             .collect::<Result<Vec<_>, String>>()
             .map_err(|reason| Error::Spill {
                 path: dir.path().display().to_string(),
-                reason,
+                reason: reason.into(),
             })?;
         partition.spilled.push((dir.write(&batches)?, orders));
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);

@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Dir;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::source::Split;
 
 const MARKER: &str = "done.json";
@@ -29,7 +29,7 @@ pub(super) fn load(dir: &Dir) -> Result<Option<Vec<Box<dyn Split>>>> {
         return Ok(None);
     };
     let marker: Marker = serde_json::from_slice(&marker)
-        .map_err(|e| dir.failed(format!("{MARKER} is damaged: {e}")))?;
+        .map_err(|e| dir.failed(Cause::from(e).context(format!("{MARKER} is damaged"))))?;
     tracing::info!(checkpoint = %dir.describe(), "reading a saved all-to-all output");
     Ok(Some(
         marker
@@ -57,7 +57,7 @@ pub(super) fn save(dir: &Dir, splits: Vec<Box<dyn Split>>) -> Result<Vec<Box<dyn
         split.read(&mut |block| {
             if writer.is_none() {
                 match dir.writer(&file).and_then(|out| {
-                    FileWriter::try_new(out, &block.schema()).map_err(|e| dir.failed(e.to_string()))
+                    FileWriter::try_new(out, &block.schema()).map_err(|e| dir.failed(e))
                 }) {
                     Ok(w) => writer = Some(w),
                     Err(e) => {
@@ -67,7 +67,7 @@ pub(super) fn save(dir: &Dir, splits: Vec<Box<dyn Split>>) -> Result<Vec<Box<dyn
                 }
             }
             if let Err(e) = writer.as_mut().expect("just made").write(&block) {
-                error = Some(dir.failed(format!("cannot write {file}: {e}")));
+                error = Some(dir.failed(Cause::from(e).context(format!("cannot write {file}"))));
                 return Ok(false);
             }
             Ok(true)
@@ -77,10 +77,10 @@ pub(super) fn save(dir: &Dir, splits: Vec<Box<dyn Split>>) -> Result<Vec<Box<dyn
         }
         match writer {
             Some(mut writer) => {
-                let failed = |e: String| dir.failed(format!("cannot write {file}: {e}"));
-                writer.finish().map_err(|e| failed(e.to_string()))?;
-                let out = writer.into_inner().map_err(|e| failed(e.to_string()))?;
-                out.commit().map_err(|e| failed(e.to_string()))?;
+                let failed = |e: Cause| dir.failed(e.context(format!("cannot write {file}")));
+                writer.finish().map_err(|e| failed(e.into()))?;
+                let out = writer.into_inner().map_err(|e| failed(e.into()))?;
+                out.commit().map_err(|e| failed(e.into()))?;
             }
             // An empty split: no file.
             None => dir.delete(&file)?,
@@ -111,7 +111,7 @@ impl Split for SavedSplit {
         };
         let corrupt = |e: arrow::error::ArrowError| Error::Corrupt {
             url: format!("{}/{}", self.dir.describe(), self.file),
-            reason: e.to_string(),
+            reason: e.into(),
         };
         for block in FileReader::try_new(input, None).map_err(corrupt)? {
             if !emit(block.map_err(corrupt)?)? {

@@ -11,7 +11,7 @@ use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::record_batch::RecordBatch;
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::sync::Recover;
 
 /// A spill directory made on first use, under `parent`: most runs never spill.
@@ -65,7 +65,7 @@ impl SpillDir {
             .tempdir_in(parent)
             .map_err(|e| Error::Spill {
                 path: parent.display().to_string(),
-                reason: e.to_string(),
+                reason: e.into(),
             })?;
         tracing::debug!(dir = %dir.path().display(), "spilling");
         Ok(Arc::new(Self {
@@ -118,10 +118,10 @@ impl SpillDir {
     }
 }
 
-fn spill_error(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+fn spill_error(path: &std::path::Path, e: impl Into<crate::error::Cause>) -> Error {
     Error::Spill {
         path: path.display().to_string(),
-        reason: e.to_string(),
+        reason: e.into(),
     }
 }
 
@@ -188,19 +188,19 @@ impl SpillFile {
         &self,
         range: std::ops::Range<usize>,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<'_>> {
-        let failed = move |reason: String| Error::Spill {
+        let failed = move |reason: Cause| Error::Spill {
             path: self.path.display().to_string(),
             reason,
         };
-        let file = File::open(&self.path).map_err(|e| failed(e.to_string()))?;
+        let file = File::open(&self.path).map_err(|e| failed(e.into()))?;
         let mut reader = FileReader::try_new(std::io::BufReader::new(file), None)
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(e.into()))?;
         let end = range.end.min(reader.num_batches());
         let start = range.start.min(end);
-        reader.set_index(start).map_err(|e| failed(e.to_string()))?;
+        reader.set_index(start).map_err(|e| failed(e.into()))?;
         Ok(reader
             .take(end - start)
-            .map(move |batch| batch.map_err(|e| failed(e.to_string()))))
+            .map(move |batch| batch.map_err(|e| failed(e.into()))))
     }
 }
 

@@ -63,7 +63,8 @@ impl Source for ZipSource {
                 stage: self.name.clone(),
                 reason: format!(
                     "the datasets differ in length: {left_rows} rows and {right_rows} rows"
-                ),
+                )
+                .into(),
             });
         }
         let bounds: Vec<usize> = (0..left_rows)

@@ -213,7 +213,7 @@ impl Fitted {
         let text = serde_json::to_string_pretty(self).expect("fitted state serializes");
         std::fs::write(path, text).map_err(|e| Error::Write {
             url: path.to_owned(),
-            reason: e.to_string(),
+            reason: e.into(),
         })
     }
 
@@ -225,7 +225,7 @@ impl Fitted {
         })?;
         serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             url: path.to_owned(),
-            reason: format!("not a fitted preprocessor: {e}"),
+            reason: crate::error::Cause::from(e).context("not a fitted preprocessor"),
         })
     }
 
@@ -293,7 +293,7 @@ impl Preprocessor for Chain {
 }
 
 /// An error of preprocessor `name`.
-pub(crate) fn failed(name: String, reason: impl Into<String>) -> Error {
+pub(crate) fn failed(name: String, reason: impl Into<crate::error::Cause>) -> Error {
     Error::Exchange {
         stage: name,
         reason: reason.into(),

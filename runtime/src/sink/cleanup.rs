@@ -5,7 +5,7 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
 use super::FileSink;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::io_runtime::block_on;
 
 impl FileSink {
@@ -22,20 +22,20 @@ impl FileSink {
                 .and_then(|n| n.parse::<usize>().ok());
             in_progress || split.is_some_and(|s| !committed(s))
         };
-        let failed = |url: String, e: String| Error::Write {
+        let failed = |url: String, e: Cause| Error::Write {
             url,
-            reason: format!("cannot remove uncommitted output: {e}"),
+            reason: e.context("cannot remove uncommitted output"),
         };
         let Some(root) = &self.target.local else {
             // Other stores put each file whole: only whole files of uncommitted splits remain.
             let directory = &self.target;
             let listed: Vec<_> =
                 block_on(directory.store.list(Some(&directory.path)).try_collect())
-                    .map_err(|e| failed(directory.url.to_string(), e.to_string()))?;
+                    .map_err(|e| failed(directory.url.to_string(), e.into()))?;
             for object in listed {
                 if uncommitted(object.location.filename().unwrap_or_default()) {
                     block_on(directory.store.delete(&object.location))
-                        .map_err(|e| failed(object.location.to_string(), e.to_string()))?;
+                        .map_err(|e| failed(object.location.to_string(), e.into()))?;
                 }
             }
             return Ok(());
@@ -51,7 +51,7 @@ impl FileSink {
                     pending.push(path);
                 } else if uncommitted(&entry.file_name().to_string_lossy()) {
                     std::fs::remove_file(&path)
-                        .map_err(|e| failed(path.display().to_string(), e.to_string()))?;
+                        .map_err(|e| failed(path.display().to_string(), e.into()))?;
                 }
             }
         }

@@ -67,7 +67,7 @@ impl FileSink {
         let directory = &self.directory;
         let refuse = |reason: String| Error::Write {
             url: directory.url.to_string(),
-            reason,
+            reason: reason.into(),
         };
         if let Some(path) = &directory.local
             && path.is_file()

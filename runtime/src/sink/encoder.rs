@@ -7,6 +7,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::WriteFormat;
 use super::output::Output;
+use crate::error::Cause;
 use crate::storage::Location;
 
 /// One file being encoded.
@@ -30,7 +31,7 @@ impl Encoder {
         format: WriteFormat,
         schema: &SchemaRef,
         file: &Location,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Cause> {
         let out = Output::open(file)?;
         Ok(match format {
             WriteFormat::Parquet => {
@@ -38,8 +39,7 @@ impl Encoder {
                     .set_compression(parquet::basic::Compression::SNAPPY)
                     .build();
                 let writer =
-                    parquet::arrow::ArrowWriter::try_new(out, Arc::clone(schema), Some(props))
-                        .map_err(|e| e.to_string())?;
+                    parquet::arrow::ArrowWriter::try_new(out, Arc::clone(schema), Some(props))?;
                 Encoder::Parquet(Box::new(writer))
             }
             WriteFormat::Csv => Encoder::Csv {
@@ -52,28 +52,28 @@ impl Encoder {
         })
     }
 
-    pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<(), String> {
+    pub(super) fn write(&mut self, batch: &RecordBatch) -> Result<(), Cause> {
         let mut text = Vec::new();
         match self {
-            Encoder::Parquet(w) => return w.write(batch).map_err(|e| e.to_string()),
+            Encoder::Parquet(w) => return Ok(w.write(batch)?),
             Encoder::Csv { header, .. } => {
                 let mut writer = arrow_csv::WriterBuilder::new()
                     .with_header(!*header)
                     .build(&mut text);
                 *header = true;
-                writer.write(batch).map_err(|e| e.to_string())?;
+                writer.write(batch)?;
             }
             Encoder::Json { .. } => {
                 let mut writer = arrow_json::LineDelimitedWriter::new(&mut text);
-                writer.write(batch).map_err(|e| e.to_string())?;
-                writer.finish().map_err(|e| e.to_string())?;
+                writer.write(batch)?;
+                writer.finish()?;
             }
         }
         let (Encoder::Csv { out, bytes, .. } | Encoder::Json { out, bytes }) = self else {
             unreachable!("parquet returned above")
         };
         *bytes += text.len();
-        std::io::Write::write_all(out, &text).map_err(|e| e.to_string())
+        Ok(std::io::Write::write_all(out, &text)?)
     }
 
     /// Bytes encoded so far (for parquet, including the row group being built).
@@ -84,7 +84,7 @@ impl Encoder {
         }
     }
 
-    pub(super) fn finish(mut self) -> Result<Output, String> {
+    pub(super) fn finish(mut self) -> Result<Output, Cause> {
         if let Encoder::Csv {
             header: false,
             schema,
@@ -95,7 +95,7 @@ impl Encoder {
             self.write(&empty)?;
         }
         match self {
-            Encoder::Parquet(w) => w.into_inner().map_err(|e| e.to_string()),
+            Encoder::Parquet(w) => Ok(w.into_inner()?),
             Encoder::Csv { out, .. } | Encoder::Json { out, .. } => Ok(out),
         }
     }

@@ -23,7 +23,7 @@ pub use part::PartWriter;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::storage::{Location, resolve};
 use part::FileWriter;
 
@@ -93,7 +93,7 @@ impl FileSink {
         for name in &options.partition_by {
             let index = schema.index_of(name).map_err(|_| Error::Write {
                 url: location.to_owned(),
-                reason: format!("cannot partition by `{name}`: no such column"),
+                reason: format!("cannot partition by `{name}`: no such column").into(),
             })?;
             partitions.push(index);
         }
@@ -119,7 +119,7 @@ impl FileSink {
                     "CSV cannot hold column `{}` ({}): write parquet or JSON lines, or drop the column first",
                     field.name(),
                     field.data_type()
-                ),
+                ).into(),
             });
         }
         let target = if options.mode.stages() {
@@ -181,7 +181,7 @@ impl FileSink {
         directory.child(&format!("part-{split:05}-{sequence:05}.{extension}"))
     }
 
-    fn failed(&self, directory: &Location, sequence: usize, split: usize, reason: String) -> Error {
+    fn failed(&self, directory: &Location, sequence: usize, split: usize, reason: Cause) -> Error {
         Error::Write {
             url: self.file(directory, split, sequence).url.to_string(),
             reason,

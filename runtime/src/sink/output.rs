@@ -1,6 +1,7 @@
 //! Where an output file's bytes go while it is encoded: locally a hidden temporary file,
 //! renamed when complete; elsewhere memory, put whole. No half-written file is ever visible.
 
+use crate::error::Cause;
 use crate::storage::Location;
 
 /// Where a file's bytes go while it is encoded: a hidden temporary file beside the final one
@@ -11,16 +12,16 @@ pub(super) enum Output {
 }
 
 impl Output {
-    pub(super) fn open(file: &Location) -> Result<Self, String> {
+    pub(super) fn open(file: &Location) -> Result<Self, Cause> {
         let Some(path) = &file.local else {
             return Ok(Output::Memory(Vec::new()));
         };
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("part");
         let temp = path.with_file_name(format!(".{name}.inprogress"));
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(parent)?;
         }
-        let handle = std::fs::File::create(&temp).map_err(|e| e.to_string())?;
+        let handle = std::fs::File::create(&temp)?;
         Ok(Output::Local(TempFile {
             file: Some(std::io::BufWriter::with_capacity(1 << 20, handle)),
             temp,
@@ -54,10 +55,10 @@ pub(super) struct TempFile {
 
 impl TempFile {
     /// Flush and give the file its final name.
-    pub(super) fn commit(mut self) -> Result<(), String> {
+    pub(super) fn commit(mut self) -> Result<(), Cause> {
         let file = self.file.take().expect("committed once");
-        file.into_inner().map_err(|e| e.to_string())?;
-        std::fs::rename(&self.temp, &self.path).map_err(|e| e.to_string())
+        file.into_inner().map_err(|e| e.into_error())?;
+        Ok(std::fs::rename(&self.temp, &self.path)?)
     }
 }
 

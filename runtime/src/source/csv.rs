@@ -39,7 +39,7 @@ pub(super) fn read(
                 .infer_schema(open(location)?, Some(0))
                 .map_err(|e| Error::Corrupt {
                     url: url.to_owned(),
-                    reason: e.to_string(),
+                    reason: e.into(),
                 })?;
         let fields: Vec<Field> = header
             .fields()
@@ -86,7 +86,7 @@ pub(super) fn read(
         .build_buffered(lines.reader)
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
-            reason: e.to_string(),
+            reason: e.into(),
         })?;
     for (block, batch) in reader.enumerate() {
         let batch = batch.map_err(|e| parse_error(url, block, &file_schema, &position, e))?;

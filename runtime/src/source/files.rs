@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 use object_store::ObjectStoreExt;
 
 use super::{Source, Split};
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::io_runtime::block_on;
 use crate::options::ExecOptions;
 use crate::storage::{Location, list_files};
@@ -322,7 +322,8 @@ fn decode_guarded(
             reason: format!(
                 "the image decoder failed: {}",
                 crate::error::panic_message(&panic)
-            ),
+            )
+            .into(),
         })
     })
 }
@@ -339,14 +340,16 @@ const MAX_PIXELS: u64 = 178_956_970;
 const JPEG_PIXELS_PER_BYTE: u64 = 512;
 
 fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) -> Result<Vec<u8>> {
-    let corrupt = |reason: String| Error::Corrupt {
+    let corrupt = |reason: Cause| Error::Corrupt {
         url: url.to_owned(),
         reason,
     };
+    let unreadable =
+        |e: image::ImageError| corrupt(Cause::Other(e.into()).context("not a readable image"));
     let reader = || {
         image::ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
-            .map_err(|e| corrupt(e.to_string()))
+            .map_err(|e| corrupt(e.into()))
     };
     let [height, width, channels] = shape;
     let wrong_size = |(w, h): (u32, u32)| Error::Shape {
@@ -357,13 +360,12 @@ fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) 
         ),
     };
     // The header first: a wrong size without `size`, or too many pixels, is known undecoded.
-    let (w, h) = reader()?
-        .into_dimensions()
-        .map_err(|e| corrupt(format!("not a readable image: {e}")))?;
+    let (w, h) = reader()?.into_dimensions().map_err(unreadable)?;
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
-        return Err(corrupt(format!(
-            "the image is {h}×{w}, more than {MAX_PIXELS} pixels (a decompression bomb?)"
-        )));
+        return Err(corrupt(
+            format!("the image is {h}×{w}, more than {MAX_PIXELS} pixels (a decompression bomb?)")
+                .into(),
+        ));
     }
     if size.is_none() && (h as usize, w as usize) != (height, width) {
         return Err(wrong_size((w, h)));
@@ -371,14 +373,15 @@ fn decode(bytes: &[u8], url: &str, shape: [usize; 3], size: Option<(u32, u32)>) 
     if reader()?.format() == Some(image::ImageFormat::Jpeg)
         && (bytes.len() as u64) < u64::from(w) * u64::from(h) / JPEG_PIXELS_PER_BYTE
     {
-        return Err(corrupt(format!(
-            "{} bytes are too few for a {h}×{w} JPEG: the file is cut short",
-            bytes.len()
-        )));
+        return Err(corrupt(
+            format!(
+                "{} bytes are too few for a {h}×{w} JPEG: the file is cut short",
+                bytes.len()
+            )
+            .into(),
+        ));
     }
-    let image = reader()?
-        .decode()
-        .map_err(|e| corrupt(format!("not a readable image: {e}")))?;
+    let image = reader()?.decode().map_err(unreadable)?;
     let image = match size {
         Some((height, width)) => {
             image.resize_exact(width, height, image::imageops::FilterType::Triangle)

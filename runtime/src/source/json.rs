@@ -41,7 +41,7 @@ pub(super) fn read(
         .build_decoder()
         .map_err(|e| Error::Corrupt {
             url: url.to_owned(),
-            reason: e.to_string(),
+            reason: e.into(),
         })?;
     let Lines { mut reader, start } = lines()?;
     let mut flush =

@@ -85,7 +85,8 @@ pub(crate) fn guarded(
             reason: format!(
                 "the decoder failed: {}",
                 crate::error::panic_message(&panic)
-            ),
+            )
+            .into(),
         }),
     }
 }

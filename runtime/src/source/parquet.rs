@@ -196,7 +196,7 @@ fn corrupt(url: &str, e: parquet::errors::ParquetError) -> Error {
                 },
                 Err(other) => Error::Corrupt {
                     url: url.to_owned(),
-                    reason: other.to_string(),
+                    reason: crate::error::Cause::Other(other),
                 },
             }
         }

@@ -10,7 +10,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 use crate::io_runtime::block_on;
 use crate::sync::Recover;
 
@@ -56,13 +56,14 @@ pub fn register_store(prefix: &str, store: Arc<dyn ObjectStore>) {
 /// Resolve `location` (a local path, `file://`, `s3://`, `gs://`, `az://`, `http(s)://`,
 /// `memory://`, or a registered prefix) to a store and a path.
 pub fn resolve(location: &str) -> Result<Location> {
-    let invalid = |reason: String| Error::InvalidLocation {
+    let invalid = |reason: Cause| Error::InvalidLocation {
         url: location.to_owned(),
         reason,
     };
+    let other = |e: Box<dyn std::error::Error + Send + Sync>| invalid(Cause::Other(e));
     if !location.contains("://") {
-        let absolute = std::path::absolute(location).map_err(|e| invalid(e.to_string()))?;
-        let path = Path::from_absolute_path(&absolute).map_err(|e| invalid(e.to_string()))?;
+        let absolute = std::path::absolute(location).map_err(|e| invalid(e.into()))?;
+        let path = Path::from_absolute_path(&absolute).map_err(|e| other(e.into()))?;
         return Ok(Location {
             store: Arc::new(LocalFileSystem::new()),
             local: Some(absolute),
@@ -71,14 +72,14 @@ pub fn resolve(location: &str) -> Result<Location> {
             size: None,
         });
     }
-    let url = Url::parse(location).map_err(|e| invalid(e.to_string()))?;
+    let url = Url::parse(location).map_err(|e| other(e.into()))?;
     let registered = {
         let registry = REGISTRY.lock().recover();
         let prefix = format!("{}://{}", url.scheme(), url.authority());
         registry.get(&prefix).cloned()
     };
     if let Some(store) = registered {
-        let path = Path::parse(url.path()).map_err(|e| invalid(e.to_string()))?;
+        let path = Path::parse(url.path()).map_err(|e| other(e.into()))?;
         return Ok(Location {
             store,
             path,
@@ -87,7 +88,7 @@ pub fn resolve(location: &str) -> Result<Location> {
             size: None,
         });
     }
-    let (store, path) = remote::build(&url).map_err(invalid)?;
+    let (store, path) = remote::build(&url).map_err(|reason| invalid(reason.into()))?;
     let local = (url.scheme() == "file")
         .then(|| LocalFileSystem::new().path_to_filesystem(&path).ok())
         .flatten();
@@ -205,7 +206,7 @@ pub fn list_files(location: &str) -> Result<Vec<Location>> {
         Some(pattern) => {
             let glob = glob::Pattern::new(pattern).map_err(|e| Error::InvalidLocation {
                 url: location.to_owned(),
-                reason: format!("bad glob: {e}"),
+                reason: e.into(),
             })?;
             let prefix_len = root.path.as_ref().len();
             list_under(&root)?

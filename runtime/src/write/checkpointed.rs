@@ -40,7 +40,7 @@ pub(super) fn write(
             location: checkpoint.to_owned(),
             reason: format!(
                 "`{location}` follows a `limit`, whose rows depend on the order of a run: it cannot resume"
-            ),
+            ).into(),
         });
     }
     let splits = plan.source.splits(options)?;

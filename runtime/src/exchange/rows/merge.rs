@@ -12,7 +12,7 @@ use arrow::row::{OwnedRow, RowConverter, Rows};
 use super::sort::{converter, rows_of};
 use super::store::{Chunk, ChunkData};
 use super::{BLOCK_ROWS, RowOp, SortKey};
-use crate::error::{BlockId, Error, Result, StageError, guard_stage};
+use crate::error::{BlockId, Cause, Error, Result, StageError, guard_stage};
 use crate::exchange::spill::LazySpill;
 use crate::source::Split;
 use crate::sync::Recover;
@@ -62,10 +62,10 @@ impl Split for Merge {
 }
 
 impl Merge {
-    pub(super) fn failed(&self, reason: String) -> Error {
+    pub(super) fn failed(&self, reason: impl Into<Cause>) -> Error {
         Error::Exchange {
             stage: self.name.to_string(),
-            reason,
+            reason: reason.into(),
         }
     }
 

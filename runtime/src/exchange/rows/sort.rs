@@ -12,7 +12,7 @@ use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, Rows, SortField};
 
 use super::{BLOCK_ROWS, SortKey};
-use crate::error::Result;
+use crate::error::{Cause, Result};
 
 pub(super) fn sort_options(key: &SortKey) -> SortOptions {
     SortOptions {
@@ -25,22 +25,22 @@ pub(super) fn sort_options(key: &SortKey) -> SortOptions {
 pub(super) fn sort_run(
     blocks: &[RecordBatch],
     order: &[SortKey],
-) -> Result<Vec<RecordBatch>, String> {
-    let all = concat_batches(&blocks[0].schema(), blocks).map_err(|e| e.to_string())?;
+) -> Result<Vec<RecordBatch>, Cause> {
+    let all = concat_batches(&blocks[0].schema(), blocks)?;
     let columns = order
         .iter()
         .map(|key| {
             Ok(SortColumn {
                 values: key_column(
                     all.column_by_name(&key.column)
-                        .ok_or_else(|| format!("missing column `{}`", key.column))?,
+                        .ok_or_else(|| Cause::from(format!("missing column `{}`", key.column)))?,
                 ),
                 options: Some(sort_options(key)),
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
-    let indices = lexsort_to_indices(&columns, None).map_err(|e| e.to_string())?;
-    let sorted = take_record_batch(&all, &indices).map_err(|e| e.to_string())?;
+        .collect::<Result<Vec<_>, Cause>>()?;
+    let indices = lexsort_to_indices(&columns, None)?;
+    let sorted = take_record_batch(&all, &indices)?;
     Ok((0..sorted.num_rows())
         .step_by(BLOCK_ROWS)
         .map(|start| sorted.slice(start, BLOCK_ROWS.min(sorted.num_rows() - start)))
@@ -76,7 +76,7 @@ pub(super) fn key_column(column: &ArrayRef) -> ArrayRef {
 pub(super) fn converter(
     schema: &Schema,
     order: &[SortKey],
-) -> Result<(RowConverter, Vec<usize>), String> {
+) -> Result<(RowConverter, Vec<usize>), Cause> {
     let mut fields = Vec::new();
     let mut indices = Vec::new();
     for key in order {
@@ -89,22 +89,17 @@ pub(super) fn converter(
         ));
         indices.push(index);
     }
-    Ok((
-        RowConverter::new(fields).map_err(|e| e.to_string())?,
-        indices,
-    ))
+    Ok((RowConverter::new(fields)?, indices))
 }
 
 pub(super) fn rows_of(
     converter: &RowConverter,
     indices: &[usize],
     batch: &RecordBatch,
-) -> Result<Rows, String> {
+) -> Result<Rows, arrow::error::ArrowError> {
     let columns: Vec<ArrayRef> = indices
         .iter()
         .map(|&i| key_column(batch.column(i)))
         .collect();
-    converter
-        .convert_columns(&columns)
-        .map_err(|e| e.to_string())
+    converter.convert_columns(&columns)
 }
