@@ -64,7 +64,81 @@
 //! See the README for the stages, sources and sinks, and `ARCHITECTURE.md` for how it works.
 
 pub use aqueduct_macros::{Record, pipeline};
-pub use aqueduct_runtime::*;
+
+// The surface a user programs against, listed: the runtime's internals (exchanges, sinks,
+// sources, group tables) stay behind it, reachable by generated code through `__private`.
+pub use aqueduct_runtime::{
+    // Aggregations: the built-in ones, and the trait a custom one implements.
+    AbsMax,
+    Aggregator,
+    // Running a pipeline: the dataset, its consumers and writes, options and statistics.
+    BatchOptions,
+    // Errors.
+    BlockId,
+    BlockStream,
+    Cause,
+    Count,
+    // Reading and writing files.
+    CsvOptions,
+    Dataset,
+    Error,
+    ErroredBlock,
+    ExecOptions,
+    First,
+    GraphFormat,
+    Last,
+    Max,
+    Mean,
+    Min,
+    Numeric,
+    OperatorStats,
+    Ordered,
+    Quantile,
+    // Records and the values in them.
+    Record,
+    RecordBatch,
+    Result,
+    RetryPolicy,
+    RunStats,
+    SplitStream,
+    StageError,
+    Std,
+    Sum,
+    Tensor,
+    TensorElement,
+    Unique,
+    Write,
+    WriteFormat,
+    WriteMode,
+    WriteOptions,
+    WriteSummary,
+    chrono,
+    parse_bytes,
+};
+pub use aqueduct_runtime::{cli, gpu, preprocess};
+
+/// Stateful `map_batches` stages (Ray Data's actor classes): the trait a model or a client
+/// implements to be constructed once per worker and called batch after batch.
+pub mod pool {
+    pub use aqueduct_runtime::pool::{BoxError, Stateful};
+}
+
+/// Where data lives: object stores registered under a URL prefix, the options of cloud
+/// stores, and listing what a location holds.
+pub mod storage {
+    pub use aqueduct_runtime::storage::{
+        AsLocation, Location, StoreOptions, list_files, register_store, set_store_options,
+        store_options,
+    };
+}
+
+/// An object store that fails on purpose, to test how a pipeline copes (the `testing`
+/// feature).
+#[cfg(feature = "testing")]
+pub use aqueduct_runtime::faulty;
+
+#[doc(hidden)]
+pub use aqueduct_runtime::__private;
 
 /// Turn a program into a standalone binary with a standard command line (see [`cli`]):
 /// `run` (the default), `explain [--graph mermaid|dot]`, `stats [--json]`, and

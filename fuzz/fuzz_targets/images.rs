@@ -3,8 +3,8 @@
 #![no_main]
 
 use aqueduct::prelude::*;
-use aqueduct::source::FilesSource;
 use aqueduct_fuzz::{put, read};
+use aqueduct_runtime::source::FilesSource;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Record, Debug, Clone)]

@@ -5,8 +5,8 @@
 #![no_main]
 
 use aqueduct::prelude::*;
-use aqueduct::source::{CmpOp, FileFormat, FileSource, Predicate, Scalar};
 use aqueduct_fuzz::{put, read};
+use aqueduct_runtime::source::{CmpOp, FileFormat, FileSource, Predicate, Scalar};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Record, Debug, Clone)]

@@ -3,8 +3,8 @@
 #![no_main]
 
 use aqueduct::prelude::*;
-use aqueduct::source::{FileFormat, FileSource};
 use aqueduct_fuzz::{put, read, same_whole_and_cut};
+use aqueduct_runtime::source::{FileFormat, FileSource};
 use libfuzzer_sys::fuzz_target;
 
 /// What `read_text` gives: one row per line.

@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use aqueduct::prelude::*;
-use aqueduct::source::Source;
+use aqueduct_runtime::source::Source;
 use object_store::ObjectStoreExt;
 use object_store::memory::InMemory;
 use object_store::path::Path;

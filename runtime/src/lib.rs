@@ -12,6 +12,7 @@ mod dataset;
 mod error;
 pub mod exchange;
 mod executor;
+#[cfg(any(test, feature = "testing"))]
 pub mod faulty;
 mod for_codegen;
 #[cfg(feature = "fuzzing")]
