@@ -1,4 +1,5 @@
-//! The physical plan a `pipeline!` expands to: a source, then stages over blocks.
+//! The physical plan a `pipeline!` expands to: a source, then stages over blocks; and the
+//! `Source` and `Split` traits every source implements (the sources themselves are in `source/`).
 
 use std::sync::Arc;
 
@@ -6,8 +7,8 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 use crate::error::{Result, StageError};
+use crate::options::ExecOptions;
 use crate::pool::PoolSpec;
-use crate::source::Source;
 
 /// A function over one block.
 pub type BlockFn = dyn Fn(RecordBatch) -> Result<RecordBatch, StageError> + Send + Sync;
@@ -74,4 +75,40 @@ impl Plan {
             .position(|s| matches!(s, Stage::Limit(_)))
             .unwrap_or(self.stages.len())
     }
+}
+
+/// A source of blocks: cheap to describe, lists its splits when a run starts.
+pub trait Source: Send + Sync {
+    /// One line for `explain()`.
+    fn describe(&self) -> String;
+    /// The splits to read, in order. Listing happens here, when a run starts.
+    fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>>;
+    /// What the source would read, as names (for checkpoint fingerprints): by default its
+    /// splits' names; file sources list their files without opening them.
+    fn listing(&self, options: &ExecOptions) -> Result<Vec<String>> {
+        Ok(self
+            .splits(options)?
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect())
+    }
+    /// When this source is the output of an all-to-all operator: the pipeline the operator
+    /// reads, and the statistics of its last run.
+    fn upstream(&self) -> Option<Upstream<'_>> {
+        None
+    }
+}
+
+/// The pipeline an all-to-all operator reads (see [`Source::upstream`]).
+pub struct Upstream<'a> {
+    pub plan: &'a Plan,
+    pub stats: Option<crate::stats::RunStats>,
+}
+
+/// One independently readable part of a source.
+pub trait Split: Send + Sync {
+    /// The name used in errors: a file URL, or `items[3]`.
+    fn name(&self) -> Arc<str>;
+    /// Read every block, handing each to `emit`; stop early when `emit` returns `false`.
+    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()>;
 }

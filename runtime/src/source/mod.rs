@@ -18,49 +18,12 @@ pub use file::{CsvOptions, FileFormat, FileSource};
 pub use files::{FileRows, FilesSource};
 pub use memory::MemorySource;
 pub use predicate::{CmpOp, Predicate, Scalar};
-
-use std::sync::Arc;
+// The traits live with the plan that holds a source; the implementations are here.
+pub use crate::plan::{Source, Split, Upstream};
 
 use arrow::record_batch::RecordBatch;
 
 use crate::error::Result;
-use crate::options::ExecOptions;
-
-/// A source of blocks: cheap to describe, lists its splits when a run starts.
-pub trait Source: Send + Sync {
-    /// One line for `explain()`.
-    fn describe(&self) -> String;
-    /// The splits to read, in order. Listing happens here, when a run starts.
-    fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>>;
-    /// What the source would read, as names (for checkpoint fingerprints): by default its
-    /// splits' names; file sources list their files without opening them.
-    fn listing(&self, options: &ExecOptions) -> Result<Vec<String>> {
-        Ok(self
-            .splits(options)?
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect())
-    }
-    /// When this source is the output of an all-to-all operator: the pipeline the operator
-    /// reads, and the statistics of its last run.
-    fn upstream(&self) -> Option<Upstream<'_>> {
-        None
-    }
-}
-
-/// The pipeline an all-to-all operator reads (see [`Source::upstream`]).
-pub struct Upstream<'a> {
-    pub plan: &'a crate::plan::Plan,
-    pub stats: Option<crate::stats::RunStats>,
-}
-
-/// One independently readable part of a source.
-pub trait Split: Send + Sync {
-    /// The name used in errors: a file URL, or `items[3]`.
-    fn name(&self) -> Arc<str>;
-    /// Read every block, handing each to `emit`; stop early when `emit` returns `false`.
-    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()>;
-}
 
 /// Run `read`, handing its blocks to `emit`; a panic in the reading (a decoder's, on a damaged
 /// file: arrow-rs and the image crates assert on some inputs) is an error naming the file,
