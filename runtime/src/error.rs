@@ -28,19 +28,28 @@ pub enum Error {
     /// A source URL or path that could not be parsed or opened.
     #[error("invalid location `{url}`: {reason}")]
     InvalidLocation {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// Why; when another library's error caused it, that error, kept whole.
         #[source]
         reason: Cause,
     },
 
     /// A source that matched no file (missing file, empty directory, glob without matches).
     #[error("no input files found at `{url}`{}", if .reason.is_empty() { String::new() } else { format!(": {}", .reason) })]
-    NoInput { url: String, reason: String },
+    NoInput {
+        /// The file, directory or object, as given or listed.
+        url: String,
+        /// Why, in words.
+        reason: String,
+    },
 
     /// Reading or writing through object_store failed.
     #[error("cannot access `{url}`: {source}")]
     Storage {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// The error underneath.
         #[source]
         source: object_store::Error,
     },
@@ -48,7 +57,9 @@ pub enum Error {
     /// Reading a local file failed.
     #[error("cannot read `{url}`: {source}")]
     Io {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// The error underneath.
         #[source]
         source: std::io::Error,
     },
@@ -56,7 +67,9 @@ pub enum Error {
     /// A file is not valid for its format (not parquet, truncated, bad JSON, ...).
     #[error("cannot read `{url}`: {reason}")]
     Corrupt {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// Why; when another library's error caused it, that error, kept whole.
         #[source]
         reason: Cause,
     },
@@ -65,7 +78,9 @@ pub enum Error {
     /// not support.
     #[error("cannot read `{url}`: not a readable parquet file: {source}")]
     Parquet {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// The error underneath.
         #[source]
         source: parquet::errors::ParquetError,
     },
@@ -73,44 +88,64 @@ pub enum Error {
     /// A file's schema does not match the declared record.
     #[error("`{url}` does not match record `{record}`: {reason}")]
     SchemaMismatch {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// The record the pipeline declares.
         record: String,
+        /// Why, in words.
         reason: String,
     },
 
     /// A file's content does not have the declared shape (an image of another size).
     #[error("`{url}`: {reason}")]
-    Shape { url: String, reason: String },
+    Shape {
+        /// The file, directory or object, as given or listed.
+        url: String,
+        /// Why, in words.
+        reason: String,
+    },
 
     /// A value could not be parsed as its column's declared type.
     #[error("`{url}`, {location}: {reason}")]
     Parse {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// Where in the file: the line and column, or the block.
         location: String,
+        /// Why, in words.
         reason: String,
     },
 
     /// A block's columns do not match what a stage expects.
     #[error("stage `{stage}` at {block}: {reason}")]
     Block {
+        /// The stage, as `explain()` names it.
         stage: String,
+        /// The input split and the block within it.
         block: BlockId,
+        /// Why, in words.
         reason: String,
     },
 
     /// A user function panicked.
     #[error("stage `{stage}` panicked at {block}: {message}")]
     Panic {
+        /// The stage, as `explain()` names it.
         stage: String,
+        /// The input split and the block within it.
         block: BlockId,
+        /// What the panic said.
         message: String,
     },
 
     /// A user function returned an error.
     #[error("stage `{stage}` failed at {block}: {source}")]
     User {
+        /// The stage, as `explain()` names it.
         stage: String,
+        /// The input split and the block within it.
         block: BlockId,
+        /// The error underneath.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -118,19 +153,28 @@ pub enum Error {
     /// Writing an output file failed.
     #[error("cannot write `{url}`: {reason}")]
     Write {
+        /// The file, directory or object, as given or listed.
         url: String,
+        /// Why; when another library's error caused it, that error, kept whole.
         #[source]
         reason: Cause,
     },
 
     /// A stage asks for resources the machine does not have.
     #[error("stage `{stage}`: {reason}")]
-    Resources { stage: String, reason: String },
+    Resources {
+        /// The stage, as `explain()` names it.
+        stage: String,
+        /// Why, in words.
+        reason: String,
+    },
 
     /// A job checkpoint cannot be used.
     #[error("checkpoint `{location}`: {reason}")]
     Checkpoint {
+        /// The checkpoint's location.
         location: String,
+        /// Why; when another library's error caused it, that error, kept whole.
         #[source]
         reason: Cause,
     },
@@ -138,7 +182,9 @@ pub enum Error {
     /// Spilling to local disk, or reading a spill back, failed.
     #[error("cannot spill to `{path}`: {reason}")]
     Spill {
+        /// The spill directory or file.
         path: String,
+        /// Why; when another library's error caused it, that error, kept whole.
         #[source]
         reason: Cause,
     },
@@ -146,7 +192,9 @@ pub enum Error {
     /// An all-to-all operator's input does not fit what it needs (zip of unequal lengths, ...).
     #[error("`{stage}`: {reason}")]
     Exchange {
+        /// The stage, as `explain()` names it.
         stage: String,
+        /// Why; when another library's error caused it, that error, kept whole.
         #[source]
         reason: Cause,
     },
@@ -154,7 +202,9 @@ pub enum Error {
     /// The worker threads of a run could not be started.
     #[error("cannot start {threads} worker thread(s): {source}")]
     Threads {
+        /// How many were asked for.
         threads: usize,
+        /// The error underneath.
         #[source]
         source: rayon::ThreadPoolBuildError,
     },
@@ -174,16 +224,22 @@ pub enum Cause {
     /// What aqueduct found wrong, said in words.
     #[error("{0}")]
     Message(String),
+    /// A system IO error.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// An Arrow error (a kernel, a decoder, an IPC file).
     #[error("{0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A parquet reader's or writer's error.
     #[error("{0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    /// An object store's error.
     #[error("{0}")]
     Storage(#[from] object_store::Error),
+    /// A JSON error.
     #[error("{0}")]
     Json(#[from] serde_json::Error),
+    /// A glob pattern that does not parse.
     #[error("bad glob: {0}")]
     Glob(#[from] glob::PatternError),
     /// Another library's error.
@@ -192,7 +248,9 @@ pub enum Cause {
     /// A cause and what was being done when it happened.
     #[error("{context}: {source}")]
     Context {
+        /// What was being done.
         context: String,
+        /// The error underneath.
         #[source]
         source: Box<Cause>,
     },
@@ -202,7 +260,9 @@ impl Cause {
     /// This cause, said to have happened while doing `context`.
     pub fn context(self, context: impl Into<String>) -> Cause {
         Cause::Context {
+            /// What was being done.
             context: context.into(),
+            /// The error underneath.
             source: Box::new(self),
         }
     }

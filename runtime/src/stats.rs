@@ -14,11 +14,17 @@ use arrow::record_batch::RecordBatch;
 pub struct OperatorStats {
     /// The operator, as `explain()` names it.
     pub name: String,
+    /// Rows that came in.
     pub rows_in: u64,
+    /// Rows that went out.
     pub rows_out: u64,
+    /// Bytes of the blocks that came in (Arrow's memory size).
     pub bytes_in: u64,
+    /// Bytes of the blocks that went out.
     pub bytes_out: u64,
+    /// Blocks that came in.
     pub blocks_in: u64,
+    /// Blocks that went out.
     pub blocks_out: u64,
     /// Wall time spent in the operator's own work, summed over threads. For a stage run by a
     /// pool of workers (`compute = actors(..)`) it includes the time a block waited for a free
@@ -39,6 +45,7 @@ pub struct OperatorStats {
 /// What a run did, operator by operator, in pipeline order.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RunStats {
+    /// Each operator's figures, in pipeline order.
     pub operators: Vec<OperatorStats>,
     /// Wall time of the whole run.
     #[serde(serialize_with = "seconds")]

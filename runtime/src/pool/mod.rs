@@ -85,7 +85,12 @@ pub trait Stateful: Sized + Send + 'static {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Compute {
     /// Stateful workers, between `min` and `max` of them.
-    Actors { min: usize, max: usize },
+    Actors {
+        /// Workers started with the pool.
+        min: usize,
+        /// Workers the pool may grow to while batches wait.
+        max: usize,
+    },
     /// A stateless function, at most `n` calls at once.
     Tasks(usize),
 }
@@ -93,8 +98,11 @@ pub enum Compute {
 /// What each worker of a stage needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Resources {
+    /// CPU cores per worker (`num_cpus`): bounds how many workers run at once.
     pub cpus: Option<f64>,
+    /// GPUs per worker (`num_gpus`): a fraction packs several workers on one device.
     pub gpus: Option<f64>,
+    /// Bytes of memory per worker (`memory`), taken from the run's budget.
     pub memory: Option<usize>,
     /// With `gpus` and no device: run on the CPU (`true`, the default) or fail.
     pub cpu_fallback: bool,
@@ -115,11 +123,13 @@ impl Default for Resources {
 #[derive(Debug, thiserror::Error)]
 #[error("could not construct a worker: {reason}")]
 pub struct ConstructorError {
+    /// What the constructor returned or the panic said.
     pub reason: String,
 }
 
 /// A worker, type-erased: calls the user's `call` on one block.
 pub trait Worker: Send {
+    /// Run the user's `call` on one block.
     fn call(&mut self, block: RecordBatch) -> Result<RecordBatch, StageError>;
 }
 
