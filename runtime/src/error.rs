@@ -260,9 +260,7 @@ impl Cause {
     /// This cause, said to have happened while doing `context`.
     pub fn context(self, context: impl Into<String>) -> Cause {
         Cause::Context {
-            /// What was being done.
             context: context.into(),
-            /// The error underneath.
             source: Box::new(self),
         }
     }
