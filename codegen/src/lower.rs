@@ -96,9 +96,7 @@ fn fused(
         format!("fused[{}]", names.join(" → "))
     };
     let feed: Loop = plan.fused(start, end);
-    match feed.open(records) {
-        // The block carries only the columns a later stage reads (see `Plan::block`).
-        Ok(lp) => lp.finish(&plan.block(end), &name, start, records),
-        Err(errors) => (quote!(), errors),
-    }
+    // The block carries only the columns a later stage reads (see `Plan::block`).
+    feed.open(records)
+        .finish(&plan.block(end), &name, start, records)
 }

@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use proc_macro2::TokenStream;
 use syn::{Expr, Path};
 
-use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::schema::Schema;
 
@@ -216,17 +215,14 @@ pub struct Loop<'a> {
 }
 
 impl Loop<'_> {
-    /// The loop with every stage in it, or the errors (already reported when checking).
-    pub fn open(&self, records: &mut GeneratedRecords) -> Result<RowLoop, TokenStream> {
-        // Errors were reported when the plan was checked; this context only satisfies
-        // `compile`.
-        let cx = Ctxt::new();
+    /// The loop with every stage in it. Its expressions were type-checked with the plan;
+    /// here they are only rendered against the values the loop holds.
+    pub fn open(&self, records: &mut GeneratedRecords) -> RowLoop {
         let mut lp = RowLoop::open(self.input);
         for (op, at) in &self.stages {
-            op.fuse(&mut lp, &cx, at, records);
+            op.fuse(&mut lp, at, records);
         }
-        cx.check()?;
-        Ok(lp)
+        lp
     }
 }
 
@@ -267,8 +263,8 @@ pub trait Operator {
 
     /// Add the stage to a fused loop ([`Kind::RowWise`]; a stage of another kind may use its
     /// own loop in its lowering).
-    fn fuse(&self, lp: &mut RowLoop, cx: &Ctxt, at: &At, records: &mut GeneratedRecords) {
-        let _ = (lp, cx, records);
+    fn fuse(&self, lp: &mut RowLoop, at: &At, records: &mut GeneratedRecords) {
+        let _ = (lp, records);
         unreachable!("`{}` does not run in a fused loop", at.name)
     }
 

@@ -1,10 +1,10 @@
 //! The scope checks type expressions in: a schema's columns, with no code behind them.
 
-use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use proc_macro2::Span;
 
-use crate::expr::{Held, Scope, Value};
+use crate::expr::Columns;
 use crate::schema::Schema;
+use crate::types::LType;
 
 /// Type-checking scope over a schema: what checks compile expressions against.
 pub struct TypeScope<'a> {
@@ -18,10 +18,9 @@ impl<'a> TypeScope<'a> {
     }
 }
 
-impl Scope for TypeScope<'_> {
-    fn column(&mut self, name: &str, _span: Span) -> Option<Value> {
-        let column = self.schema.column(name)?;
-        Some(Value::of(column.ltype.clone(), Held::Ref, quote!(())))
+impl Columns for TypeScope<'_> {
+    fn column_type(&mut self, name: &str, _span: Span) -> Option<LType> {
+        Some(self.schema.column(name)?.ltype.clone())
     }
 
     fn names(&self) -> Vec<String> {
@@ -30,9 +29,5 @@ impl Scope for TypeScope<'_> {
 
     fn describe(&self) -> String {
         self.schema.describe()
-    }
-
-    fn capture(&mut self, _block: &syn::ExprBlock) -> TokenStream {
-        quote!(())
     }
 }

@@ -255,17 +255,6 @@ impl Scope for RowLoop {
         Some(self.value(&binding, span))
     }
 
-    fn names(&self) -> Vec<String> {
-        self.bindings
-            .iter()
-            .map(|b| b.column.name.clone())
-            .collect()
-    }
-
-    fn describe(&self) -> String {
-        format!("{{{}}}", self.names().join(", "))
-    }
-
     fn capture(&mut self, block: &syn::ExprBlock) -> TokenStream {
         let ident = self.fresh("k");
         self.setup.push(quote!(let #ident = #block;));

@@ -523,10 +523,7 @@ impl Operator for HashAggregate {
                 counts: matches!(a.func, AggregateFn::Count),
             })
             .collect();
-        let (feed_setup, feed) = match feed.open(records) {
-            Ok(lp) => lp.feed(&key_columns, &values_fed),
-            Err(errors) => (quote!(), errors),
-        };
+        let (feed_setup, feed) = feed.open(records).feed(&key_columns, &values_fed);
 
         // The output: columns in the output schema's order, from keys or aggregates.
         let mut builders = Vec::new();

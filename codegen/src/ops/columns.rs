@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use super::{Checked, Checker, Spec, check_named, column_name};
-use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::plan::{At, Effect, Kind, Operator};
 use crate::schema::Schema;
@@ -174,7 +173,7 @@ impl Operator for Pick {
         Effect::Selects(None)
     }
 
-    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
+    fn fuse(&self, lp: &mut RowLoop, _: &At, _: &mut GeneratedRecords) {
         match self {
             Pick::Select(names) => lp.select(names),
             Pick::Drop(names) => lp.drop_columns(names),
@@ -202,7 +201,7 @@ impl Operator for Rename {
         Effect::Renames(&self.0)
     }
 
-    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, _: &At, _: &mut GeneratedRecords) {
+    fn fuse(&self, lp: &mut RowLoop, _: &At, _: &mut GeneratedRecords) {
         lp.rename(&self.0);
     }
 }

@@ -7,9 +7,8 @@ use quote::quote;
 use syn::{Expr, Path};
 
 use super::{Checked, Checker, Spec, check_args, closure};
-use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
-use crate::expr::{columns_read, compile};
+use crate::expr::{Typed, check as check_expr, columns_read, render};
 use crate::plan::{At, Effect, Kind, Operator};
 use crate::schema::Schema;
 use crate::syntax::Call;
@@ -24,7 +23,11 @@ pub const SPEC: Spec = Spec {
 };
 
 /// `filter(column expression)`.
-struct Filter(Expr);
+struct Filter {
+    predicate: Expr,
+    /// The predicate, type-checked.
+    typed: Typed,
+}
 
 /// `filter(|row: &Record| ..)`: `input` names the record the closure takes when the columns
 /// are not a declared record's (else a record is generated).
@@ -46,15 +49,19 @@ fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> C
         };
         return Some((Box::new(op), input.clone()));
     }
-    let value = compile(ck.cx, predicate, &mut TypeScope::new(input))?;
-    if !matches!(value.ltype, LType::Bool | LType::Opaque(_)) {
+    let typed = check_expr(ck.cx, predicate, &mut TypeScope::new(input))?;
+    if !matches!(typed.ltype, LType::Bool | LType::Opaque(_)) {
         ck.cx.error_spanned_by(
             predicate,
-            format!("`filter` needs a `bool` predicate, found `{}`", value.ltype),
+            format!("`filter` needs a `bool` predicate, found `{}`", typed.ltype),
         );
         return None;
     }
-    Some((Box::new(Filter(predicate.clone())), input.clone()))
+    let op = Filter {
+        predicate: predicate.clone(),
+        typed,
+    };
+    Some((Box::new(op), input.clone()))
 }
 
 impl Operator for Filter {
@@ -65,20 +72,18 @@ impl Operator for Filter {
     fn needs(&self, _: &Schema, live: &mut BTreeSet<String>) -> BTreeSet<String> {
         let mut needed = live.clone();
         let mut read = Vec::new();
-        columns_read(&self.0, &mut read);
+        columns_read(&self.predicate, &mut read);
         needed.extend(read);
         needed
     }
 
     fn effect(&self) -> Effect<'_> {
-        Effect::Selects(Some(&self.0))
+        Effect::Selects(Some(&self.predicate))
     }
 
-    fn fuse(&self, lp: &mut RowLoop, cx: &Ctxt, _: &At, _: &mut GeneratedRecords) {
-        if let Some(v) = compile(cx, &self.0, lp) {
-            let tokens = v.tokens;
-            lp.keep_if(quote!((#tokens)));
-        }
+    fn fuse(&self, lp: &mut RowLoop, _: &At, _: &mut GeneratedRecords) {
+        let tokens = render(&self.typed, lp).tokens;
+        lp.keep_if(quote!((#tokens)));
     }
 }
 
@@ -91,7 +96,7 @@ impl Operator for FilterFn {
         Effect::Selects(None)
     }
 
-    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, at: &At, records: &mut GeneratedRecords) {
+    fn fuse(&self, lp: &mut RowLoop, at: &At, records: &mut GeneratedRecords) {
         let rt = rt();
         let func = &self.func;
         let record_ty = records.type_of(at.input, self.input.as_ref());

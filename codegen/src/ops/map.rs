@@ -6,7 +6,6 @@
 use quote::{ToTokens, quote};
 
 use super::{Checked, Checker, Spec, check_args, closure};
-use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
 use crate::plan::{At, Kind, Operator};
 use crate::schema::Schema;
@@ -54,7 +53,7 @@ impl Operator for Map {
         Kind::RowWise
     }
 
-    fn fuse(&self, lp: &mut RowLoop, _: &Ctxt, at: &At, records: &mut GeneratedRecords) {
+    fn fuse(&self, lp: &mut RowLoop, at: &At, records: &mut GeneratedRecords) {
         let rt = rt();
         let func = &self.func;
         let in_ty = records.type_of(at.input, self.input.as_ref());

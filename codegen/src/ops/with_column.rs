@@ -14,9 +14,8 @@ use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 
 use super::{Checked, Checker, Spec};
-use crate::ctxt::Ctxt;
 use crate::emit::{GeneratedRecords, RowLoop};
-use crate::expr::{Held, columns_read, compile_column};
+use crate::expr::{Held, TypedColumn, check_column, columns_read, render_column};
 use crate::plan::{At, Effect, Kind, Operator};
 use crate::schema::{Column, Schema};
 use crate::syntax::{Arg, Call};
@@ -48,6 +47,8 @@ struct NewColumn {
     /// The declared type, if any.
     ty: Option<Box<syn::Type>>,
     expr: syn::Expr,
+    /// The expression, type-checked.
+    typed: TypedColumn,
 }
 
 /// A `with_columns(.., num_gpus = n)` stage's GPU side.
@@ -114,7 +115,7 @@ fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> C
     let mut columns = input.columns.clone();
     let mut checked = Vec::new();
     for (name, ty, value) in new {
-        let column = new_column(ck, name, ty, value, input)?;
+        let (column, typed) = new_column(ck, name, ty, value, input)?;
         if checked
             .iter()
             .any(|(c, _): &(NewColumn, _)| c.name == column.name)
@@ -131,6 +132,7 @@ fn check(ck: &Checker, call: &Call, input: &Schema, _: Option<Vec<String>>) -> C
                 name: name.to_string(),
                 ty: ty.clone(),
                 expr: value.clone(),
+                typed,
             },
             column.ltype,
         ));
@@ -173,11 +175,11 @@ fn new_column(
     ty: &Option<Box<syn::Type>>,
     value: &syn::Expr,
     input: &Schema,
-) -> Option<Column> {
+) -> Option<(Column, TypedColumn)> {
     let cx = ck.cx;
     let declared = ty.as_ref().map(|t| LType::of(t));
     let element = declared.as_ref().and_then(|d| d.tensor()).map(|(e, _)| e);
-    let compiled = compile_column(cx, value, &mut TypeScope::new(input), element)?;
+    let compiled = check_column(cx, value, &mut TypeScope::new(input), element)?;
     let (ltype, rust_ty) = match ty {
         Some(ty) => {
             let declared = LType::of(ty);
@@ -201,10 +203,10 @@ fn new_column(
         None => match compiled.ltype.rust_type() {
             // An untyped literal's column is what its Rust code makes it.
             Some(rust) => (
-                match compiled.ltype {
+                match &compiled.ltype {
                     LType::IntLiteral => LType::Int("i64"),
                     LType::FloatLiteral => LType::Float("f64"),
-                    other => other,
+                    other => other.clone(),
                 },
                 rust,
             ),
@@ -217,11 +219,12 @@ fn new_column(
             }
         },
     };
-    Some(Column {
+    let column = Column {
         name: name.to_string(),
         ty: rust_ty,
         ltype,
-    })
+    };
+    Some((column, compiled))
 }
 
 impl Operator for WithColumns {
@@ -266,15 +269,12 @@ impl Operator for WithColumns {
         self.gpu.as_ref().map(|gpu| &*gpu.kernel)
     }
 
-    fn fuse(&self, lp: &mut RowLoop, cx: &Ctxt, at: &At, _: &mut GeneratedRecords) {
+    fn fuse(&self, lp: &mut RowLoop, at: &At, _: &mut GeneratedRecords) {
         // Every expression reads the stage's input: all are computed before any is bound.
         let mut bound = Vec::new();
         for new in &self.columns {
             let column = at.output.column(&new.name).expect("checked").clone();
-            let element = column.ltype.tensor().map(|(e, _)| e);
-            let Some(v) = compile_column(cx, &new.expr, lp, element) else {
-                return;
-            };
+            let v = render_column(&new.typed, lp);
             let local = lp.fresh("v");
             let tokens = v.tokens_as(&column.ltype);
             let statement = match (&new.ty, v.held) {
@@ -295,10 +295,10 @@ impl Operator for WithColumns {
             input: at.input,
             stages: vec![(self as &dyn Operator, at.clone())],
         };
-        let setup = match cpu_loop.open(records) {
-            Ok(lp) => lp.finish(&at.block, at.name, at.index, records).0,
-            Err(_) => TokenStream::new(),
-        };
+        let setup = cpu_loop
+            .open(records)
+            .finish(&at.block, at.name, at.index, records)
+            .0;
         let cpu = format_ident!("__aq_stage{}", at.index);
         let output_ty = records.type_of(&at.block, None);
         let name = at.text;
