@@ -128,3 +128,59 @@ fn a_batch_with_another_schema_is_refused_with_the_column_named() {
         "{error}"
     );
 }
+
+/// Field names the derive's and the fused loop's own code might use.
+#[derive(aqueduct::Record, Debug, Clone, PartialEq)]
+struct Plain {
+    rows: i64,
+    len: i64,
+    columns: String,
+    builder: f64,
+    batch: i32,
+    row: bool,
+    i: u32,
+}
+
+#[test]
+fn fields_may_have_any_name() {
+    use aqueduct::prelude::*;
+    let items: Vec<Plain> = (0..5)
+        .map(|n| Plain {
+            rows: n,
+            len: n * 2,
+            columns: format!("c{n}"),
+            builder: n as f64 / 2.0,
+            batch: n as i32,
+            row: n % 2 == 0,
+            i: n as u32,
+        })
+        .collect();
+    let got = pipeline! {
+        from_items::<Plain>(items.clone())
+        |> filter(rows >= 1 && row)
+        |> with_column(len = len + rows)
+    }
+    .take_all()
+    .unwrap();
+    let got: Vec<_> = got
+        .into_iter()
+        .map(|p| (p.rows, p.len, p.columns, p.builder, p.batch, p.row, p.i))
+        .collect();
+    let want: Vec<_> = items
+        .into_iter()
+        .filter(|p| p.rows >= 1 && p.row)
+        .map(|p| {
+            (
+                p.rows,
+                p.len + p.rows,
+                p.columns,
+                p.builder,
+                p.batch,
+                p.row,
+                p.i,
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(want.len(), 2);
+}

@@ -137,7 +137,8 @@ pub fn expand(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> Token
         #[allow(dead_code)]
         #vis struct #columns_ty<'a> {
             #( pub #names: <#tys as #rt::Field>::Reader<'a>, )*
-            rows: usize,
+            // Not `rows`: a record may have a field of that name.
+            __aq_rows: usize,
         }
 
         #[doc = #ref_doc]
@@ -151,19 +152,19 @@ pub fn expand(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> Token
         #[allow(dead_code)]
         #vis struct #builder_ty {
             #( #names: <#tys as #rt::Field>::Builder, )*
-            rows: usize,
+            __aq_rows: usize,
         }
 
         impl #columns_ty<'_> {
             /// Number of rows.
             #[allow(dead_code)]
             pub fn len(&self) -> usize {
-                self.rows
+                self.__aq_rows
             }
             /// Whether there are no rows.
             #[allow(dead_code)]
             pub fn is_empty(&self) -> bool {
-                self.rows == 0
+                self.__aq_rows == 0
             }
         }
 
@@ -192,12 +193,12 @@ pub fn expand(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> Token
             fn columns(batch: &#rt::RecordBatch) -> ::std::result::Result<#columns_ty<'_>, ::std::string::String> {
                 ::std::result::Result::Ok(#columns_ty {
                     #( #names: #rt::bind_column::<#tys>(batch, #name_strs)?, )*
-                    rows: batch.num_rows(),
+                    __aq_rows: batch.num_rows(),
                 })
             }
 
             fn num_rows(columns: &#columns_ty<'_>) -> usize {
-                columns.rows
+                columns.__aq_rows
             }
 
             fn row_ref<'a>(columns: &Self::Columns<'a>, i: usize) -> Self::Ref<'a> {
@@ -215,17 +216,17 @@ pub fn expand(name: &Ident, vis: &Visibility, fields: &[(Ident, Type)]) -> Token
             fn builder(capacity: usize) -> #builder_ty {
                 #builder_ty {
                     #( #names: <#tys as #rt::Field>::builder(capacity), )*
-                    rows: 0,
+                    __aq_rows: 0,
                 }
             }
 
             fn append(builder: &mut #builder_ty, row: &Self) {
                 #( <#tys as #rt::Field>::append_owned(&mut builder.#names, &row.#names); )*
-                builder.rows += 1;
+                builder.__aq_rows += 1;
             }
 
             fn finish(builder: &mut #builder_ty) -> #rt::RecordBatch {
-                let rows = ::std::mem::take(&mut builder.rows);
+                let rows = ::std::mem::take(&mut builder.__aq_rows);
                 #rt::batch_from_columns(
                     <Self as #rt::Record>::schema(),
                     ::std::vec![ #( #rt::finish::<#tys>(&mut builder.#names), )* ],
