@@ -288,3 +288,98 @@ fn stages_after_an_all_to_all_operator_run_on_its_output() {
         want
     );
 }
+
+/// Options under which a sort's output of a few hundred KiB is cut into several ranges of keys
+/// (about one per `split_bytes`), merged in parallel.
+fn in_ranges() -> aqueduct::ExecOptions {
+    aqueduct::ExecOptions {
+        split_bytes: 32 << 10,
+        threads: 2,
+        ..aqueduct::ExecOptions::from_environment()
+    }
+}
+
+#[test]
+fn a_sort_cut_into_ranges_comes_out_in_order_to_every_consumer() {
+    let rows = sales(40_000, 9);
+    let sorted = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> sort(desc(price), id)
+    }
+    .with_options(in_ranges());
+    let mut want = rows.clone();
+    want.sort_by(|a, b| b.price.total_cmp(&a.price).then(a.id.cmp(&b.id)));
+    assert_eq!(sorted.take_all().unwrap(), want);
+    assert_eq!(sorted.take(1_000).unwrap(), want[..1_000]);
+    let limited = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> sort(desc(price), id)
+        |> limit(10)
+    }
+    .with_options(in_ranges());
+    assert_eq!(limited.take_all().unwrap(), want[..10]);
+
+    // Written, each range makes its own files, and the files in name order are the sorted
+    // output.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sorted");
+    let written = sorted.write_parquet(out.to_str().unwrap()).unwrap();
+    let ranges: std::collections::BTreeSet<String> = written
+        .files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap()[..10].to_owned())
+        .collect();
+    assert!(ranges.len() > 2, "{:?}", written.files);
+    let location = out.to_str().unwrap().to_owned();
+    let back = pipeline! { read_parquet::<Sale>(location) }
+        .with_preserve_order(true)
+        .take_all()
+        .unwrap();
+    assert_eq!(back, want);
+}
+
+#[test]
+fn map_groups_over_key_ranges_sees_each_group_once() {
+    #[derive(Record, Debug, Clone)]
+    struct Bucketed {
+        id: i64,
+        category: String,
+        price: f64,
+        qty: Option<i32>,
+        bucket: i64,
+    }
+    // `rows`: a field name the derive's own code once used.
+    #[derive(Record, Debug, Clone, PartialEq)]
+    struct Bucket {
+        bucket: i64,
+        rows: i64,
+        ids: i64,
+    }
+    let rows = sales(40_000, 10);
+    let got = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> with_column(bucket = id % 997)
+        |> groupby(bucket)
+        |> map_groups(|group: Vec<Bucketed>| -> Vec<Bucket> {
+            vec![Bucket {
+                bucket: group[0].bucket,
+                rows: group.len() as i64,
+                ids: group.iter().map(|s| s.id).sum(),
+            }]
+        })
+    }
+    .with_options(in_ranges())
+    .take_all()
+    .unwrap();
+    let mut want: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for s in &rows {
+        let e = want.entry(s.id % 997).or_default();
+        e.0 += 1;
+        e.1 += s.id;
+    }
+    let want: Vec<Bucket> = want
+        .into_iter()
+        .map(|(bucket, (rows, ids))| Bucket { bucket, rows, ids })
+        .collect();
+    assert_eq!(got, want);
+}

@@ -92,6 +92,12 @@ pub trait Source: Send + Sync {
             .map(|s| s.name().to_string())
             .collect())
     }
+    /// Whether the output's order is its splits' order, each split in order (the ranges of a
+    /// sort): consumers then take blocks split by split, as with `preserve_order`, so what
+    /// comes out sorted stays sorted.
+    fn ordered(&self) -> bool {
+        false
+    }
     /// When this source is the output of an all-to-all operator: the pipeline the operator
     /// reads, and the statistics of its last run.
     fn upstream(&self) -> Option<Upstream<'_>> {

@@ -30,6 +30,11 @@ impl Source for UnionSource {
         format!("union({})", inputs.join(", "))
     }
 
+    /// An ordered input (a sort's ranges) keeps its order inside the union.
+    fn ordered(&self) -> bool {
+        self.inputs.iter().any(|p| p.source.ordered())
+    }
+
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
         let mut splits: Vec<Box<dyn Split>> = Vec::new();
         for plan in &self.inputs {

@@ -59,6 +59,10 @@ pub trait Exchange: Send + Sync {
         options: &ExecOptions,
         report: &Mutex<Option<RunStats>>,
     ) -> Result<Vec<Box<dyn Split>>>;
+    /// Whether the output splits in order are the output in order (see [`Source::ordered`]).
+    fn ordered(&self) -> bool {
+        false
+    }
 }
 
 /// The output of an all-to-all operator over the pipeline before it, as a source.
@@ -138,6 +142,10 @@ impl Source for ExchangeSource {
     /// Listing the output's splits runs the phase before it ([`ExchangeSource::run_phase`]).
     fn splits(&self, options: &ExecOptions) -> Result<Vec<Box<dyn Split>>> {
         self.run_phase(options)
+    }
+
+    fn ordered(&self) -> bool {
+        self.exchange.ordered()
     }
 
     fn upstream(&self) -> Option<crate::source::Upstream<'_>> {

@@ -28,6 +28,11 @@ impl LazySpill {
         }
     }
 
+    /// Another lazy directory under the same parent.
+    pub fn another(&self) -> Self {
+        Self::new(self.parent.clone())
+    }
+
     /// The directory, made now if it is not yet.
     pub fn get(&self) -> Result<Arc<SpillDir>> {
         let mut dir = self.dir.lock().recover();

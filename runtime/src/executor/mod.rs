@@ -289,7 +289,7 @@ fn start(
         cancelled: AtomicBool::new(false),
         budget: MemoryBudget::new(options.memory_budget),
         head: AtomicUsize::new(0),
-        preserve_order: options.preserve_order,
+        preserve_order: options.preserve_order || plan.source.ordered(),
         target_block_bytes: options.target_block_bytes.max(1),
         stats,
         report,

@@ -1,5 +1,7 @@
 //! The k-way merge of sorted runs into the output (reduced first, through spill files, to a
-//! fan-in the budget holds), cut into blocks or, for map_groups, into groups.
+//! fan-in the budget holds), cut into blocks or, for map_groups, into groups. When the runs
+//! are in memory and few enough, the output is cut into ranges of keys, one split each,
+//! merged in parallel: the splits in order are the sorted output.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,10 +19,10 @@ use crate::exchange::spill::LazySpill;
 use crate::source::Split;
 use crate::sync::Recover;
 
-/// The sorted output: a k-way merge of the runs.
+/// The sorted output, or one range of it: a k-way merge of the runs.
 pub(super) struct Merge {
     pub(super) name: Arc<str>,
-    pub(super) runs: Mutex<Vec<Chunk>>,
+    pub(super) runs: Runs,
     pub(super) order: Vec<SortKey>,
     /// The input's schema (without a shuffle's key).
     pub(super) schema: SchemaRef,
@@ -30,6 +32,24 @@ pub(super) struct Merge {
     /// Intermediate merges' spill directory, held only while the split is read: an error
     /// must not leave it behind for as long as the run's splits live.
     pub(super) spill: LazySpill,
+}
+
+/// The runs a merge reads.
+pub(super) enum Runs {
+    /// All of them, for the one split of the output: taken when it is read, and reduced to
+    /// the fan-in first.
+    All(Mutex<Vec<Chunk>>),
+    /// Runs within the fan-in, shared by the splits of the output's ranges; this split
+    /// merges the rows whose key is in `range`.
+    Range(Arc<Vec<Chunk>>, KeyRange),
+}
+
+/// Keys from `from` (included) up to `to` (excluded), in the merge's row format; `None`:
+/// unbounded. Rows with one key are all on one side of a bound: a group is never cut.
+#[derive(Clone, Default)]
+pub(super) struct KeyRange {
+    pub(super) from: Option<OwnedRow>,
+    pub(super) to: Option<OwnedRow>,
 }
 
 /// A run being merged: its blocks, the current one and its rows.
@@ -48,16 +68,24 @@ impl Split for Merge {
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
-        let runs = std::mem::take(&mut *self.runs.lock().recover());
-        let result = self.reduce(runs).and_then(|runs| {
+        let merge_into = |runs: &[Chunk], range: &KeyRange, emit| {
             let mut output = Output::new(self, emit)?;
-            if !self.merge(&runs, &mut |block| output.push(block))? {
+            if !self.merge(runs, range, &mut |block| output.push(block))? {
                 return Ok(());
             }
             output.finish()
-        });
-        self.spill.release();
-        result
+        };
+        match &self.runs {
+            Runs::All(runs) => {
+                let runs = std::mem::take(&mut *runs.lock().recover());
+                let result = self
+                    .reduce(runs)
+                    .and_then(|runs| merge_into(&runs, &KeyRange::default(), emit));
+                self.spill.release();
+                result
+            }
+            Runs::Range(runs, range) => merge_into(runs, range, emit),
+        }
     }
 }
 
@@ -69,23 +97,115 @@ impl Merge {
         }
     }
 
+    /// The output as splits: `ranges` ranges of keys merged in parallel, cut where samples of
+    /// the runs say, when the runs are in memory and within the fan-in; else one split that
+    /// reduces and merges them all.
+    pub(super) fn into_ranges(
+        self,
+        runs: Vec<Chunk>,
+        ranges: usize,
+    ) -> Result<Vec<Box<dyn Split>>> {
+        let in_memory = runs.iter().all(|r| matches!(r.data, ChunkData::Memory(..)));
+        let fits = match self.first_block(&runs)? {
+            Some(block) => runs.len() <= self.fan_in(&block),
+            None => false,
+        };
+        if ranges <= 1 || !in_memory || !fits {
+            *self.runs_mut() = runs;
+            return Ok(vec![Box::new(self)]);
+        }
+        let bounds = self.bounds(&runs, ranges)?;
+        let runs = Arc::new(runs);
+        let mut from = None;
+        let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(bounds.len() + 1);
+        for to in bounds.into_iter().map(Some).chain([None]) {
+            let range = KeyRange {
+                from: from.clone(),
+                to: to.clone(),
+            };
+            splits.push(Box::new(Merge {
+                name: format!("{}[{}]", self.name, splits.len()).into(),
+                runs: Runs::Range(runs.clone(), range),
+                order: self.order.clone(),
+                schema: self.schema.clone(),
+                op: self.op.clone(),
+                fan_in_bytes: self.fan_in_bytes,
+                spill: self.spill.another(),
+            }));
+            from = to;
+        }
+        Ok(splits)
+    }
+
+    /// Up to `ranges - 1` distinct keys cutting the runs' rows into about equal ranges, from
+    /// samples of every block (four rows each).
+    fn bounds(&self, runs: &[Chunk], ranges: usize) -> Result<Vec<OwnedRow>> {
+        let Some(block) = self.first_block(runs)? else {
+            return Ok(Vec::new());
+        };
+        let (converter, indices) =
+            converter(&block.schema(), &self.order).map_err(|r| self.failed(r))?;
+        let mut samples = Vec::new();
+        for run in runs {
+            for batch in run.blocks()? {
+                let batch = batch?;
+                let rows = batch.num_rows();
+                for offset in [0, rows / 4, rows / 2, rows * 3 / 4] {
+                    if offset < rows {
+                        let row = rows_of(&converter, &indices, &batch.slice(offset, 1))
+                            .map_err(|r| self.failed(r))?;
+                        samples.push(row.row(0).owned());
+                    }
+                }
+            }
+        }
+        samples.sort_unstable();
+        let mut bounds: Vec<OwnedRow> = (1..ranges)
+            .map(|i| samples[i * samples.len() / ranges].clone())
+            .collect();
+        bounds.dedup();
+        // A bound at the smallest key would leave the first range empty.
+        if bounds.first() == samples.first() {
+            bounds.remove(0);
+        }
+        Ok(bounds)
+    }
+
+    fn first_block(&self, runs: &[Chunk]) -> Result<Option<RecordBatch>> {
+        match runs.first() {
+            Some(first) => first.blocks()?.next().transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// How many runs a merge reads at once: one block of each fits its share of the budget.
+    fn fan_in(&self, block: &RecordBatch) -> usize {
+        let per_block = crate::budget::block_bytes(block).max(1);
+        (self.fan_in_bytes / per_block).clamp(2, 1024)
+    }
+
+    fn runs_mut(&self) -> std::sync::MutexGuard<'_, Vec<Chunk>> {
+        match &self.runs {
+            Runs::All(runs) => runs.lock().recover(),
+            Runs::Range(..) => unreachable!("a range's runs are shared"),
+        }
+    }
+
     /// Merge runs into longer ones (spilled) until few enough are left that one block of each
     /// fits a quarter of the budget together.
     pub(super) fn reduce(&self, mut runs: Vec<Chunk>) -> Result<Vec<Chunk>> {
-        let Some(first) = runs.first() else {
+        let Some(block) = self.first_block(&runs)? else {
             return Ok(runs);
         };
-        let Some(block) = first.blocks()?.next().transpose()? else {
-            return Ok(runs);
-        };
-        let per_block = crate::budget::block_bytes(&block).max(1);
-        let fan_in = (self.fan_in_bytes / per_block).clamp(2, 1024);
+        let fan_in = self.fan_in(&block);
         let mut merged = 0;
         while runs.len() > fan_in {
             let dir = self.spill.get()?;
             let group: Vec<Chunk> = runs.drain(..fan_in).collect();
             let mut writer = dir.writer(&block.schema())?;
-            self.merge(&group, &mut |b| writer.write(&b).map(|_| true))?;
+            self.merge(&group, &KeyRange::default(), &mut |b| {
+                writer.write(&b).map(|_| true)
+            })?;
             let blocks = writer.blocks();
             let file = writer.finish()?;
             runs.push(Chunk {
@@ -98,11 +218,12 @@ impl Merge {
         Ok(runs)
     }
 
-    /// A k-way merge of `runs` into blocks of [`BLOCK_ROWS`], handed to `out`; `false` when
-    /// `out` asked to stop.
+    /// A k-way merge of the rows of `runs` in `range` into blocks of [`BLOCK_ROWS`], handed
+    /// to `out`; `false` when `out` asked to stop.
     pub(super) fn merge(
         &self,
         runs: &[Chunk],
+        range: &KeyRange,
         out: &mut dyn FnMut(RecordBatch) -> Result<bool>,
     ) -> Result<bool> {
         let Some(first) = runs.first() else {
@@ -113,21 +234,34 @@ impl Merge {
             return Ok(true);
         };
         let (converter, indices) = converter(&schema, &self.order).map_err(|r| self.failed(r))?;
-        // Open every run at its first block.
+        // Open every run at its first row in the range.
         let mut slots: Vec<RecordBatch> = Vec::new();
         let mut cursors: Vec<Cursor> = Vec::with_capacity(runs.len());
         for run in runs {
             let mut blocks = run.blocks()?;
-            if let Some(batch) = blocks.next().transpose()? {
+            while let Some(batch) = blocks.next().transpose()? {
+                if let Some(from) = &range.from {
+                    // A block wholly before the range is passed over on its last key.
+                    let last = batch.slice(batch.num_rows() - 1, 1);
+                    let last = rows_of(&converter, &indices, &last).map_err(|r| self.failed(r))?;
+                    if last.row(0) < from.row() {
+                        continue;
+                    }
+                }
                 let rows = rows_of(&converter, &indices, &batch).map_err(|r| self.failed(r))?;
+                let row = range
+                    .from
+                    .as_ref()
+                    .map_or(0, |from| first_from(&rows, from));
                 slots.push(batch.clone());
                 cursors.push(Cursor {
                     blocks,
                     batch,
                     rows,
-                    row: 0,
+                    row,
                     slot: slots.len() - 1,
                 });
+                break;
             }
         }
         // A binary heap of cursor indices, smallest current row on top.
@@ -142,6 +276,18 @@ impl Merge {
         let mut picks: Vec<(usize, usize)> = Vec::with_capacity(BLOCK_ROWS);
         while let Some(&top) = heap.first() {
             let cursor = &mut cursors[top];
+            // The smallest row is past the range: so is every other.
+            if let Some(to) = &range.to
+                && cursor.rows.row(cursor.row) >= to.row()
+            {
+                if !picks.is_empty() {
+                    let refs: Vec<&RecordBatch> = slots.iter().collect();
+                    if !out(interleave_record_batch(&refs, &picks)?)? {
+                        return Ok(false);
+                    }
+                }
+                break;
+            }
             picks.push((cursor.slot, cursor.row));
             cursor.row += 1;
             if cursor.row == cursor.batch.num_rows() {
@@ -189,6 +335,20 @@ impl Merge {
         }
         Ok(true)
     }
+}
+
+/// The first of sorted `rows` at or after `from`.
+fn first_from(rows: &Rows, from: &OwnedRow) -> usize {
+    let (mut low, mut high) = (0, rows.num_rows());
+    while low < high {
+        let middle = (low + high) / 2;
+        if rows.row(middle) < from.row() {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
 }
 
 pub(super) fn sift_down<F: Fn(&[Cursor], usize, usize) -> bool>(

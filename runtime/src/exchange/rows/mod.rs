@@ -25,7 +25,7 @@ use crate::source::Split;
 use crate::stats::RunStats;
 use crate::sync::Recover;
 use buffering::Buffering;
-use merge::Merge;
+use merge::{Merge, Runs};
 use ranges::repartition;
 use store::Store;
 
@@ -106,6 +106,11 @@ impl Exchange for RowExchange {
         self.name.clone()
     }
 
+    /// A sort's, a shuffle's and map_groups' output is cut into ranges of keys.
+    fn ordered(&self) -> bool {
+        self.order().is_some()
+    }
+
     fn run(
         &self,
         input: &Plan,
@@ -124,14 +129,17 @@ impl Exchange for RowExchange {
                 let order = order.expect("these sort");
                 let merge = Merge {
                     name: name.clone(),
-                    runs: Mutex::new(chunks),
+                    runs: Runs::All(Mutex::default()),
                     order,
                     schema: input.schema.clone(),
                     op: self.op.clone(),
                     fan_in_bytes: Shares::of(options).merge_fan_in(),
                     spill: LazySpill::new(options.spill_dir.clone()),
                 };
-                vec![Box::new(merge)]
+                // About one range per `split_bytes` of input, a few per thread at most.
+                let bytes: usize = chunks.iter().map(Chunk::bytes).sum();
+                let ranges = (bytes / options.split_bytes.max(1)).clamp(1, 4 * options.threads);
+                merge.into_ranges(chunks, ranges)?
             }
             RowOp::RandomizeBlockOrder { seed } => {
                 let mut chunks: Vec<Arc<Chunk>> = chunks.into_iter().map(Arc::new).collect();

@@ -30,6 +30,14 @@ impl Chunk {
         self.rows
     }
 
+    /// Bytes the chunk holds in memory (none once spilled).
+    pub(super) fn bytes(&self) -> usize {
+        match &self.data {
+            ChunkData::Memory(_, bytes) => *bytes,
+            ChunkData::Spilled(..) => 0,
+        }
+    }
+
     /// The chunk's blocks, read one at a time.
     pub(super) fn blocks(&self) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
         Ok(match &self.data {
