@@ -1,7 +1,7 @@
 """W5 and W6 in DuckDB and Polars on the sales table `bench_groupby` generated (informative; CI
 does not run it), each side in a process of its own, beside `bench_all_to_all`'s aqueduct side.
 Usage: BENCH_DIR=/tmp/w cargo run --release --example bench_groupby (it writes /tmp/w/input),
-then `python3 benches/peers_w5_w6.py /tmp/w [runs]` (pip install duckdb polars).
+then `python3 benches/peers_w5_w6.py /tmp/w [runs] [w5,w6]` (pip install duckdb polars).
 
 W5: sort(desc(price), id) -> parquet. W6: groupby(user_id): count, sum(price), max(qty) ->
 parquet, sorted by user_id as aqueduct's output is. Prints the median wall time, the CPU time
@@ -63,7 +63,8 @@ def side(name, workload, directory, runs):
 
 directory = sys.argv[1]
 runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-for workload in ["w5", "w6"]:
+workloads = sys.argv[3].split(",") if len(sys.argv) > 3 else ["w5", "w6"]
+for workload in workloads:
     for name in ["duckdb", "polars"]:
         wall, cpu, rss = side(name, workload, directory, runs)
         print(f"{workload} {name}: median {wall:.3f} s, {cpu:.2f} CPU-s per run, "

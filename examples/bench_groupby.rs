@@ -45,7 +45,8 @@ fn sale(i: usize) -> Sale {
     let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
     Sale {
         id: i as i64,
-        user_id: (h % 100_000) as i64,
+        // Uniform over 1,000,000 users: issue 15's W6 groups by it.
+        user_id: (h % 1_000_000) as i64,
         // 60 categories, skewed.
         category: format!("category_{:02}", (h % 60) * (h % 7) / 6),
         price: (h % 20_000) as f64 / 100.0,

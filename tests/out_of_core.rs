@@ -171,3 +171,29 @@ fn an_unwritable_spill_directory_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_groupby_holds_its_groups_not_every_splits_partial_states() {
+    // 16 splits, each seeing nearly all of 6,000 groups and handing them on once (a table
+    // fits the budget's share of a worker): their partial states together are more than this
+    // budget lets an exchange hold (half of it), while the groups are not. Folded in order as
+    // the splits finish, nothing spills.
+    let rows = events(1_000_000, 2_000);
+    let dir = tempfile::tempdir().unwrap();
+    let ds = pipeline! {
+        from_items::<Event>(rows)
+        |> groupby(user, kind)
+        |> aggregate(n = count(), total = sum(amount), low = min(amount), high = max(amount))
+    };
+    let expected = ds.clone().with_options(roomy()).take_all().unwrap();
+    // One worker: splits finish in order, so no chunk waits on an earlier split whatever the
+    // timing (with several, a chunk may wait for the split before it to finish).
+    let tight = ds.with_options(ExecOptions {
+        threads: 1,
+        ..tight(16 << 20, dir.path())
+    });
+    let got = tight.take_all().unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(expected.len(), 6_000);
+    assert_eq!(tight.stats().unwrap().spilled_bytes, 0);
+}

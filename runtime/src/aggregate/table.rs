@@ -34,6 +34,20 @@ impl<K: GroupKey, S> Default for GroupTable<K, S> {
 }
 
 impl<K: GroupKey, S> GroupTable<K, S> {
+    /// A table with room for `groups` groups before it grows.
+    pub fn with_capacity(groups: usize) -> Self {
+        Self {
+            index: HashTable::with_capacity(groups),
+            groups: Vec::with_capacity(groups),
+            ..Self::default()
+        }
+    }
+
+    /// Bytes a table holds per group (without keys' heap bytes).
+    pub fn bytes_per_group() -> usize {
+        std::mem::size_of::<(u64, K, S)>() + std::mem::size_of::<u32>() + 1
+    }
+
     /// The hash of a borrowed key (the same for every table).
     #[inline(always)]
     pub fn hash(&self, key: K::Ref<'_>) -> u64 {

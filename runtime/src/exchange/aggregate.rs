@@ -4,7 +4,9 @@
 //!
 //! Partial states are merged in the input's order (split by split, in the order each split's
 //! table handed them on), not in the order workers finished: `first`/`last` are the input's
-//! first and last values, and a float sum is the same every run.
+//! first and last values, and a float sum is the same every run. Each partition folds its
+//! chunks into one table as soon as every chunk before them has come (the input's frontier),
+//! so what the exchange holds is about the groups, not the partial states of every split.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -108,17 +110,23 @@ where
             bytes: AtomicUsize::new(0),
             limit: shares.exchange_held(),
             spill: LazySpill::new(options.spill_dir.clone()),
+            progress: Mutex::default(),
         });
         let collector = Arc::new(Partial {
             parts: self.parts.clone(),
             partials: partials.clone(),
             table_limit: shares.worker_buffer(16 << 10),
+            groups_seen: AtomicUsize::new(0),
         });
         super::collect_phase(input, options, collector, &partials.spill, report)?;
         let partitions: Vec<Partition<K, S>> = partials
             .partitions
             .iter()
-            .map(|p| std::mem::take(&mut *p.lock().recover()))
+            .map(|p| {
+                let mut partition = std::mem::take(&mut *p.lock().recover());
+                partition.unfold();
+                partition
+            })
             .collect();
         let target = shares.merged_split();
         Ok(output_splits(
@@ -139,6 +147,8 @@ type Order = (usize, usize);
 struct Chunk<K, S> {
     order: Order,
     groups: Vec<(u64, K, S)>,
+    /// What the groups hold, counted once.
+    bytes: usize,
 }
 
 /// A chunk as the merge finds it.
@@ -153,6 +163,11 @@ struct Partition<K, S> {
     bytes: usize,
     /// Spill files of one block per chunk, with the chunks' orders.
     spilled: Vec<(SpillFile, Vec<Order>)>,
+    /// Every chunk of the partition before the frontier, merged in order, with the order of
+    /// the first. Once the partition spills, chunks are no longer folded (a spilled chunk
+    /// could fall between two folded ones).
+    folded: Option<(Order, GroupTable<K, S>)>,
+    spilled_once: bool,
 }
 
 impl<K, S> Default for Partition<K, S> {
@@ -161,6 +176,52 @@ impl<K, S> Default for Partition<K, S> {
             memory: Vec::new(),
             bytes: 0,
             spilled: Vec::new(),
+            folded: None,
+            spilled_once: false,
+        }
+    }
+}
+
+impl<K: GroupKey, S> Partition<K, S> {
+    /// Merge the chunks before `frontier` into the folded table, in order; the change in
+    /// bytes held.
+    fn fold(&mut self, frontier: Order, merge: &Merge<S>) -> isize {
+        if self.spilled_once || !self.memory.iter().any(|c| c.order < frontier) {
+            return 0;
+        }
+        let before = self.bytes;
+        let (mut ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.memory)
+            .into_iter()
+            .partition(|c| c.order < frontier);
+        self.memory = waiting;
+        ready.sort_by_key(|c| c.order);
+        let (_, table) = self
+            .folded
+            .get_or_insert_with(|| (ready[0].order, GroupTable::default()));
+        let table_before = table.bytes();
+        let mut released = 0;
+        for chunk in ready {
+            released += chunk.bytes;
+            for (hash, key, state) in chunk.groups {
+                table.merge(hash, key, state, merge);
+            }
+        }
+        self.bytes = self.bytes - released - table_before + table.bytes();
+        self.bytes as isize - before as isize
+    }
+
+    /// The folded table back as a chunk (for the merge, or to spill).
+    fn unfold(&mut self) {
+        if let Some((order, mut table)) = self.folded.take() {
+            let table_bytes = table.bytes();
+            let groups = table.drain();
+            let bytes = groups_bytes(&groups);
+            self.bytes = self.bytes - table_bytes + bytes;
+            self.memory.push(Chunk {
+                order,
+                groups,
+                bytes,
+            });
         }
     }
 }
@@ -173,11 +234,55 @@ struct Partials<K, S> {
     /// Past this, the largest partition spills.
     limit: usize,
     spill: LazySpill,
+    /// Which chunks have come: the partitions fold those before its frontier.
+    progress: Mutex<Progress>,
+}
+
+/// The chunks come so far, split by split.
+#[derive(Default)]
+struct Progress {
+    /// Splits from the frontier's on that have handed on chunks: how many, and whether the
+    /// split has finished.
+    splits: std::collections::BTreeMap<usize, (usize, bool)>,
+    /// Every chunk before this one has come.
+    frontier: Order,
+}
+
+impl Progress {
+    /// Chunk `order` has come; the frontier now.
+    fn came(&mut self, (split, sequence): Order) -> Order {
+        let entry = self.splits.entry(split).or_default();
+        entry.0 = entry.0.max(sequence + 1);
+        self.advance()
+    }
+
+    /// Split `split` handed on its last chunk; the frontier now.
+    fn finished(&mut self, split: usize) -> Order {
+        self.splits.entry(split).or_default().1 = true;
+        self.advance()
+    }
+
+    fn advance(&mut self) -> Order {
+        loop {
+            let split = self.frontier.0;
+            match self.splits.get(&split) {
+                Some(&(_, true)) => {
+                    self.splits.remove(&split);
+                    self.frontier = (split + 1, 0);
+                }
+                Some(&(chunks, false)) => {
+                    self.frontier = (split, chunks);
+                    return self.frontier;
+                }
+                None => return self.frontier,
+            }
+        }
+    }
 }
 
 impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, S> {
-    /// Take a table's groups, spilling while over the limit.
-    fn add(&self, order: Order, groups: Vec<(u64, K, S)>) -> Result<()> {
+    /// Take a table's groups, fold what the frontier allows, and spill while over the limit.
+    fn add(&self, order: Order, groups: Vec<(u64, K, S)>, merge: &Merge<S>) -> Result<()> {
         let mut by_partition: Vec<Vec<(u64, K, S)>> = (0..PARTITIONS).map(|_| Vec::new()).collect();
         for group in groups {
             by_partition[partition_of(group.0)].push(group);
@@ -188,10 +293,42 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
             }
             let bytes = groups_bytes(&groups);
             let mut partition = self.partitions[index].lock().recover();
-            partition.memory.push(Chunk { order, groups });
+            partition.memory.push(Chunk {
+                order,
+                groups,
+                bytes,
+            });
             partition.bytes += bytes;
             self.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
+        let frontier = self.progress.lock().recover().came(order);
+        self.fold(frontier, order.0 * 17, merge);
+        self.spill_while_over()
+    }
+
+    /// Split `split` handed on its last chunk.
+    fn finished(&self, split: usize, merge: &Merge<S>) -> Result<()> {
+        let frontier = self.progress.lock().recover().finished(split);
+        self.fold(frontier, split * 17, merge);
+        self.spill_while_over()
+    }
+
+    /// Fold every partition's chunks before `frontier`, starting at `first` (workers folding
+    /// at once start at different partitions rather than queue on the same locks).
+    fn fold(&self, frontier: Order, first: usize, merge: &Merge<S>) {
+        for index in 0..PARTITIONS {
+            let partition = &self.partitions[(first + index) % PARTITIONS];
+            let change = partition.lock().recover().fold(frontier, merge);
+            if change >= 0 {
+                self.bytes.fetch_add(change as usize, Ordering::Relaxed);
+            } else {
+                self.bytes
+                    .fetch_sub(change.unsigned_abs(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn spill_while_over(&self) -> Result<()> {
         while self.bytes.load(Ordering::Relaxed) > self.limit {
             if !self.spill_largest()? {
                 break;
@@ -207,6 +344,16 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
             return Ok(false);
         };
         let mut partition = self.partitions[index].lock().recover();
+        let before = partition.bytes;
+        partition.unfold();
+        partition.spilled_once = true;
+        if partition.bytes >= before {
+            self.bytes
+                .fetch_add(partition.bytes - before, Ordering::Relaxed);
+        } else {
+            self.bytes
+                .fetch_sub(before - partition.bytes, Ordering::Relaxed);
+        }
         if partition.memory.is_empty() {
             return Ok(false);
         }
@@ -229,8 +376,10 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
 }
 
 fn partition_of(hash: u64) -> usize {
-    // The table uses the low bits to find buckets; partition by the high ones.
-    (hash >> 58) as usize % PARTITIONS
+    // A hash table finds buckets with the low bits and tells keys in a bucket apart by the
+    // top seven (hashbrown's control bytes): partition by bits neither uses, or every group
+    // of a partition's table would share its control byte and each probe compare many keys.
+    (hash >> 40) as usize % PARTITIONS
 }
 
 fn groups_bytes<K: GroupKey, S>(groups: &[(u64, K, S)]) -> usize {
@@ -281,6 +430,8 @@ struct Partial<K, S> {
     partials: Arc<Partials<K, S>>,
     /// A split's table past this many bytes hands its groups on early.
     table_limit: usize,
+    /// Groups in the table last handed on.
+    groups_seen: AtomicUsize,
 }
 
 impl<K, S> Collector for Partial<K, S>
@@ -295,9 +446,15 @@ where
     }
 
     fn part(&self, split: usize) -> Box<dyn CollectPart<Made = ()> + '_> {
+        // Room for as many groups as the last table handed on (within the table's limit):
+        // growing a table of many groups by doubling costs more than filling it.
+        let groups = self
+            .groups_seen
+            .load(Ordering::Relaxed)
+            .min(self.table_limit / GroupTable::<K, S>::bytes_per_group());
         Box::new(PartialPart {
             collector: self,
-            table: GroupTable::default(),
+            table: GroupTable::with_capacity(groups),
             split,
             handed_on: 0,
         })
@@ -316,7 +473,13 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> PartialPart<
     fn hand_on(&mut self) -> Result<()> {
         let order = (self.split, self.handed_on);
         self.handed_on += 1;
-        self.collector.partials.add(order, self.table.drain())
+        self.collector
+            .groups_seen
+            .store(self.table.len(), Ordering::Relaxed);
+        let merge = &self.collector.parts.merge;
+        self.collector
+            .partials
+            .add(order, self.table.drain(), merge)
     }
 }
 
@@ -337,7 +500,8 @@ where
 
     fn finish(mut self: Box<Self>) -> Result<()> {
         self.hand_on()?;
-        Ok(())
+        let merge = &self.collector.parts.merge;
+        self.collector.partials.finished(self.split, merge)
     }
 }
 
@@ -445,9 +609,17 @@ where
     fn merged(&self) -> Result<Vec<(K, S)>> {
         let partitions = std::mem::take(&mut *self.partitions.lock().recover());
         let mut table: GroupTable<K, S> = GroupTable::default();
+        // A partition of one chunk in memory holds each of its groups once (a split's table,
+        // or the partition's folded one): its groups need no table.
+        let mut whole: Vec<(K, S)> = Vec::new();
         let merge = &self.parts.merge;
         let merged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
-            for partition in partitions {
+            for mut partition in partitions {
+                if partition.spilled.is_empty() && partition.memory.len() == 1 {
+                    let chunk = partition.memory.pop().expect("one chunk");
+                    whole.extend(chunk.groups.into_iter().map(|(_, k, s)| (k, s)));
+                    continue;
+                }
                 // A group's states all live in one partition: merging each partition's chunks
                 // in input order merges every group's states in input order.
                 let mut chunks: Vec<(Order, Held<K, S>)> = Vec::new();
@@ -492,6 +664,7 @@ where
         }));
         self.caught(merged)??;
         let mut groups: Vec<(K, S)> = table.drain().into_iter().map(|(_, k, s)| (k, s)).collect();
+        groups.append(&mut whole);
         if groups.is_empty() && self.parts.whole {
             groups.push((
                 K::read(&[], 0).ok_or_else(|| self.failed("no key".into()))?,
@@ -771,5 +944,25 @@ where
         let Head { key, state, run } = self.heap.pop()?;
         self.advance(run);
         Some((key, state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Order, Progress};
+
+    #[test]
+    fn the_frontier_passes_a_split_only_once_it_has_finished() {
+        let mut progress = Progress::default();
+        // Split 1 hands on first: nothing of split 0 has come.
+        assert_eq!(progress.came((1, 0)), (0, 0));
+        assert_eq!(progress.came((0, 0)), (0, 1));
+        assert_eq!(progress.came((0, 1)), (0, 2));
+        // Split 0 is done: split 1's first chunk has come, its second may still.
+        assert_eq!(progress.finished(0), (1, 1));
+        // Split 2 finishes before split 1 does, with no chunk at all.
+        assert_eq!(progress.finished(2), (1, 1));
+        let end: Order = progress.finished(1);
+        assert_eq!(end, (3, 0));
     }
 }
