@@ -72,6 +72,7 @@ impl<'a> PartWriter<'a> {
                             sink.format,
                             &sink.file_schema,
                             &sink.file(&writer.directory, split, writer.sequence),
+                            &now,
                         )
                         .map_err(|r| sink.failed(&writer.directory, writer.sequence, split, r))?,
                     );
@@ -129,7 +130,8 @@ impl FileWriter {
     pub(super) fn write_empty(sink: &FileSink) -> Result<Option<String>> {
         let mut empty = FileWriter::new(sink.target.clone());
         let file = sink.file(&empty.directory, 0, 0);
-        let encoder = Encoder::new(sink.format, &sink.file_schema, &file)
+        let no_rows = RecordBatch::new_empty(sink.file_schema.clone());
+        let encoder = Encoder::new(sink.format, &sink.file_schema, &file, &no_rows)
             .map_err(|reason| sink.failed(&empty.directory, empty.sequence, 0, reason))?;
         empty.encoder = Some(encoder);
         empty.flush(sink, 0)
