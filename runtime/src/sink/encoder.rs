@@ -110,8 +110,9 @@ impl Encoder {
     }
 }
 
-/// Rows of a file's first block sampled to choose its columns' encodings.
-const SAMPLE_ROWS: usize = 8192;
+/// Rows of a file's first block sampled to choose its columns' encodings (a write of many
+/// small files samples each: the sample must cost little beside encoding the file).
+const SAMPLE_ROWS: usize = 1024;
 
 /// The top-level columns of plain values that are not worth a dictionary: in the first rows
 /// of the file, most values are distinct (ids, timestamps, measurements). Parquet would build
@@ -138,7 +139,8 @@ fn without_dictionary(first: &RecordBatch) -> Vec<String> {
             let Ok(encoded) = converter.convert_columns(&[sample]) else {
                 return false;
             };
-            let distinct: std::collections::HashSet<_> = encoded.iter().collect();
+            let distinct: std::collections::HashSet<_, foldhash::fast::RandomState> =
+                encoded.iter().collect();
             distinct.len() * 2 > rows
         })
         .map(|(field, _)| field.name().clone())
