@@ -197,3 +197,39 @@ fn a_groupby_holds_its_groups_not_every_splits_partial_states() {
     assert_eq!(expected.len(), 6_000);
     assert_eq!(tight.stats().unwrap().spilled_bytes, 0);
 }
+
+#[test]
+fn spilled_runs_merge_in_key_ranges_and_stay_in_order() {
+    let rows = events(300_000, 1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let ds = pipeline! { from_items::<Event>(rows) |> sort(user, desc(amount), kind) };
+    let expected = ds.clone().with_options(roomy()).take_all().unwrap();
+    // Runs spill under this budget, yet are few enough to merge at once: the output is cut
+    // into ranges that start at the right block of each spilled run.
+    let options = ExecOptions {
+        split_bytes: 256 << 10,
+        ..tight(8 << 20, dir.path())
+    };
+    let spilled = ds.with_options(options);
+    let out = dir.path().join("sorted");
+    let written = spilled.write_parquet(out.to_str().unwrap()).unwrap();
+    assert!(spilled.stats().unwrap().spilled_bytes > 0);
+    let ranges: std::collections::BTreeSet<String> = written
+        .files
+        .iter()
+        .map(|f| f.rsplit('/').next().unwrap()[..10].to_owned())
+        .collect();
+    assert!(ranges.len() > 2, "{:?}", written.files);
+    let location = out.to_str().unwrap().to_owned();
+    let back = pipeline! { read_parquet::<Event>(location) }
+        .with_preserve_order(true)
+        .take_all()
+        .unwrap();
+    assert_eq!(back, expected);
+    assert!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .all(|e| e.unwrap().file_name() == "sorted"),
+        "spill files removed"
+    );
+}

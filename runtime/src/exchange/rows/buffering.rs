@@ -8,7 +8,7 @@ use arrow::array::{ArrayRef, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
-use super::sort::sort_run;
+use super::sort::{run_keys, sort_run};
 use super::store::Store;
 use super::{RANDOM_KEY, SortKey};
 use crate::collect::{CollectPart, Collector, PartError};
@@ -61,16 +61,22 @@ impl BufferPart<'_> {
         if blocks.is_empty() {
             return Ok(());
         }
-        let blocks = match &self.collector.order {
-            Some(order) => sort_run(&blocks, order).map_err(|reason| Error::Exchange {
-                stage: self.collector.name.clone(),
-                reason,
-            })?,
-            None => blocks,
+        let failed = |reason| Error::Exchange {
+            stage: self.collector.name.clone(),
+            reason,
+        };
+        let (blocks, keys) = match &self.collector.order {
+            Some(order) => {
+                let blocks = sort_run(&blocks, order).map_err(failed)?;
+                let seed = ((self.split as u64) << 32) ^ self.sequence as u64;
+                let keys = run_keys(&blocks, order, seed).map_err(failed)?;
+                (blocks, Some(keys))
+            }
+            None => (blocks, None),
         };
         self.collector
             .store
-            .add((self.split, self.sequence), blocks)?;
+            .add((self.split, self.sequence), blocks, keys)?;
         self.sequence += 1;
         Ok(())
     }

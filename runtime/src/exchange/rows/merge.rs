@@ -97,20 +97,28 @@ impl Merge {
         }
     }
 
-    /// The output as splits: `ranges` ranges of keys merged in parallel, cut where samples of
-    /// the runs say, when the runs are in memory and within the fan-in; else one split that
-    /// reduces and merges them all.
+    /// The output as splits: `ranges` ranges of keys merged in parallel, cut where the runs'
+    /// block boundaries say, when the runs are within the fan-in (in memory or spilled); else
+    /// one split that reduces and merges them all.
     pub(super) fn into_ranges(
         self,
         runs: Vec<Chunk>,
-        ranges: usize,
+        split_bytes: usize,
+        threads: usize,
     ) -> Result<Vec<Box<dyn Split>>> {
-        let in_memory = runs.iter().all(|r| matches!(r.data, ChunkData::Memory(..)));
-        let fits = match self.first_block(&runs)? {
-            Some(block) => runs.len() <= self.fan_in(&block),
-            None => false,
+        let sampled = runs.iter().all(|r| r.keys.is_some());
+        let (fits, ranges) = match self.first_block(&runs)? {
+            Some(block) => {
+                // About one range per `split_bytes` of rows (spilled or not), a few per
+                // thread at most.
+                let per_row = crate::budget::block_bytes(&block) / block.num_rows().max(1);
+                let bytes: usize = runs.iter().map(|r| r.rows * per_row.max(1)).sum();
+                let ranges = (bytes / split_bytes.max(1)).clamp(1, 4 * threads.max(1));
+                (runs.len() <= self.fan_in(&block), ranges)
+            }
+            None => (false, 1),
         };
-        if ranges <= 1 || !in_memory || !fits {
+        if ranges <= 1 || !sampled || !fits {
             *self.runs_mut() = runs;
             return Ok(vec![Box::new(self)]);
         }
@@ -138,26 +146,14 @@ impl Merge {
     }
 
     /// Up to `ranges - 1` distinct keys cutting the runs' rows into about equal ranges, from
-    /// samples of every block (four rows each).
+    /// the row sampled in every block of every run.
     fn bounds(&self, runs: &[Chunk], ranges: usize) -> Result<Vec<OwnedRow>> {
-        let Some(block) = self.first_block(runs)? else {
+        let mut samples: Vec<&OwnedRow> = runs
+            .iter()
+            .flat_map(|r| r.keys.iter().flat_map(|k| &k.samples))
+            .collect();
+        if samples.is_empty() {
             return Ok(Vec::new());
-        };
-        let (converter, indices) =
-            converter(&block.schema(), &self.order).map_err(|r| self.failed(r))?;
-        let mut samples = Vec::new();
-        for run in runs {
-            for batch in run.blocks()? {
-                let batch = batch?;
-                let rows = batch.num_rows();
-                for offset in [0, rows / 4, rows / 2, rows * 3 / 4] {
-                    if offset < rows {
-                        let row = rows_of(&converter, &indices, &batch.slice(offset, 1))
-                            .map_err(|r| self.failed(r))?;
-                        samples.push(row.row(0).owned());
-                    }
-                }
-            }
         }
         samples.sort_unstable();
         let mut bounds: Vec<OwnedRow> = (1..ranges)
@@ -165,7 +161,7 @@ impl Merge {
             .collect();
         bounds.dedup();
         // A bound at the smallest key would leave the first range empty.
-        if bounds.first() == samples.first() {
+        if bounds.first() == samples.first().copied() {
             bounds.remove(0);
         }
         Ok(bounds)
@@ -212,6 +208,7 @@ impl Merge {
                 tag: (usize::MAX, merged),
                 rows: file.rows(),
                 data: ChunkData::Spilled(Arc::new(file), 0..blocks),
+                keys: None,
             });
             merged += 1;
         }
@@ -238,7 +235,16 @@ impl Merge {
         let mut slots: Vec<RecordBatch> = Vec::new();
         let mut cursors: Vec<Cursor> = Vec::with_capacity(runs.len());
         for run in runs {
-            let mut blocks = run.blocks()?;
+            // A run's blocks before the range's start are not read: the last block starting
+            // before it is the first that may hold its keys.
+            let first = match (&range.from, &run.keys) {
+                (Some(from), Some(keys)) => keys
+                    .firsts
+                    .partition_point(|key| key < from)
+                    .saturating_sub(1),
+                _ => 0,
+            };
+            let mut blocks = run.blocks_from(first)?;
             while let Some(batch) = blocks.next().transpose()? {
                 if let Some(from) = &range.from {
                     // A block wholly before the range is passed over on its last key.

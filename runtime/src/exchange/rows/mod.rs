@@ -136,10 +136,7 @@ impl Exchange for RowExchange {
                     fan_in_bytes: Shares::of(options).merge_fan_in(),
                     spill: LazySpill::new(options.spill_dir.clone()),
                 };
-                // About one range per `split_bytes` of input, a few per thread at most.
-                let bytes: usize = chunks.iter().map(Chunk::bytes).sum();
-                let ranges = (bytes / options.split_bytes.max(1)).clamp(1, 4 * options.threads);
-                merge.into_ranges(chunks, ranges)?
+                merge.into_ranges(chunks, options.split_bytes, options.threads)?
             }
             RowOp::RandomizeBlockOrder { seed } => {
                 let mut chunks: Vec<Arc<Chunk>> = chunks.into_iter().map(Arc::new).collect();

@@ -11,6 +11,7 @@ use arrow::datatypes::{DataType, Float32Type, Float64Type, Schema};
 use arrow::record_batch::RecordBatch;
 use arrow::row::{RowConverter, Rows, SortField};
 
+use super::store::RunKeys;
 use super::{BLOCK_ROWS, SortKey};
 use crate::error::{Cause, Result};
 
@@ -45,6 +46,39 @@ pub(super) fn sort_run(
         .step_by(BLOCK_ROWS)
         .map(|start| sorted.slice(start, BLOCK_ROWS.min(sorted.num_rows() - start)))
         .collect())
+}
+
+/// The keys of each block's first row and of one row drawn from it, in the merge's row format.
+/// The row is drawn from `seed` (the run's place in the input) and the block: the same place in
+/// every block of every run would sample the same keys of runs alike (data with evenly spread
+/// values sorts into runs whose samples are all one value).
+pub(super) fn run_keys(
+    blocks: &[RecordBatch],
+    order: &[SortKey],
+    seed: u64,
+) -> Result<RunKeys, Cause> {
+    let mut keys = RunKeys {
+        firsts: Vec::with_capacity(blocks.len()),
+        samples: Vec::with_capacity(blocks.len()),
+    };
+    let Some(first) = blocks.first() else {
+        return Ok(keys);
+    };
+    let (converter, columns) = converter(&first.schema(), order)?;
+    for (index, block) in blocks.iter().enumerate() {
+        let at = |row: usize| -> Result<_, Cause> {
+            Ok(rows_of(&converter, &columns, &block.slice(row, 1))?
+                .row(0)
+                .owned())
+        };
+        keys.firsts.push(at(0)?);
+        let mut state =
+            std::hash::BuildHasher::build_hasher(&foldhash::fast::FixedState::with_seed(seed));
+        std::hash::Hasher::write_usize(&mut state, index);
+        let drawn = std::hash::Hasher::finish(&state) as usize % block.num_rows();
+        keys.samples.push(at(drawn)?);
+    }
+    Ok(keys)
 }
 
 /// A sort key column as it is compared: every NaN as the one positive NaN. Arrow orders floats

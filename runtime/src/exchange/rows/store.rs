@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::record_batch::RecordBatch;
+use arrow::row::OwnedRow;
 
 use crate::error::Result;
 use crate::exchange::spill::{LazySpill, SpillFile};
@@ -16,6 +17,8 @@ pub(crate) struct Chunk {
     pub(super) tag: (usize, usize),
     pub(super) rows: usize,
     pub(super) data: ChunkData,
+    /// A sorted run's keys, block by block.
+    pub(super) keys: Option<RunKeys>,
 }
 
 pub(super) enum ChunkData {
@@ -24,25 +27,41 @@ pub(super) enum ChunkData {
     Spilled(Arc<SpillFile>, std::ops::Range<usize>),
 }
 
+/// A sorted run's keys, in the merge's row format, per block: its first row's — where the
+/// block starts, in memory or spilled, so a merge of a range of keys starts at the right block
+/// without reading the ones before — and a row's drawn from it, a sample of the run's keys
+/// (first rows alone undersample each block's upper half: with runs of a few blocks, ranges
+/// cut from them came out several times larger than others).
+pub(crate) struct RunKeys {
+    pub(super) firsts: Vec<OwnedRow>,
+    /// One row drawn from each block: an even sample of the run's keys.
+    pub(super) samples: Vec<OwnedRow>,
+}
+
 impl Chunk {
     /// Rows in the chunk.
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
-    /// Bytes the chunk holds in memory (none once spilled).
-    pub(super) fn bytes(&self) -> usize {
-        match &self.data {
-            ChunkData::Memory(_, bytes) => *bytes,
-            ChunkData::Spilled(..) => 0,
-        }
-    }
-
     /// The chunk's blocks, read one at a time.
     pub(super) fn blocks(&self) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
+        self.blocks_from(0)
+    }
+
+    /// The chunk's blocks from block `first` on, read one at a time.
+    pub(super) fn blocks_from(
+        &self,
+        first: usize,
+    ) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>> + '_>> {
         Ok(match &self.data {
-            ChunkData::Memory(blocks, _) => Box::new(blocks.iter().cloned().map(Ok)),
-            ChunkData::Spilled(file, range) => Box::new(file.blocks(range.clone())?),
+            ChunkData::Memory(blocks, _) => {
+                Box::new(blocks[first.min(blocks.len())..].iter().cloned().map(Ok))
+            }
+            ChunkData::Spilled(file, range) => {
+                let start = (range.start + first).min(range.end);
+                Box::new(file.blocks(start..range.end)?)
+            }
         })
     }
 }
@@ -56,7 +75,12 @@ pub(super) struct Store {
 }
 
 impl Store {
-    pub(super) fn add(&self, tag: (usize, usize), blocks: Vec<RecordBatch>) -> Result<()> {
+    pub(super) fn add(
+        &self,
+        tag: (usize, usize),
+        blocks: Vec<RecordBatch>,
+        keys: Option<RunKeys>,
+    ) -> Result<()> {
         let rows = blocks.iter().map(RecordBatch::num_rows).sum();
         if rows == 0 {
             return Ok(());
@@ -67,6 +91,7 @@ impl Store {
             tag,
             rows,
             data: ChunkData::Memory(blocks, bytes),
+            keys,
         });
         if self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes > self.limit {
             self.spill_all(&mut chunks)?;
