@@ -1,7 +1,7 @@
 //! The k-way merge of sorted runs into the output (reduced first, through spill files, to a
 //! fan-in the budget holds), cut into blocks or, for map_groups, into groups. When the runs
-//! are in memory and few enough, the output is cut into ranges of keys, one split each,
-//! merged in parallel: the splits in order are the sorted output.
+//! are few enough to merge at once (in memory or spilled), the output is cut into ranges of
+//! keys, one split each, merged in parallel: the splits in order are the sorted output.
 
 use std::sync::{Arc, Mutex};
 
