@@ -382,3 +382,25 @@ fn map_groups_over_key_ranges_sees_each_group_once() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn a_panic_in_map_groups_over_ranges_names_the_stage_and_its_range() {
+    let rows = sales(40_000, 11);
+    let err = pipeline! {
+        from_items::<Sale>(rows)
+        |> groupby(id)
+        |> map_groups(|group: Vec<Sale>| -> Vec<Sale> {
+            assert!(group[0].id != 39_000, "cannot handle 39000");
+            group
+        })
+    }
+    .with_options(in_ranges())
+    .count()
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cannot handle 39000"), "{err}");
+    // The stage is the operator as written; the range is where in its output the group was.
+    let stage = err.split('`').nth(1).unwrap();
+    assert!(stage.ends_with("group })"), "{err}");
+    assert!(err.contains("})["), "{err}");
+}

@@ -249,20 +249,21 @@ struct Progress {
 }
 
 impl Progress {
-    /// Chunk `order` has come; the frontier now.
-    fn came(&mut self, (split, sequence): Order) -> Order {
+    /// Chunk `order` has come; the frontier, if it moved (else nothing new can be folded).
+    fn came(&mut self, (split, sequence): Order) -> Option<Order> {
         let entry = self.splits.entry(split).or_default();
         entry.0 = entry.0.max(sequence + 1);
         self.advance()
     }
 
-    /// Split `split` handed on its last chunk; the frontier now.
-    fn finished(&mut self, split: usize) -> Order {
+    /// Split `split` handed on its last chunk; the frontier, if it moved.
+    fn finished(&mut self, split: usize) -> Option<Order> {
         self.splits.entry(split).or_default().1 = true;
         self.advance()
     }
 
-    fn advance(&mut self) -> Order {
+    fn advance(&mut self) -> Option<Order> {
+        let before = self.frontier;
         loop {
             let split = self.frontier.0;
             match self.splits.get(&split) {
@@ -272,11 +273,12 @@ impl Progress {
                 }
                 Some(&(chunks, false)) => {
                     self.frontier = (split, chunks);
-                    return self.frontier;
+                    break;
                 }
-                None => return self.frontier,
+                None => break,
             }
         }
+        (self.frontier != before).then_some(self.frontier)
     }
 }
 
@@ -301,15 +303,19 @@ impl<K: GroupKey, S: Serialize + DeserializeOwned + Send + 'static> Partials<K, 
             partition.bytes += bytes;
             self.bytes.fetch_add(bytes, Ordering::Relaxed);
         }
-        let frontier = self.progress.lock().recover().came(order);
-        self.fold(frontier, order.0 * 17, merge);
+        let advanced = self.progress.lock().recover().came(order);
+        if let Some(frontier) = advanced {
+            self.fold(frontier, order.0 * 17, merge);
+        }
         self.spill_while_over()
     }
 
     /// Split `split` handed on its last chunk.
     fn finished(&self, split: usize, merge: &Merge<S>) -> Result<()> {
-        let frontier = self.progress.lock().recover().finished(split);
-        self.fold(frontier, split * 17, merge);
+        let advanced = self.progress.lock().recover().finished(split);
+        if let Some(frontier) = advanced {
+            self.fold(frontier, split * 17, merge);
+        }
         self.spill_while_over()
     }
 
@@ -954,15 +960,15 @@ mod tests {
     #[test]
     fn the_frontier_passes_a_split_only_once_it_has_finished() {
         let mut progress = Progress::default();
-        // Split 1 hands on first: nothing of split 0 has come.
-        assert_eq!(progress.came((1, 0)), (0, 0));
-        assert_eq!(progress.came((0, 0)), (0, 1));
-        assert_eq!(progress.came((0, 1)), (0, 2));
+        // Split 1 hands on first: nothing of split 0 has come, the frontier stays.
+        assert_eq!(progress.came((1, 0)), None);
+        assert_eq!(progress.came((0, 0)), Some((0, 1)));
+        assert_eq!(progress.came((0, 1)), Some((0, 2)));
         // Split 0 is done: split 1's first chunk has come, its second may still.
-        assert_eq!(progress.finished(0), (1, 1));
+        assert_eq!(progress.finished(0), Some((1, 1)));
         // Split 2 finishes before split 1 does, with no chunk at all.
-        assert_eq!(progress.finished(2), (1, 1));
-        let end: Order = progress.finished(1);
-        assert_eq!(end, (3, 0));
+        assert_eq!(progress.finished(2), None);
+        let end: Option<Order> = progress.finished(1);
+        assert_eq!(end, Some((3, 0)));
     }
 }

@@ -21,7 +21,10 @@ use crate::sync::Recover;
 
 /// The sorted output, or one range of it: a k-way merge of the runs.
 pub(super) struct Merge {
+    /// The operator, as `explain()` names it: the stage of its errors.
     pub(super) name: Arc<str>,
+    /// This split: the operator's name, with the range's number when the output is cut.
+    pub(super) split: Arc<str>,
     pub(super) runs: Runs,
     pub(super) order: Vec<SortKey>,
     /// The input's schema (without a shuffle's key).
@@ -64,7 +67,7 @@ pub(super) struct Cursor<'a> {
 
 impl Split for Merge {
     fn name(&self) -> Arc<str> {
-        self.name.clone()
+        self.split.clone()
     }
 
     fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
@@ -119,10 +122,12 @@ impl Merge {
             None => (false, 1),
         };
         if ranges <= 1 || !sampled || !fits {
-            *self.runs_mut() = runs;
-            return Ok(vec![Box::new(self)]);
+            return Ok(vec![Box::new(Merge {
+                runs: Runs::All(Mutex::new(runs)),
+                ..self
+            })]);
         }
-        let bounds = self.bounds(&runs, ranges)?;
+        let bounds = bounds(&runs, ranges);
         let runs = Arc::new(runs);
         let mut from = None;
         let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(bounds.len() + 1);
@@ -132,7 +137,8 @@ impl Merge {
                 to: to.clone(),
             };
             splits.push(Box::new(Merge {
-                name: format!("{}[{}]", self.name, splits.len()).into(),
+                name: self.name.clone(),
+                split: format!("{}[{}]", self.name, splits.len()).into(),
                 runs: Runs::Range(runs.clone(), range),
                 order: self.order.clone(),
                 schema: self.schema.clone(),
@@ -143,28 +149,6 @@ impl Merge {
             from = to;
         }
         Ok(splits)
-    }
-
-    /// Up to `ranges - 1` distinct keys cutting the runs' rows into about equal ranges, from
-    /// the row sampled in every block of every run.
-    fn bounds(&self, runs: &[Chunk], ranges: usize) -> Result<Vec<OwnedRow>> {
-        let mut samples: Vec<&OwnedRow> = runs
-            .iter()
-            .flat_map(|r| r.keys.iter().flat_map(|k| &k.samples))
-            .collect();
-        if samples.is_empty() {
-            return Ok(Vec::new());
-        }
-        samples.sort_unstable();
-        let mut bounds: Vec<OwnedRow> = (1..ranges)
-            .map(|i| samples[i * samples.len() / ranges].clone())
-            .collect();
-        bounds.dedup();
-        // A bound at the smallest key would leave the first range empty.
-        if bounds.first() == samples.first().copied() {
-            bounds.remove(0);
-        }
-        Ok(bounds)
     }
 
     fn first_block(&self, runs: &[Chunk]) -> Result<Option<RecordBatch>> {
@@ -178,13 +162,6 @@ impl Merge {
     fn fan_in(&self, block: &RecordBatch) -> usize {
         let per_block = crate::budget::block_bytes(block).max(1);
         (self.fan_in_bytes / per_block).clamp(2, 1024)
-    }
-
-    fn runs_mut(&self) -> std::sync::MutexGuard<'_, Vec<Chunk>> {
-        match &self.runs {
-            Runs::All(runs) => runs.lock().recover(),
-            Runs::Range(..) => unreachable!("a range's runs are shared"),
-        }
     }
 
     /// Merge runs into longer ones (spilled) until few enough are left that one block of each
@@ -343,6 +320,28 @@ impl Merge {
     }
 }
 
+/// Up to `ranges - 1` distinct keys cutting the runs' rows into about equal ranges, from
+/// the row sampled in every block of every run.
+fn bounds(runs: &[Chunk], ranges: usize) -> Vec<OwnedRow> {
+    let mut samples: Vec<&OwnedRow> = runs
+        .iter()
+        .flat_map(|r| r.keys.iter().flat_map(|k| &k.samples))
+        .collect();
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    samples.sort_unstable();
+    let mut bounds: Vec<OwnedRow> = (1..ranges)
+        .map(|i| samples[i * samples.len() / ranges].clone())
+        .collect();
+    bounds.dedup();
+    // A bound at the smallest key would leave the first range empty.
+    if bounds.first() == samples.first().copied() {
+        bounds.remove(0);
+    }
+    bounds
+}
+
 /// The first of sorted `rows` at or after `from`.
 fn first_from(rows: &Rows, from: &OwnedRow) -> usize {
     let (mut low, mut high) = (0, rows.num_rows());
@@ -479,7 +478,7 @@ impl<'a> Output<'a> {
         };
         let batch = concat_batches(&group[0].schema(), &group)?;
         let id = BlockId {
-            split: self.merge.name.clone(),
+            split: self.merge.split.clone(),
             block: self.groups,
         };
         self.groups += 1;

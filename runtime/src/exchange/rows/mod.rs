@@ -129,6 +129,7 @@ impl Exchange for RowExchange {
                 let order = order.expect("these sort");
                 let merge = Merge {
                     name: name.clone(),
+                    split: name.clone(),
                     runs: Runs::All(Mutex::default()),
                     order,
                     schema: input.schema.clone(),
