@@ -1,8 +1,12 @@
 //! groupby / aggregate, checked against plain Vec computations on random data.
 
+#[path = "shared/ranges.rs"]
+mod ranges;
+
 use std::collections::BTreeMap;
 
 use aqueduct::prelude::*;
+use ranges::ranges_written;
 
 #[derive(Record, Debug, Clone, PartialEq)]
 struct Sale {
@@ -402,4 +406,61 @@ fn first_and_last_follow_the_input_order_whatever_the_threads() {
         .collect();
         assert_eq!(got, want, "{threads} threads, budget {budget}");
     }
+}
+
+#[test]
+fn many_groups_come_out_in_key_ranges_sorted_to_every_consumer() {
+    // Past 65,536 groups with two threads, the output is cut into ranges of keys merged and
+    // finished in parallel; every consumer still sees the groups sorted by key, and a group's
+    // `first` / `last` still follow the input order.
+    #[derive(Record, Debug, Clone)]
+    struct Grouped {
+        key: i64,
+        n: u64,
+        first_id: Option<i64>,
+        last_id: Option<i64>,
+    }
+    let rows = sales(300_000, 11);
+    let mut want: BTreeMap<i64, (u64, i64, i64)> = BTreeMap::new();
+    for s in &rows {
+        // Keys spread over the hash partitions, several rows per group from several splits.
+        let key = (s.id * 7_919) % 150_001;
+        want.entry(key)
+            .and_modify(|e| {
+                e.0 += 1;
+                e.2 = s.id;
+            })
+            .or_insert((1, s.id, s.id));
+    }
+    let want: Vec<(i64, (u64, i64, i64))> = want.into_iter().collect();
+    let grouped = pipeline! {
+        from_items::<Sale>(rows.clone())
+        |> repartition(12)
+        |> with_column(key = (id * 7_919) % 150_001)
+        |> groupby(key)
+        |> aggregate::<Grouped>(n = count(), first_id = first(id), last_id = last(id))
+    }
+    .with_options(aqueduct::ExecOptions {
+        threads: 2,
+        ..aqueduct::ExecOptions::from_environment()
+    });
+    let as_tuples = |groups: Vec<_>| -> Vec<(i64, (u64, i64, i64))> {
+        groups
+            .into_iter()
+            .map(|g: Grouped| (g.key, (g.n, g.first_id.unwrap(), g.last_id.unwrap())))
+            .collect()
+    };
+    assert_eq!(as_tuples(grouped.take_all().unwrap()), want);
+    assert_eq!(as_tuples(grouped.take(1_000).unwrap()), want[..1_000]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("grouped");
+    let written = grouped.write_parquet(out.to_str().unwrap()).unwrap();
+    assert!(ranges_written(&written.files) > 1, "{:?}", written.files);
+    let location = out.to_str().unwrap().to_owned();
+    let back = pipeline! { read_parquet::<Grouped>(location) }
+        .with_preserve_order(true)
+        .take_all()
+        .unwrap();
+    assert_eq!(as_tuples(back), want);
 }

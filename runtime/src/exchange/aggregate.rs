@@ -1,6 +1,8 @@
 //! The hash aggregate: partial aggregation per input split, fed row by row by the generated
 //! loop of the stages before it; the partial states hash-partitioned (spilled past the
-//! budget) and merged per partition by the workers of the next run.
+//! budget) and merged per partition. The output is sorted by key: when everything stayed in
+//! memory, many groups come out as key ranges, each sorted and finished by its own worker;
+//! else the merged partitions' sorted runs are merged by key.
 //!
 //! Partial states are merged in the input's order (split by split, in the order each split's
 //! table handed them on), not in the order workers finished: `first`/`last` are the input's
@@ -97,6 +99,11 @@ where
         self.parts.name.clone()
     }
 
+    /// Groups come out sorted by key: in one split, or in key ranges.
+    fn ordered(&self) -> bool {
+        true
+    }
+
     fn run(
         &self,
         input: &Plan,
@@ -129,6 +136,18 @@ where
             })
             .collect();
         let target = shares.merged_split();
+        if threads > 1 && partitions.iter().all(|p| p.spilled.is_empty()) {
+            let groups: usize = partitions
+                .iter()
+                .flat_map(|p| &p.memory)
+                .map(|c| c.groups.len())
+                .sum();
+            // About one range per output block, at most four per thread.
+            let ranges = groups.div_ceil(OUTPUT_ROWS).min(4 * threads);
+            if ranges > 1 {
+                return key_ranges(&self.parts, partitions, ranges, threads);
+            }
+        }
         Ok(output_splits(
             &self.parts,
             partitions,
@@ -613,6 +632,13 @@ where
 
     /// The run's partitions merged into finished-to-be groups, sorted by key.
     fn merged(&self) -> Result<Vec<(K, S)>> {
+        let mut groups = self.merged_unsorted()?;
+        groups.sort_by(|a, b| a.0.compare(&b.0));
+        Ok(groups)
+    }
+
+    /// The run's partitions merged into finished-to-be groups, in no particular order.
+    fn merged_unsorted(&self) -> Result<Vec<(K, S)>> {
         let partitions = std::mem::take(&mut *self.partitions.lock().recover());
         let mut table: GroupTable<K, S> = GroupTable::default();
         // A partition of one chunk in memory holds each of its groups once (a split's table,
@@ -677,7 +703,6 @@ where
                 (self.parts.init)(),
             ));
         }
-        groups.sort_by(|a, b| a.0.compare(&b.0));
         Ok(groups)
     }
 
@@ -715,6 +740,149 @@ where
             },
             message: crate::error::panic_message(&panic),
         })
+    }
+}
+
+/// The output as `ranges` splits of keys, each sorted when read, when every partial state is
+/// in memory: `threads` workers merge the partitions' chunks, bounds are cut from a sample of
+/// the keys, and each partition's groups go to the range of their key. A sorted output then
+/// needs no merge on one thread, and the finishing and writing is spread over the workers.
+fn key_ranges<K, S>(
+    parts: &Arc<Parts<K, S>>,
+    partitions: Vec<Partition<K, S>>,
+    ranges: usize,
+    threads: usize,
+) -> Result<Vec<Box<dyn Split>>>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    let runs: Vec<GroupsSplit<K, S>> = partitions
+        .into_iter()
+        .filter(|p| !p.memory.is_empty())
+        .enumerate()
+        .map(|(index, partition)| GroupsSplit {
+            parts: parts.clone(),
+            partitions: Mutex::new(vec![partition]),
+            index,
+        })
+        .collect();
+    let merged = on_workers(threads, runs.len(), |i| runs[i].merged_unsorted())?;
+    let bounds = bounds(&merged, ranges);
+    let scattered = on_workers(threads, merged.len(), |i| {
+        let groups = std::mem::take(&mut *merged[i].lock().recover());
+        let mut pieces: Vec<Vec<(K, S)>> = (0..=bounds.len()).map(|_| Vec::new()).collect();
+        for group in groups {
+            // Keys equal to a bound go to the range after it.
+            let range = bounds.partition_point(|b| b.compare(&group.0).is_le());
+            pieces[range].push(group);
+        }
+        Ok(pieces)
+    })?;
+    let mut by_range: Vec<Vec<Vec<(K, S)>>> = (0..=bounds.len()).map(|_| Vec::new()).collect();
+    for pieces in scattered {
+        for (range, piece) in pieces.into_inner().recover().into_iter().enumerate() {
+            by_range[range].push(piece);
+        }
+    }
+    Ok(by_range
+        .into_iter()
+        .enumerate()
+        .map(|(index, pieces)| {
+            Box::new(RangeGroups {
+                finishing: GroupsSplit {
+                    parts: parts.clone(),
+                    partitions: Mutex::new(Vec::new()),
+                    index,
+                },
+                pieces: Mutex::new(pieces),
+            }) as Box<dyn Split>
+        })
+        .collect())
+}
+
+/// `work(i)` for every `i` below `count`, on up to `threads` scoped threads; the results by
+/// `i` (each in a mutex, for taking apart in place), or the first error.
+fn on_workers<T: Send + Default>(
+    threads: usize,
+    count: usize,
+    work: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<Mutex<T>>> {
+    let results: Vec<Mutex<T>> = (0..count).map(|_| Mutex::default()).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..threads.min(count))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= count {
+                            return Ok(());
+                        }
+                        *results[i].lock().recover() = work(i)?;
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            // A user's merge runs inside `merged_unsorted`, which turns its panics into errors.
+            worker.join().expect("a merging worker panicked")?;
+        }
+        Ok(())
+    })?;
+    Ok(results)
+}
+
+/// `ranges - 1` keys (fewer when keys repeat) cutting the groups into ranges of about equal
+/// size: quantiles of every `step`-th key of every run.
+fn bounds<K: GroupKey, S>(runs: &[Mutex<Vec<(K, S)>>], ranges: usize) -> Vec<K> {
+    let total: usize = runs.iter().map(|r| r.lock().recover().len()).sum();
+    // About 64 samples per range.
+    let step = (total / (ranges * 64)).max(1);
+    let mut sample: Vec<K> = runs
+        .iter()
+        .flat_map(|run| {
+            let run = run.lock().recover();
+            run.iter()
+                .step_by(step)
+                .map(|(key, _)| K::to_owned(key.borrow()))
+                .collect::<Vec<K>>()
+        })
+        .collect();
+    sample.sort_by(K::compare);
+    let mut bounds: Vec<K> = Vec::with_capacity(ranges - 1);
+    for r in 1..ranges {
+        let key = &sample[r * sample.len() / ranges];
+        if bounds.last().is_none_or(|b| b.compare(key).is_lt()) {
+            bounds.push(K::to_owned(key.borrow()));
+        }
+    }
+    bounds
+}
+
+/// One range of keys of the output: its groups from every partition, sorted when read and
+/// finished as a run of partitions is (`finishing` holds no partition).
+struct RangeGroups<K, S> {
+    finishing: GroupsSplit<K, S>,
+    pieces: Mutex<Vec<Vec<(K, S)>>>,
+}
+
+impl<K, S> Split for RangeGroups<K, S>
+where
+    K: GroupKey,
+    S: Serialize + DeserializeOwned + Send + 'static,
+{
+    fn name(&self) -> Arc<str> {
+        self.finishing.name()
+    }
+
+    fn read(&self, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
+        let mut groups: Vec<(K, S)> = std::mem::take(&mut *self.pieces.lock().recover())
+            .into_iter()
+            .flatten()
+            .collect();
+        groups.sort_by(|a, b| a.0.compare(&b.0));
+        self.finishing.emit_groups(groups, emit).map(|_| ())
     }
 }
 
