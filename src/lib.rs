@@ -84,6 +84,7 @@ pub use aqueduct_runtime::{
     Error,
     ErroredBlock,
     ExecOptions,
+    Fetched,
     First,
     GraphFormat,
     Last,

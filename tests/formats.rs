@@ -1,7 +1,7 @@
 //! Every record field type through every file format that holds it: written by a sink, read
 //! back by the source, equal to what was written — nulls, extremes and awkward strings
 //! included. CSV holds scalar columns (no lists, binary or tensors: a clear error says so);
-//! JSON lines and parquet hold every type.
+//! JSON lines, parquet and Arrow IPC hold every type.
 
 use aqueduct::chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use aqueduct::prelude::*;
@@ -125,14 +125,16 @@ fn out(dir: &tempfile::TempDir, name: &str) -> String {
 }
 
 #[test]
-fn scalar_types_round_trip_through_parquet_csv_and_json() {
+fn scalar_types_round_trip_through_parquet_csv_json_and_ipc() {
     let rows = scalars(200);
     let dir = tempfile::tempdir().unwrap();
     let source = || pipeline! { from_items::<Scalars>(rows.clone()) };
     let (parquet, csv, json) = (out(&dir, "p"), out(&dir, "c"), out(&dir, "j"));
+    let ipc = out(&dir, "i");
     source().write_parquet(&parquet).unwrap();
     source().write_csv(&csv).unwrap();
     source().write_json(&json).unwrap();
+    source().write_ipc(&ipc).unwrap();
     let expected = sorted(rows.clone(), |r| r.id);
     for (format, back) in [
         (
@@ -146,6 +148,10 @@ fn scalar_types_round_trip_through_parquet_csv_and_json() {
         (
             "json",
             pipeline! { read_json::<Scalars>(json.clone()) }.take_all(),
+        ),
+        (
+            "ipc",
+            pipeline! { read_ipc::<Scalars>(ipc.clone()) }.take_all(),
         ),
     ] {
         let back = sorted(back.unwrap_or_else(|e| panic!("{format}: {e}")), |r| r.id);
@@ -162,10 +168,13 @@ fn scalar_types_round_trip_through_parquet_csv_and_json() {
 }
 
 #[test]
-fn nested_types_round_trip_through_parquet_and_json() {
+fn nested_types_round_trip_through_parquet_json_and_ipc() {
     let rows = nested(100);
     let dir = tempfile::tempdir().unwrap();
-    let (parquet, json) = (out(&dir, "p"), out(&dir, "j"));
+    let (parquet, json, ipc) = (out(&dir, "p"), out(&dir, "j"), out(&dir, "i"));
+    pipeline! { from_items::<Nested>(rows.clone()) |> write_ipc(ipc.clone()) }
+        .run()
+        .unwrap();
     pipeline! { from_items::<Nested>(rows.clone()) }
         .write_parquet(&parquet)
         .unwrap();
@@ -180,6 +189,10 @@ fn nested_types_round_trip_through_parquet_and_json() {
         (
             "json",
             pipeline! { read_json::<Nested>(json.clone()) }.take_all(),
+        ),
+        (
+            "ipc",
+            pipeline! { read_ipc::<Nested>(ipc.clone()) }.take_all(),
         ),
     ] {
         let back = sorted(back.unwrap_or_else(|e| panic!("{format}: {e}")), |r| r.id);
@@ -248,4 +261,69 @@ fn utc_timestamps_in_csv_and_json_in_every_spelling() {
             assert_eq!(event.at, midnight.naive_utc(), "{event:?}");
         }
     }
+}
+
+#[test]
+fn ipc_files_are_read_by_column_and_bad_ones_are_named() {
+    #[derive(Record, Debug, Clone, PartialEq)]
+    struct Few {
+        text: String,
+        id: i64,
+    }
+    #[derive(Record, Debug, Clone, PartialEq)]
+    struct Missing {
+        id: i64,
+        nowhere: f64,
+    }
+    let rows = scalars(500);
+    let dir = tempfile::tempdir().unwrap();
+    let ipc = out(&dir, "i");
+    let written = pipeline! { from_items::<Scalars>(rows.clone()) }
+        .write_ipc(&ipc)
+        .unwrap();
+    assert!(
+        written.files.iter().all(|f| f.ends_with(".arrow")),
+        "{:?}",
+        written.files
+    );
+    // The file is Arrow's own IPC file format, as any Arrow reader opens it.
+    let file = std::fs::File::open(&written.files[0]).unwrap();
+    let reader = arrow::ipc::reader::FileReader::try_new(file, None).unwrap();
+    assert_eq!(reader.schema().fields().len(), 23);
+    // Only the declared columns, in the record's order, with a filter after them.
+    let few = pipeline! { read_ipc::<Few>(ipc.clone()) |> filter(id % 100 == 0) };
+    let want: Vec<Few> = rows
+        .iter()
+        .filter(|r| r.id % 100 == 0)
+        .map(|r| Few {
+            text: r.text.clone(),
+            id: r.id,
+        })
+        .collect();
+    assert_eq!(sorted(few.take_all().unwrap(), |r| r.id), want);
+    // A column the files lack, a damaged file and a missing one: errors naming them.
+    let error = pipeline! { read_ipc::<Missing>(ipc.clone()) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nowhere") && error.contains(".arrow"),
+        "{error}"
+    );
+    let damaged = dir.path().join("damaged.arrow");
+    let mut bytes = std::fs::read(&written.files[0]).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&damaged, bytes).unwrap();
+    let damaged = damaged.to_str().unwrap().to_owned();
+    let error = pipeline! { read_ipc::<Few>(damaged.clone()) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("damaged.arrow"), "{error}");
+    let nothing = format!("{ipc}/nothing.arrow");
+    let error = pipeline! { read_ipc::<Few>(nothing.clone()) }
+        .count()
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("nothing.arrow"), "{error}");
 }

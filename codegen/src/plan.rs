@@ -113,6 +113,7 @@ pub enum SourceKind {
     Parquet,
     Csv,
     Json,
+    Ipc,
     Text,
     Items,
     Arrow,

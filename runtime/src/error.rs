@@ -45,7 +45,7 @@ pub enum Error {
     },
 
     /// Reading or writing through object_store failed.
-    #[error("cannot access `{url}`: {source}")]
+    #[error("cannot access `{url}`: {}", storage_reason(url, source))]
     Storage {
         /// The file, directory or object, as given or listed.
         url: String,
@@ -363,5 +363,35 @@ impl Error {
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.report())
+    }
+}
+
+/// What a storage error says: a refusal in words of the bucket, without the server's raw
+/// answer (an XML body); anything else as object_store says it.
+fn storage_reason(url: &str, source: &object_store::Error) -> String {
+    // object_store types a refused GET, HEAD or PUT, but not a refused listing, which comes
+    // as a generic error carrying the status in its text (the type under it is private).
+    let refused = match source {
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => true,
+        object_store::Error::Generic { .. } => {
+            let text = source.to_string();
+            text.contains("status code: 403") || text.contains("status code: 401")
+        }
+        _ => false,
+    };
+    match source {
+        _ if refused => {
+            let bucket = url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| format!(" to bucket `{h}`")))
+                .unwrap_or_default();
+            format!(
+                "access denied{bucket}: the server refused the credentials or this request \
+                 (check the access key and secret — AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY \
+                 or `--store-option` — and what the key may do in the bucket)"
+            )
+        }
+        other => other.to_string(),
     }
 }

@@ -56,7 +56,7 @@ pub use record::{
 pub use retry::{ErroredBlock, RetryPolicy};
 pub use sink::{WriteFormat, WriteMode, WriteOptions, WriteSummary};
 pub use source::CsvOptions;
-pub use stats::{OperatorStats, RunStats};
+pub use stats::{Fetched, OperatorStats, RunStats};
 
 /// Re-exports for generated code. Not a stable API.
 #[doc(hidden)]

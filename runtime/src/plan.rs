@@ -98,6 +98,10 @@ pub trait Source: Send + Sync {
     fn ordered(&self) -> bool {
         false
     }
+    /// What the source fetches from a remote store in the run whose splits it listed last.
+    fn fetched(&self) -> Option<Arc<crate::stats::FetchCounter>> {
+        None
+    }
     /// When this source is the output of an all-to-all operator: the pipeline the operator
     /// reads, and the statistics of its last run.
     fn upstream(&self) -> Option<Upstream<'_>> {

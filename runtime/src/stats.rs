@@ -40,6 +40,60 @@ pub struct OperatorStats {
     /// Time spent blocked handing output on (backpressure).
     #[serde(serialize_with = "seconds")]
     pub blocked_on_output: Duration,
+    /// For a source reading a remote object store: what it fetched.
+    pub fetched: Option<Fetched>,
+}
+
+/// What a source fetched from a remote object store in one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Fetched {
+    /// GET and HEAD requests made.
+    pub requests: u64,
+    /// Bytes the store sent back.
+    pub bytes: u64,
+    /// The sizes of the objects the source reads, summed: `bytes` against it shows what
+    /// reading only some columns and skipping row groups saved.
+    pub object_bytes: u64,
+    /// Objects and directories the listing of the source's location returned: a filter on a
+    /// partition column keeps it from listing the directories it rules out.
+    pub listed: u64,
+}
+
+/// Counts a source's requests to its store as they are made (see [`Fetched`]).
+#[derive(Debug, Default)]
+pub struct FetchCounter {
+    requests: AtomicU64,
+    bytes: AtomicU64,
+    object_bytes: AtomicU64,
+    listed: AtomicU64,
+}
+
+impl FetchCounter {
+    /// A request that brought back `bytes`.
+    pub fn request(&self, bytes: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A listing returned `entries` objects and directories.
+    pub fn listed(&self, entries: u64) {
+        self.listed.fetch_add(entries, Ordering::Relaxed);
+    }
+
+    /// The objects the source reads hold this many bytes.
+    pub fn set_object_bytes(&self, bytes: u64) {
+        self.object_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The counts so far.
+    pub fn get(&self) -> Fetched {
+        Fetched {
+            requests: self.requests.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            object_bytes: self.object_bytes.load(Ordering::Relaxed),
+            listed: self.listed.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// What a run did, operator by operator, in pipeline order.
@@ -120,6 +174,19 @@ impl fmt::Display for RunStats {
         if self.spilled_bytes > 0 {
             write!(f, ", {} MiB spilled to disk", mib(self.spilled_bytes))?;
         }
+        for op in &self.operators {
+            if let Some(fetched) = op.fetched {
+                write!(
+                    f,
+                    "\n{}: fetched {} MiB of {} MiB of objects in {} requests, {} entries listed",
+                    op.name,
+                    mib(fetched.bytes),
+                    mib(fetched.object_bytes),
+                    fetched.requests,
+                    fetched.listed
+                )?;
+            }
+        }
         for skipped in &self.errored_blocks {
             let rows = skipped
                 .rows
@@ -143,6 +210,8 @@ pub(crate) struct Recorder {
     names: Vec<String>,
     counters: Vec<Counters>,
     started: Instant,
+    /// What the source fetched from a remote store.
+    fetched: Option<std::sync::Arc<FetchCounter>>,
 }
 
 #[derive(Default)]
@@ -190,6 +259,7 @@ impl Recorder {
             names,
             counters,
             started: Instant::now(),
+            fetched: None,
         }
     }
 
@@ -272,7 +342,7 @@ impl Recorder {
     pub fn snapshot(&self, peak_bytes_in_flight: usize) -> RunStats {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let time = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
-        RunStats {
+        let mut stats = RunStats {
             operators: self
                 .names
                 .iter()
@@ -289,13 +359,24 @@ impl Recorder {
                     cpu: time(&c.cpu_ns),
                     waiting_on_input: time(&c.waiting_ns),
                     blocked_on_output: time(&c.blocked_ns),
+                    fetched: None,
                 })
                 .collect(),
             wall: self.started.elapsed(),
             peak_bytes_in_flight,
             spilled_bytes: 0,
             errored_blocks: Vec::new(),
+        };
+        if let (Some(counter), Some(source)) = (&self.fetched, stats.operators.first_mut()) {
+            source.fetched = Some(counter.get());
         }
+        stats
+    }
+
+    /// The source (operator 0) counts what it fetches in `counter`.
+    pub fn with_fetched(mut self, counter: Option<std::sync::Arc<FetchCounter>>) -> Self {
+        self.fetched = counter;
+        self
     }
 }
 

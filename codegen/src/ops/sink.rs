@@ -14,7 +14,7 @@ use crate::tokens::compact;
 use crate::tokens::rt;
 
 /// The names of the sinks, which may end a pipeline.
-pub const NAMES: &[&str] = &["write_parquet", "write_csv", "write_json"];
+pub const NAMES: &[&str] = &["write_parquet", "write_csv", "write_json", "write_ipc"];
 
 pub fn check(ck: &Checker, call: &Call, input: &Schema) -> Option<SinkNode> {
     let name = call.name.to_string();
@@ -174,6 +174,7 @@ pub fn lower(sink: &SinkNode, dataset: TokenStream) -> TokenStream {
         "write_parquet" => quote!(#rt::WriteFormat::Parquet),
         "write_csv" => quote!(#rt::WriteFormat::Csv),
         "write_json" => quote!(#rt::WriteFormat::Json),
+        "write_ipc" => quote!(#rt::WriteFormat::Ipc),
         other => unreachable!("`{other}` is no sink: `check` refuses it"),
     };
     quote! {

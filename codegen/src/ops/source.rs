@@ -1,5 +1,6 @@
 //! Sources: `read_parquet::<R>(location)`, `read_csv::<R>(location, delimiter = b';',
-//! header = true)`, `read_json::<R>(location)`, `read_text(location)` (column `text`),
+//! header = true)`, `read_json::<R>(location)`, `read_ipc::<R>(location)` (Arrow IPC files),
+//! `read_text(location)` (column `text`),
 //! `from_items::<R>(rows)`, `from_arrow::<R>(batches)`, `read_images::<R>(location, size =
 //! (h, w))` (`R` has one column, `image: Tensor<T, h, w, channels>`) and
 //! `read_binary_files::<R>(location)` (`R` has one column, `bytes: Vec<u8>`). File sources
@@ -22,6 +23,7 @@ pub const NAMES: &[&str] = &[
     "read_parquet",
     "read_csv",
     "read_json",
+    "read_ipc",
     "read_text",
     "from_items",
     "from_arrow",
@@ -35,6 +37,7 @@ pub fn check(ck: &Checker, call: &Call) -> Option<(SourceNode, Schema)> {
         "read_parquet" => SourceKind::Parquet,
         "read_csv" => SourceKind::Csv,
         "read_json" => SourceKind::Json,
+        "read_ipc" => SourceKind::Ipc,
         "read_text" => SourceKind::Text,
         "from_items" => SourceKind::Items,
         "from_arrow" => SourceKind::Arrow,
@@ -221,6 +224,7 @@ pub fn lower(source: &SourceNode) -> TokenStream {
     let format = match source.kind {
         SourceKind::Parquet => quote!(#rt::FileFormat::Parquet),
         SourceKind::Json => quote!(#rt::FileFormat::Json),
+        SourceKind::Ipc => quote!(#rt::FileFormat::Ipc),
         SourceKind::Text => quote!(#rt::FileFormat::Text),
         SourceKind::Csv => {
             let option = |name: &str, default: TokenStream| {

@@ -315,6 +315,12 @@ impl<R: Record> Dataset<R> {
         self.write(WriteFormat::Json, location)
     }
 
+    /// Write Arrow IPC files (Feather v2, `.arrow`) into the directory `location`, as
+    /// `write_parquet` does.
+    pub fn write_ipc(&self, location: impl AsLocation) -> Result<WriteSummary> {
+        self.write(WriteFormat::Ipc, location)
+    }
+
     /// Write files of `format` into the directory `location`.
     pub fn write(&self, format: WriteFormat, location: impl AsLocation) -> Result<WriteSummary> {
         let options = WriteOptions {

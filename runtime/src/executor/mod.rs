@@ -276,7 +276,7 @@ fn start(
     let mut names = vec![plan.source.describe()];
     names.extend(plan.stages.iter().map(Stage::name));
     names.push(output.to_owned());
-    let stats = Recorder::new(names);
+    let stats = Recorder::new(names).with_fetched(plan.source.fetched());
     let stages = for_run(&plan.stages[..worker_stages], options)?;
     let threads = options.threads.max(1).min(splits.len().max(1));
     tracing::info!(source = %plan.source.describe(), splits = splits.len(), threads, "run started");

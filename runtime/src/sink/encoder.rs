@@ -1,4 +1,4 @@
-//! Encoding one file: parquet (snappy), CSV with a header, JSON lines.
+//! Encoding one file: parquet (snappy), CSV with a header, JSON lines, Arrow IPC.
 
 use std::sync::Arc;
 
@@ -22,6 +22,11 @@ pub(super) enum Encoder {
     },
     Json {
         out: Output,
+        bytes: usize,
+    },
+    /// Arrow IPC; `bytes` counts the blocks' memory (the writer does not say what it wrote).
+    Ipc {
+        writer: Box<arrow::ipc::writer::FileWriter<Output>>,
         bytes: usize,
     },
 }
@@ -58,6 +63,13 @@ impl Encoder {
                 header: false,
             },
             WriteFormat::Json => Encoder::Json { out, bytes: 0 },
+            WriteFormat::Ipc => Encoder::Ipc {
+                writer: Box::new(arrow::ipc::writer::FileWriter::try_new(
+                    out,
+                    schema.as_ref(),
+                )?),
+                bytes: 0,
+            },
         })
     }
 
@@ -65,6 +77,10 @@ impl Encoder {
         let mut text = Vec::new();
         match self {
             Encoder::Parquet(w) => return Ok(w.write(batch)?),
+            Encoder::Ipc { writer, bytes } => {
+                *bytes += batch.get_array_memory_size();
+                return Ok(writer.write(batch)?);
+            }
             Encoder::Csv { header, .. } => {
                 let mut writer = arrow_csv::WriterBuilder::new()
                     .with_header(!*header)
@@ -79,7 +95,7 @@ impl Encoder {
             }
         }
         let (Encoder::Csv { out, bytes, .. } | Encoder::Json { out, bytes }) = self else {
-            unreachable!("parquet returned above")
+            unreachable!("parquet and IPC returned above")
         };
         *bytes += text.len();
         Ok(std::io::Write::write_all(out, &text)?)
@@ -89,7 +105,9 @@ impl Encoder {
     pub(super) fn size(&self) -> usize {
         match self {
             Encoder::Parquet(w) => w.bytes_written() + w.in_progress_size(),
-            Encoder::Csv { bytes, .. } | Encoder::Json { bytes, .. } => *bytes,
+            Encoder::Csv { bytes, .. }
+            | Encoder::Json { bytes, .. }
+            | Encoder::Ipc { bytes, .. } => *bytes,
         }
     }
 
@@ -105,6 +123,10 @@ impl Encoder {
         }
         match self {
             Encoder::Parquet(w) => Ok(w.into_inner()?),
+            Encoder::Ipc { mut writer, .. } => {
+                writer.finish()?;
+                Ok(writer.into_inner()?)
+            }
             Encoder::Csv { out, .. } | Encoder::Json { out, .. } => Ok(out),
         }
     }

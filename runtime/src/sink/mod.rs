@@ -144,6 +144,7 @@ impl FileSink {
             WriteFormat::Parquet => "write_parquet",
             WriteFormat::Csv => "write_csv",
             WriteFormat::Json => "write_json",
+            WriteFormat::Ipc => "write_ipc",
         };
         format!("{method}(\"{}\")", self.directory.url)
     }

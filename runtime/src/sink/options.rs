@@ -16,6 +16,8 @@ pub enum WriteFormat {
     Csv,
     /// JSON lines.
     Json,
+    /// Arrow IPC files (Feather v2).
+    Ipc,
 }
 
 impl WriteFormat {
@@ -24,6 +26,7 @@ impl WriteFormat {
             WriteFormat::Parquet => "parquet",
             WriteFormat::Csv => "csv",
             WriteFormat::Json => "json",
+            WriteFormat::Ipc => "arrow",
         }
     }
 }

@@ -42,7 +42,7 @@ impl<'a> PartWriter<'a> {
             let writer = self.files.entry(directory.clone()).or_insert_with(|| {
                 let mut location = sink.target.clone();
                 for segment in directory.split('/').filter(|s| !s.is_empty()) {
-                    location = location.child(segment);
+                    location = location.child_escaped(segment);
                 }
                 FileWriter::new(location)
             });
@@ -152,16 +152,48 @@ impl FileWriter {
                 .commit()
                 .map_err(|r| sink.failed(&self.directory, self.sequence, split, r))?,
             Output::Memory(bytes) => {
-                block_on(file.store.put(&file.path, PutPayload::from(bytes))).map_err(
-                    |source| Error::Storage {
-                        url: file.url.to_string(),
-                        source,
-                    },
-                )?;
+                block_on(put_whole(&file, bytes.into())).map_err(|source| Error::Storage {
+                    url: file.url.to_string(),
+                    source,
+                })?;
             }
         }
         self.sequence += 1;
         self.rows_in_file = 0;
         Ok(Some(file.url.to_string()))
+    }
+}
+
+/// Files past this size go up in parts of this size (S3 takes parts of 5 MiB and more), sent
+/// at once: a large file is not one long request that a dropped connection restarts from the
+/// beginning, and the store shows it only once every part is in.
+const PART_BYTES: usize = 8 << 20;
+
+/// Put `bytes` as the object `file` names: in one request, or in parts when large. A failed
+/// upload is aborted, so no part is left behind.
+async fn put_whole(file: &Location, bytes: bytes::Bytes) -> object_store::Result<()> {
+    if bytes.len() <= PART_BYTES {
+        return file
+            .store
+            .put(&file.path, PutPayload::from(bytes))
+            .await
+            .map(|_| ());
+    }
+    let mut upload = file.store.put_multipart(&file.path).await?;
+    let parts: Vec<_> = (0..bytes.len())
+        .step_by(PART_BYTES)
+        .map(|at| {
+            upload.put_part(PutPayload::from(
+                bytes.slice(at..(at + PART_BYTES).min(bytes.len())),
+            ))
+        })
+        .collect();
+    let sent = futures::future::try_join_all(parts).await;
+    match sent {
+        Ok(_) => upload.complete().await.map(|_| ()),
+        Err(error) => {
+            let _ = upload.abort().await;
+            Err(error)
+        }
     }
 }

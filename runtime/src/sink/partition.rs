@@ -1,5 +1,5 @@
 //! `partition_by`: each block cut by the values of the partition columns, one
-//! `column=value/` directory per distinct value (Hive style).
+//! `column=value/` directory per distinct value, escaped as Hive does (`storage/hive.rs`).
 
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::compute::cast;
@@ -8,9 +8,6 @@ use arrow::record_batch::RecordBatch;
 
 use super::FileSink;
 use crate::error::Result;
-
-/// The directory name of a null partition value (Hive's convention).
-const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
 impl FileSink {
     /// `batch` cut by partition: (directory below the sink's, rows), in first-seen order.
@@ -36,12 +33,8 @@ impl FileSink {
                 .iter()
                 .zip(&keys)
                 .map(|(name, values)| {
-                    let value = if values.is_null(row) {
-                        NULL_PARTITION
-                    } else {
-                        values.value(row)
-                    };
-                    format!("{name}={value}")
+                    let value = (!values.is_null(row)).then(|| values.value(row));
+                    crate::storage::hive::directory(name, value)
                 })
                 .collect();
             let directory = directory.join("/");

@@ -5,6 +5,20 @@ use std::sync::Arc;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+/// `conform` to the source's declared schema, a mismatch an error naming the file's block.
+pub(super) fn conformed(
+    batch: &RecordBatch,
+    url: &str,
+    block: usize,
+    config: &super::file::FileConfig,
+) -> crate::error::Result<RecordBatch> {
+    conform(batch, &config.schema).map_err(|reason| crate::error::Error::SchemaMismatch {
+        url: format!("{url}, block {block}"),
+        record: config.record.to_owned(),
+        reason,
+    })
+}
+
 /// Project `batch` to `schema`'s columns (by name, in its order), converting other
 /// representations of the declared types (`record/convert.rs`) and checking nullability. The message names the
 /// column; the caller adds the file.
@@ -26,5 +40,9 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, S
             crate::record::convert(column, field.data_type(), field.name())
         })
         .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(Arc::clone(schema), columns).map_err(|e| e.to_string())
+    // The row count goes along: a read that needs no column of the file (only partition
+    // columns from the path) still has its rows.
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::clone(schema), columns, &options)
+        .map_err(|e| e.to_string())
 }

@@ -91,12 +91,7 @@ pub(super) fn read(
     for (block, batch) in reader.enumerate() {
         let batch = batch.map_err(|e| parse_error(url, block, &file_schema, &position, e))?;
         let batch = empty_strings_for_nulls(batch, &config.schema);
-        let batch =
-            super::conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
-                url: format!("{url}, block {block}"),
-                record: config.record.to_owned(),
-                reason,
-            })?;
+        let batch = super::conform::conformed(&batch, url, block, config)?;
         if !emit(batch)? {
             break;
         }

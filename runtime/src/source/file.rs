@@ -13,7 +13,8 @@ use object_store::ObjectStoreExt;
 use super::{Predicate, Source, Split};
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
-use crate::storage::{Location, list_files};
+use crate::storage::{KeepDirectory, Location, list_files_where};
+use crate::sync::Recover;
 
 /// Options of `read_csv`.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub enum FileFormat {
     Json,
     /// Text: one row per line, in column `text`.
     Text,
+    /// Arrow IPC files (Feather v2); only the declared columns are decoded.
+    Ipc,
 }
 
 impl FileFormat {
@@ -54,6 +57,7 @@ impl FileFormat {
             FileFormat::Csv(_) => "read_csv",
             FileFormat::Json => "read_json",
             FileFormat::Text => "read_text",
+            FileFormat::Ipc => "read_ipc",
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct FileSource {
     dictionary: Vec<String>,
     /// Refuse a location without the `_SUCCESS` marker of a finished write.
     require_success: bool,
+    /// What the last listed run fetches from a remote store.
+    fetched: std::sync::Mutex<Option<Arc<crate::stats::FetchCounter>>>,
 }
 
 impl FileSource {
@@ -97,6 +103,7 @@ impl FileSource {
             shuffle: None,
             dictionary: Vec::new(),
             require_success: false,
+            fetched: Default::default(),
         }
     }
 
@@ -125,9 +132,12 @@ impl FileSource {
                 crate::storage::check_success(&self.location)
             })?;
         }
+        // Partition directories a pushed filter rules out are not listed.
+        let may_pass = |name: &str| super::partitions::may_pass(&self.predicates, name);
+        let keep = (!self.predicates.is_empty()).then_some(&may_pass as KeepDirectory);
         options
             .retry
-            .run(&self.location, || list_files(&self.location))
+            .run(&self.location, || list_files_where(&self.location, keep))
     }
 
     /// Read the files in a random order, the same for the same `seed` and listing
@@ -178,6 +188,10 @@ impl Source for FileSource {
         )
     }
 
+    fn fetched(&self) -> Option<Arc<crate::stats::FetchCounter>> {
+        self.fetched.lock().recover().clone()
+    }
+
     fn listing(&self, options: &crate::options::ExecOptions) -> Result<Vec<String>> {
         Ok(self
             .list(options)?
@@ -195,6 +209,11 @@ impl Source for FileSource {
             predicates: self.predicates.clone(),
         });
         let mut files = self.list(options)?;
+        let fetched = files.first().and_then(|f| f.fetched.clone());
+        if let Some(counter) = &fetched {
+            counter.set_object_bytes(files.iter().filter_map(|f| f.size).sum());
+        }
+        *self.fetched.lock().recover() = fetched;
         if let Some(seed) = self.shuffle {
             let mut rng = <rand_pcg::Pcg64 as rand::SeedableRng>::seed_from_u64(seed);
             rand::seq::SliceRandom::shuffle(files.as_mut_slice(), &mut rng);
@@ -205,7 +224,17 @@ impl Source for FileSource {
             matches!(self.format, FileFormat::Parquet) && files.len() < CUT_FILES_BELOW;
         let split_bytes = options.split_bytes.max(1) as u64;
         let mut splits: Vec<Box<dyn Split>> = Vec::with_capacity(files.len());
+        let base = crate::storage::split_glob(&self.location)
+            .0
+            .trim_end_matches('/')
+            .to_owned();
+        let mut planner = super::partitions::Planner::new(&config);
         for location in files {
+            let relative = location.url.strip_prefix(base.as_str()).unwrap_or_default();
+            let Some((config, partitioned)) = planner.plan(&location.url, relative)? else {
+                // A pushed filter rules out the file's partition: it is not read.
+                continue;
+            };
             // Local listings leave sizes out; only line-oriented files need one here.
             let size = match (&self.format, location.size, &location.local) {
                 (FileFormat::Csv(_) | FileFormat::Json | FileFormat::Text, None, Some(path)) => {
@@ -243,6 +272,7 @@ impl Source for FileSource {
                 Box::new(FileSplit {
                     location: location.clone(),
                     config: config.clone(),
+                    partitioned: partitioned.clone(),
                     part,
                 }) as Box<dyn Split>
             }));
@@ -276,6 +306,8 @@ pub(super) struct FileConfig {
 struct FileSplit {
     location: Location,
     config: Arc<FileConfig>,
+    /// The partition columns its path holds (then not read from the file).
+    partitioned: Option<Arc<super::partitions::Partitioned>>,
     part: Part,
 }
 
@@ -294,6 +326,10 @@ impl Split for FileSplit {
         let config = &self.config;
         let url = &self.location.url;
         let mut emit_with_path = |batch: RecordBatch| -> Result<bool> {
+            let batch = match &self.partitioned {
+                Some(partitioned) => partitioned.fill(batch)?,
+                None => batch,
+            };
             if config.include_paths {
                 emit(with_path_column(batch, url)?)
             } else {
@@ -318,6 +354,7 @@ impl Split for FileSplit {
             }
             FileFormat::Json => super::json::read(&self.location, &lines, config, emit),
             FileFormat::Text => super::text::read(&self.location, lines()?, emit),
+            FileFormat::Ipc => super::ipc::read(&self.location, config, emit),
         })
     }
 }

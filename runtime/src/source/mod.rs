@@ -6,10 +6,12 @@ mod csv;
 mod csv_ranges;
 mod file;
 mod files;
+mod ipc;
 mod json;
 mod lines;
 mod memory;
 mod parquet;
+mod partitions;
 mod predicate;
 mod text;
 

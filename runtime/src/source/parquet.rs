@@ -17,7 +17,6 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use super::conform;
 use super::file::{DEFAULT_BLOCK_ROWS, FileConfig};
 use crate::error::{Error, Result};
 use crate::io_runtime::block_on;
@@ -55,7 +54,7 @@ pub(super) fn read(
         .map_err(|e| corrupt(url, e))?;
     for (block, batch) in reader.enumerate() {
         let batch = batch.map_err(|e| corrupt(url, e.into()))?;
-        if !emit(conformed(batch, url, block, config)?)? {
+        if !emit(super::conform::conformed(&batch, url, block, config)?)? {
             break;
         }
     }
@@ -171,19 +170,6 @@ fn prepare<T>(
     Ok(builder
         .with_projection(mask)
         .with_batch_size(DEFAULT_BLOCK_ROWS))
-}
-
-fn conformed(
-    batch: RecordBatch,
-    url: &str,
-    block: usize,
-    config: &FileConfig,
-) -> Result<RecordBatch> {
-    conform(&batch, &config.schema).map_err(|reason| Error::SchemaMismatch {
-        url: format!("{url}, block {block}"),
-        record: config.record.to_owned(),
-        reason,
-    })
 }
 
 fn corrupt(url: &str, e: parquet::errors::ParquetError) -> Error {
@@ -317,7 +303,7 @@ pub(super) fn read_from<R: AsyncFileReader + Unpin + Send + 'static>(
         while let Some(batch) = stream.next().await {
             let batch = batch.map_err(|e| corrupt(url, e))?;
             block += 1;
-            if !emit(conformed(batch, url, block - 1, config)?)? {
+            if !emit(super::conform::conformed(&batch, url, block - 1, config)?)? {
                 break;
             }
         }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -14,8 +13,13 @@ use crate::error::{Cause, Error, Result};
 use crate::io_runtime::block_on;
 use crate::sync::Recover;
 
+mod counted;
+pub(crate) mod hive;
+mod listing;
 mod remote;
 
+pub(crate) use listing::{KeepDirectory, is_hidden, list_files_where};
+pub use listing::list_files;
 pub use remote::{StoreOptions, set_store_options, store_options};
 
 /// A store and one path in it, with the URL the user wrote (for messages).
@@ -32,6 +36,9 @@ pub struct Location {
     pub local: Option<std::path::PathBuf>,
     /// The object's size, when listing told it.
     pub size: Option<u64>,
+    /// What is fetched from a remote store through this location (and those listed from
+    /// it) is counted here.
+    pub(crate) fetched: Option<Arc<crate::stats::FetchCounter>>,
 }
 
 impl std::fmt::Debug for Location {
@@ -70,6 +77,7 @@ pub fn resolve(location: &str) -> Result<Location> {
             path,
             url: location.into(),
             size: None,
+            fetched: None,
         });
     }
     let url = Url::parse(location).map_err(|e| other(e.into()))?;
@@ -80,25 +88,45 @@ pub fn resolve(location: &str) -> Result<Location> {
     };
     if let Some(store) = registered {
         let path = Path::parse(url.path()).map_err(|e| other(e.into()))?;
+        let (store, fetched) = counted(store);
         return Ok(Location {
             store,
             path,
             url: location.into(),
             local: None,
             size: None,
+            fetched: Some(fetched),
         });
     }
     let (store, path) = remote::build(&url).map_err(|reason| invalid(reason.into()))?;
     let local = (url.scheme() == "file")
         .then(|| LocalFileSystem::new().path_to_filesystem(&path).ok())
         .flatten();
+    let (store, fetched) = match local {
+        Some(_) => (Arc::from(store), None),
+        None => {
+            let (store, fetched) = counted(Arc::from(store));
+            (store, Some(fetched))
+        }
+    };
     Ok(Location {
-        store: Arc::from(store),
+        store,
         path,
         url: location.into(),
         local,
         size: None,
+        fetched,
     })
+}
+
+/// `store`, counting what is fetched through it.
+fn counted(store: Arc<dyn ObjectStore>) -> (Arc<dyn ObjectStore>, Arc<crate::stats::FetchCounter>) {
+    let counter = Arc::new(crate::stats::FetchCounter::default());
+    let store = counted::CountingStore {
+        inner: store,
+        counter: counter.clone(),
+    };
+    (Arc::new(store), counter)
 }
 
 impl Location {
@@ -129,12 +157,30 @@ impl Location {
             url: url.into(),
             local,
             size: None,
+            fetched: self.fetched.clone(),
         }
     }
 
     /// The child named `name` of this directory location.
     pub fn child(&self, name: &str) -> Location {
         self.join(&self.path.clone().join(name))
+    }
+
+    /// The child named exactly `name`, which an escaping already made safe (a Hive partition
+    /// directory, `tag=a%2Fb`): `child` would percent-encode its `%` again. Locally the
+    /// directory bears the same name, as Hive and Spark name it.
+    pub(crate) fn child_escaped(&self, name: &str) -> Location {
+        let Ok(part) = object_store::path::PathPart::parse(name) else {
+            return self.child(name);
+        };
+        Location {
+            store: self.store.clone(),
+            path: self.path.clone().join(part),
+            url: format!("{}/{name}", self.url.trim_end_matches('/')).into(),
+            local: self.local.as_ref().map(|dir| dir.join(name)),
+            size: None,
+            fetched: self.fetched.clone(),
+        }
     }
 }
 
@@ -180,59 +226,6 @@ impl<T: AsLocation + ?Sized> AsLocation for &T {
     }
 }
 
-/// The files `location` names, sorted by path: the file itself, the files under a directory
-/// (skipping hidden `.` and `_` files), or the files matching a glob (`*`, `?`, `[..]`).
-pub fn list_files(location: &str) -> Result<Vec<Location>> {
-    let (base, pattern) = split_glob(location);
-    let root = resolve(base)?;
-    let storage = |source| Error::Storage {
-        url: root.url.to_string(),
-        source,
-    };
-    let mut files: Vec<Location> = match pattern {
-        None => match block_on(root.store.head(&root.path)) {
-            Ok(meta) => {
-                return Ok(vec![Location {
-                    size: Some(meta.size),
-                    ..root
-                }]);
-            }
-            Err(object_store::Error::NotFound { .. }) => list_under(&root)?
-                .into_iter()
-                .filter(|f| !is_hidden(&root.path, &f.path))
-                .collect(),
-            Err(e) => return Err(storage(e)),
-        },
-        Some(pattern) => {
-            let glob = glob::Pattern::new(pattern).map_err(|e| Error::InvalidLocation {
-                url: location.to_owned(),
-                reason: e.into(),
-            })?;
-            let prefix_len = root.path.as_ref().len();
-            list_under(&root)?
-                .into_iter()
-                .filter(|f| {
-                    let relative = f.path.as_ref()[prefix_len..].trim_start_matches('/');
-                    glob.matches(relative)
-                })
-                .collect()
-        }
-    };
-    if files.is_empty() {
-        let missing = pattern.is_none() && !root.url.ends_with('/');
-        return Err(Error::NoInput {
-            url: location.to_owned(),
-            reason: if missing {
-                "no such file or directory, or an empty directory".into()
-            } else {
-                "no file matched".into()
-            },
-        });
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
-}
-
 /// The marker a completed write leaves in its directory (the name Spark and Hadoop use),
 /// which readers of a directory may require.
 pub const SUCCESS: &str = "_SUCCESS";
@@ -265,95 +258,9 @@ pub(crate) fn exists(file: &Location) -> Result<bool> {
     }
 }
 
-fn list_under(root: &Location) -> Result<Vec<Location>> {
-    if let Some(dir) = root.local.as_ref().filter(|d| d.is_dir()) {
-        return list_local(root, dir);
-    }
-    let prefix = (!root.path.as_ref().is_empty()).then_some(&root.path);
-    let listed: Vec<_> = block_on(root.store.list(prefix).try_collect())
-        .or_else(|e| match e {
-            object_store::Error::NotFound { .. } => Ok(Vec::new()),
-            other => Err(other),
-        })
-        .map_err(|source| Error::Storage {
-            url: root.url.to_string(),
-            source,
-        })?;
-    Ok(listed
-        .iter()
-        .map(|meta| Location {
-            size: Some(meta.size),
-            ..root.join(&meta.location)
-        })
-        .collect())
-}
-
-/// The files under a local directory, found with `read_dir` alone: object_store's listing
-/// reads every file's metadata, which made listing 50,000 small images cost more than reading
-/// them. Subdirectories are listed in parallel. Sizes are left out (`None`); the readers that
-/// need one ask for it.
-fn list_local(root: &Location, dir: &std::path::Path) -> Result<Vec<Location>> {
-    list_local_under(root, dir, "")
-}
-
-fn list_local_under(
-    root: &Location,
-    dir: &std::path::Path,
-    relative: &str,
-) -> Result<Vec<Location>> {
-    use rayon::prelude::*;
-    let io = |path: &std::path::Path, source| Error::Io {
-        url: path.display().to_string(),
-        source,
-    };
-    let mut files = Vec::new();
-    let mut directories = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-        let entry = entry.map_err(|e| io(dir, e))?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        let child = if relative.is_empty() {
-            name
-        } else {
-            format!("{relative}/{name}")
-        };
-        let kind = entry.file_type().map_err(|e| io(&entry.path(), e))?;
-        if kind.is_dir() || (kind.is_symlink() && entry.path().is_dir()) {
-            directories.push((entry.path(), child));
-            continue;
-        }
-        let path: Path = root
-            .path
-            .parts()
-            .chain(child.split('/').map(object_store::path::PathPart::from))
-            .collect();
-        files.push(Location {
-            store: root.store.clone(),
-            path,
-            url: format!("{}/{child}", root.url.trim_end_matches('/')).into(),
-            local: Some(entry.path()),
-            size: None,
-        });
-    }
-    let nested: Vec<Vec<Location>> = directories
-        .par_iter()
-        .map(|(path, child)| list_local_under(root, path, child))
-        .collect::<Result<_>>()?;
-    files.extend(nested.into_iter().flatten());
-    Ok(files)
-}
-
-/// Whether a file below `root` is hidden (`.name` or `_name`, like `_SUCCESS` markers).
-pub(crate) fn is_hidden(root: &Path, path: &Path) -> bool {
-    path.prefix_match(root).is_some_and(|mut parts| {
-        parts.any(|p| p.as_ref().starts_with('.') || p.as_ref().starts_with('_'))
-    })
-}
-
 /// Split `dir/sub/*.parquet` into (`dir/sub`, `*.parquet`) at the first component with a glob
 /// character; no glob gives (location, None).
-fn split_glob(location: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_glob(location: &str) -> (&str, Option<&str>) {
     let Some(first) = location.find(['*', '?', '[']) else {
         return (location, None);
     };
@@ -444,34 +351,6 @@ mod tests {
         assert!(
             error.contains("s3://bucket/data.parquet") && error.contains("`cloud` feature"),
             "{error}"
-        );
-    }
-
-    #[test]
-    fn lists_directory_glob_and_missing() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["b.csv", "a.csv", "c.txt", "_SUCCESS"] {
-            std::fs::write(dir.path().join(name), "x").unwrap();
-        }
-        let root = dir.path().to_str().unwrap();
-        let names = |files: Vec<Location>| -> Vec<String> {
-            files
-                .iter()
-                .map(|f| f.path.filename().unwrap().to_owned())
-                .collect()
-        };
-        assert_eq!(
-            names(list_files(root).unwrap()),
-            ["a.csv", "b.csv", "c.txt"]
-        );
-        assert_eq!(
-            names(list_files(&format!("{root}/*.csv")).unwrap()),
-            ["a.csv", "b.csv"]
-        );
-        let missing = list_files(&format!("{root}/nope")).unwrap_err().to_string();
-        assert!(
-            missing.contains("nope") && missing.contains("no such file"),
-            "{missing}"
         );
     }
 }

@@ -13,7 +13,7 @@ use crate::sync::Recover;
 /// How remote stores are reached, for every store built after it is set (see
 /// [`set_store_options`]). aqueduct's own retries (`ExecOptions::retry`) apply on top: they
 /// redo a whole split's read, object_store's redo one HTTP request.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct StoreOptions {
     /// object_store configuration keys and values, over those read from the environment:
     /// client settings any store takes (`timeout`, `connect_timeout`, `proxy_url`,
@@ -29,6 +29,37 @@ pub struct StoreOptions {
     pub initial_backoff: Option<Duration>,
     /// The longest delay of that backoff (`None`: its default).
     pub max_backoff: Option<Duration>,
+}
+
+/// Shown without the values of keys that hold secrets (`aws_secret_access_key`,
+/// `azure_storage_account_key`, tokens, passwords, service account keys).
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config: Vec<(&str, &str)> = self
+            .config
+            .iter()
+            .map(|(key, value)| {
+                let shown = if is_secret(key) { "<redacted>" } else { value };
+                (key.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("StoreOptions")
+            .field("config", &config)
+            .field("max_retries", &self.max_retries)
+            .field("retry_timeout", &self.retry_timeout)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
+    }
+}
+
+/// Whether a store option's value is a secret.
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "token", "password", "key", "credential", "sas"]
+        .iter()
+        .any(|word| key.contains(word))
+        && !key.ends_with("key_id")
 }
 
 static OPTIONS: LazyLock<Mutex<StoreOptions>> = LazyLock::new(Default::default);
