@@ -343,7 +343,12 @@ fn partition_by_writes_directories_in_the_bucket(ctx: &Ctx) {
     // and their 3 files, where the whole listing returns every file.
     let a_b = pipeline! { read_parquet::<Tagged>(out.clone()) |> filter(tag == "a/b") };
     let got = a_b.count().unwrap();
-    assert_eq!(got, rows.iter().filter(|r| r.tag.as_deref() == Some("a/b")).count());
+    assert_eq!(
+        got,
+        rows.iter()
+            .filter(|r| r.tag.as_deref() == Some("a/b"))
+            .count()
+    );
     let listed = a_b.stats().unwrap().operators[0].fetched.unwrap().listed;
     assert_eq!(all.listed, 25, "{all:?}");
     assert_eq!(listed, 9 + 3 + 3, "{all:?}");
@@ -351,7 +356,12 @@ fn partition_by_writes_directories_in_the_bucket(ctx: &Ctx) {
     // listing of the level above it, still without the files of other values.
     let spaced = pipeline! { read_parquet::<Tagged>(out.clone()) |> filter(tag == "ünï 数据") };
     let got = spaced.count().unwrap();
-    assert_eq!(got, rows.iter().filter(|r| r.tag.as_deref() == Some("ünï 数据")).count());
+    assert_eq!(
+        got,
+        rows.iter()
+            .filter(|r| r.tag.as_deref() == Some("ünï 数据"))
+            .count()
+    );
     assert!(got > 0);
 }
 

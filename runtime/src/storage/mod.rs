@@ -18,8 +18,8 @@ pub(crate) mod hive;
 mod listing;
 mod remote;
 
-pub(crate) use listing::{KeepDirectory, is_hidden, list_files_where};
 pub use listing::list_files;
+pub(crate) use listing::{KeepDirectory, is_hidden, list_files_where};
 pub use remote::{StoreOptions, set_store_options, store_options};
 
 /// A store and one path in it, with the URL the user wrote (for messages).
